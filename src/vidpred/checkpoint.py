@@ -1,0 +1,97 @@
+"""Checkpoints: state dicts + the JSON config + training position, written atomically and
+loaded without unpickling code (``torch.load(weights_only=True)``).
+
+A checkpoint is a dict::
+
+    {"format": "vidpred-checkpoint", "version": 1, "config": <JSON str>, "model": state_dict,
+     "optimizer": state_dict or None, "iteration": int, "rng": ByteTensor, "best_psnr": float,
+     "extra": {str: number}}
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import Config
+from .errors import CheckpointError
+
+FORMAT = "vidpred-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | Path, *, config: Config, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None, iteration: int = 0,
+                    best_psnr: float = float("-inf"), extra: dict[str, Any] | None = None) -> Path:
+    """Write a checkpoint atomically: a temporary file in the same folder, fsync, rename.
+
+    A crash at any moment leaves either the old file or the new one, never a torn one.
+    """
+    path = Path(path)
+    state = {
+        "format": FORMAT, "version": VERSION, "config": config.to_json(),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "iteration": int(iteration), "rng": torch.get_rng_state(),
+        "best_psnr": float(best_psnr), "extra": dict(extra or {}),
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint safely; returns the dict above with ``config`` parsed to a Config.
+
+    Raises:
+        CheckpointError: missing file, not a vidpred checkpoint, or a file that would need
+            unpickling arbitrary objects (refused; nothing in it is executed).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"{path}: refused to load — it holds pickled objects beyond tensors "
+                              f"and plain data, which could run code ({str(e).splitlines()[0]})") from None
+    except Exception as e:  # truncated or not a torch file at all
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a vidpred checkpoint (no '{FORMAT}' marker)")
+    state["config"] = Config.from_dict(json.loads(state["config"]), source=f"{path} (config)")
+    return state
+
+
+def load_model_state(model: torch.nn.Module, state_dict: dict, path: str | Path) -> None:
+    """Load weights, turning a shape/key mismatch into a CheckpointError that lists it."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own.keys() & state_dict.keys() if own[k].shape != state_dict[k].shape]
+    if missing or unexpected or shapes:
+        lines = ([f"missing: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"] if missing else []) + \
+                ([f"unexpected: {', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''}"] if unexpected else []) + \
+                shapes[:5]
+        raise CheckpointError(f"{path}: weights do not fit this model (a checkpoint from another "
+                              "model or config?):\n  " + "\n  ".join(lines))
+    model.load_state_dict(state_dict)

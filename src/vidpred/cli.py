@@ -1,0 +1,212 @@
+"""The ``vidpred`` command line. Thin: parses arguments, calls the library, prints.
+
+Subcommands: ``data push``, ``train``, ``evaluate``, ``demo``. Problems with the user's files
+or settings print one ``vidpred: error: ...`` line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import VidpredError
+
+
+def _default_cache() -> Path:
+    root = os.environ.get("VIDPRED_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vidpred")
+    return Path(root)
+
+
+# ---- data ---------------------------------------------------------------------------------
+def cmd_data_push(args) -> None:
+    from .data.sim_push import PushSpec, generate_push_dataset
+
+    spec = PushSpec(train=args.train, validate=args.val, test=args.test, seq_len=args.seq_len,
+                    seed=args.seed)
+    t0 = time.perf_counter()
+    root = generate_push_dataset(args.out, spec, workers=args.workers, progress=not args.quiet)
+    n = args.train + args.val + args.test
+    dt = time.perf_counter() - t0
+    print(f"wrote {n} sequences of {args.seq_len} frames to {root} in {dt:.1f} s "
+          f"({dt / max(n, 1):.3f} s/sequence with {args.workers} workers)")
+
+
+# ---- train --------------------------------------------------------------------------------
+def _load_config(args):
+    from .config import Config
+
+    cfg = Config.load(args.config) if args.config else Config()
+    if getattr(args, "data", None):
+        cfg.data.root = str(args.data)
+    return cfg.apply_overrides(args.set or [])
+
+
+def cmd_train(args) -> None:
+    from .train import train
+
+    cfg = _load_config(args)
+    result = train(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
+                   progress=not args.quiet)
+    print(f"trained to iteration {result.iteration} in {result.seconds / 60:.1f} min; best "
+          f"validation PSNR {result.best_psnr:.2f} dB; checkpoints in {result.run_dir}")
+
+
+# ---- evaluate -----------------------------------------------------------------------------
+def run_evaluation(ckpt, data, split, n_past, n_future, samples, out, gifs, max_sequences,
+                   progress=True) -> dict:
+    from .data.bair import BairDataset
+    from .evaluate import evaluate
+    from .train import default_threads, load_trained_model
+    import torch
+
+    torch.set_num_threads(default_threads())
+    model, cfg, _ = load_trained_model(ckpt)
+    data = data or cfg.data.root
+    dataset = BairDataset(data, split, n_past + n_future, train=False,
+                          image_size=cfg.data.image_size, max_sequences=max_sequences,
+                          progress=progress)
+    metrics = evaluate(model, dataset, n_past, n_future, samples=samples, out_dir=out, gifs=gifs,
+                       use_cond=cfg.model.cond_dim > 0, progress=progress)
+    metrics.update(split=split, checkpoint=str(ckpt), data=str(data))
+    import json
+    (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def summary_table(m: dict) -> str:
+    rows = [(f"model, best of {m['n_samples']}", m["psnr_mean"], m["ssim_mean"]),
+            (f"model, mean of {m['n_samples']}", m["sample_mean"]["psnr_mean"], m["sample_mean"]["ssim_mean"]),
+            ("copy last context frame", m["baseline_copy_last"]["psnr_mean"],
+             m["baseline_copy_last"]["ssim_mean"])]
+    lines = [f"{m['n_sequences']} {m.get('split', '')} sequences, {m['n_past']} -> {m['n_future']} frames",
+             f"{'':28s}{'PSNR (dB)':>10s}{'SSIM':>8s}"]
+    lines += [f"{name:28s}{p:10.2f}{s:8.3f}" for name, p, s in rows]
+    return "\n".join(lines)
+
+
+def cmd_evaluate(args) -> None:
+    m = run_evaluation(args.ckpt, args.data, args.split, args.n_past, args.n_future, args.samples,
+                       args.out, args.gifs, args.max_sequences, progress=not args.quiet)
+    print(summary_table(m))
+    print(f"wrote {Path(args.out) / 'metrics.json'}, psnr_per_frame.png and GIFs")
+
+
+# ---- demo ---------------------------------------------------------------------------------
+def cmd_demo(args) -> None:
+    from .config import demo_config
+    from .data.sim_push import PushSpec, generate_push_dataset
+    from .train import train
+
+    out = Path(args.out)
+    data = Path(args.data) if args.data else _default_cache() / f"push-seed{args.seed}"
+    t0 = time.perf_counter()
+    print(f"[1/3] built-in robot-pushing data in {data} (generated once, then reused)")
+    generate_push_dataset(data, PushSpec(seed=args.seed), workers=args.workers,
+                          progress=not args.quiet)
+    t_data = time.perf_counter() - t0
+    cfg = demo_config(data)
+    cfg.apply_overrides(args.set or [])
+    resume = (out / "last.ckpt").exists() and not args.overwrite
+    print(f"[2/3] training SVG-LP ({cfg.model.backbone}, width {cfg.model.width}) for "
+          f"{cfg.train.iterations} iterations into {out}" + (" (resuming)" if resume else ""))
+    result = train(cfg, out, resume=resume, overwrite=args.overwrite, progress=not args.quiet)
+    t_train = time.perf_counter() - t0 - t_data
+    print(f"[3/3] evaluating {out / 'best.ckpt'} on the test split, {cfg.data.n_past} -> "
+          f"{cfg.data.n_future}, {args.samples} samples")
+    m = run_evaluation(out / "best.ckpt", data, "test", cfg.data.n_past, cfg.data.n_future,
+                       args.samples, out / "eval", args.gifs, None, progress=not args.quiet)
+    total = time.perf_counter() - t0
+    print()
+    print(summary_table(m))
+    gain = m["psnr_mean"] - m["baseline_copy_last"]["psnr_mean"]
+    print(f"PSNR gain over copying the last frame: {gain:+.2f} dB")
+    print(f"time: data {t_data:.0f} s, training {t_train:.0f} s, evaluation "
+          f"{total - t_data - t_train:.0f} s, total {total / 60:.1f} min")
+    print(f"outputs: {out / 'best.ckpt'}, {out / 'training_curves.png'}, "
+          f"{out / 'eval' / 'metrics.json'}, {out / 'eval' / 'psnr_per_frame.png'}, "
+          f"{out / 'eval'}/seq_*.gif")
+
+
+# ---- parser -------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vidpred", description="Conditional stochastic video "
+                                "prediction: generate data, train SVG, evaluate, visualise.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("data", help="generate built-in datasets")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    push = dsub.add_parser("push", help="robot-pushing videos from the MuJoCo Fetch scene, "
+                           "written in the processed BAIR layout")
+    push.add_argument("--out", required=True, help="dataset root to create")
+    push.add_argument("--train", type=int, default=1000, help="training sequences (default 1000)")
+    push.add_argument("--val", type=int, default=64, help="validation sequences (default 64)")
+    push.add_argument("--test", type=int, default=128, help="test sequences (default 128)")
+    push.add_argument("--seq-len", type=int, default=30, help="frames per sequence (default 30)")
+    push.add_argument("--seed", type=int, default=0, help="same seed, same dataset")
+    push.add_argument("--workers", type=int, default=2, help="simulator processes (default 2)")
+    push.add_argument("--quiet", action="store_true", help="no progress bar")
+    push.set_defaults(func=cmd_data_push)
+
+    t = sub.add_parser("train", help="train a model from a YAML config")
+    t.add_argument("--config", help="YAML config (see configs/); defaults are used without one")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.lr=1e-3 (repeatable)")
+    t.add_argument("--data", help="dataset root (overrides data.root)")
+    t.add_argument("--out", required=True, help="run directory for logs and checkpoints")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
+    t.add_argument("--overwrite", action="store_true", help="start again in an existing run dir")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="PSNR/SSIM per frame, best of N samples, GIFs")
+    e.add_argument("--ckpt", required=True, help="checkpoint written by vidpred train")
+    e.add_argument("--data", help="dataset root (default: the one the checkpoint trained on)")
+    e.add_argument("--split", default="test", help="train, validate or test (default test)")
+    e.add_argument("--n-past", type=int, default=2, help="context frames (default 2)")
+    e.add_argument("--n-future", type=int, default=10, help="predicted frames (default 10)")
+    e.add_argument("--samples", type=int, default=10,
+                   help="prior samples per sequence; best-of-N picks one per metric (default 10)")
+    e.add_argument("--gifs", type=int, default=8, help="sequences that get a GIF (default 8)")
+    e.add_argument("--max-sequences", type=int, help="score only the first sequences")
+    e.add_argument("--out", required=True, help="output folder for metrics.json, plot and GIFs")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=cmd_evaluate)
+
+    m = sub.add_parser("demo", help="the main job: generate robot video, train SVG-LP, evaluate")
+    m.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
+    m.add_argument("--data", help="dataset root (default: $VIDPRED_CACHE or ~/.cache/vidpred)")
+    m.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
+    m.add_argument("--workers", type=int, default=2, help="simulator processes (default 2)")
+    m.add_argument("--samples", type=int, default=10, help="prior samples per test sequence")
+    m.add_argument("--gifs", type=int, default=8, help="test sequences that get a GIF")
+    m.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override the demo config, e.g. --set train.iterations=500")
+    m.add_argument("--overwrite", action="store_true", help="retrain instead of resuming OUT")
+    m.add_argument("--quiet", action="store_true", help="no progress bars")
+    m.set_defaults(func=cmd_demo)
+    return p
+
+
+def _version() -> str:
+    from . import __version__
+    return f"vidpred {__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except VidpredError as e:
+        print(f"vidpred: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

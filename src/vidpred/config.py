@@ -1,0 +1,240 @@
+"""Run configuration: the only place defaults live.
+
+A :class:`Config` holds three sections (``data``, ``model``, ``train``) of typed dataclasses.
+It loads from and saves to YAML, round-trips through plain dicts (the checkpoint stores it as
+JSON) and takes ``section.key=value`` overrides that are type-checked against the dataclasses.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Where the frames come from and which window of each sequence is used.
+
+    Attributes:
+        root: dataset root in the processed BAIR layout (``<root>/<split>/<group>/<k>/0.png``).
+        n_past: context frames given to the model.
+        n_future: frames the model predicts after the context.
+        image_size: frame height and width in pixels (the dcgan64/vgg64 backbones need 64).
+    """
+
+    root: str = "data/push"
+    layout: str = "bair"
+    n_past: int = 2
+    n_future: int = 10
+    image_size: int = 64
+
+
+@dataclass
+class ModelConfig:
+    """SVG (Denton & Fergus 2018) network sizes.
+
+    Attributes:
+        name: model family; ``svg``.
+        backbone: ``dcgan64`` or ``vgg64`` frame encoder/decoder.
+        width: channels of the first backbone stage (64 in the paper; 16 is CPU-sized); later
+            stages use 2x, 4x, 8x.
+        g_dim: frame embedding size.
+        z_dim: latent size per frame.
+        rnn_size: hidden units of every LSTM.
+        predictor_layers, posterior_layers, prior_layers: LSTM depths.
+        prior: ``learned`` (SVG-LP) or ``fixed`` N(0, I) (SVG-FP).
+        cond_dim: size of the per-frame condition vector (7 for BAIR: action 4 + end effector 3;
+            0 for unconditional).
+        output: ``sigmoid`` (the decoder draws the frame) or ``composite`` (the decoder also
+            draws a mask and the frame is mask * drawn + (1 - mask) * the skip frame, so static
+            background is copied rather than redrawn).
+    """
+
+    name: str = "svg"
+    backbone: str = "dcgan64"
+    width: int = 16
+    g_dim: int = 128
+    z_dim: int = 16
+    rnn_size: int = 256
+    predictor_layers: int = 2
+    posterior_layers: int = 1
+    prior_layers: int = 1
+    prior: str = "learned"
+    cond_dim: int = 7
+    output: str = "composite"
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, schedules and bookkeeping.
+
+    Attributes:
+        iterations: total optimiser steps.
+        iters_per_epoch: iterations per epoch; at each epoch end vidpred validates, logs an
+            epoch line and writes checkpoints. The teacher-forcing schedule counts epochs.
+        batch_size: sequences per iteration.
+        lr: Adam learning rate (betas 0.9, 0.999 as in SVG).
+        beta: KL weight at the top of the annealing schedule.
+        kl_anneal: ``cyclical``, ``monotonic`` or ``none`` (Fu et al. 2019).
+        kl_anneal_cycles, kl_anneal_ratio: cycles over the run and rising fraction per cycle.
+        tfr_start, tfr_decay_start, tfr_decay_step, tfr_floor: teacher-forcing ratio schedule
+            (see :class:`vidpred.schedules.TeacherForcing`); epochs are 0-based.
+        grad_clip: max gradient norm (0 disables clipping).
+        seed: seeds weights, batch sampling and the reparameterization noise.
+        val_sequences: validation sequences scored (PSNR, 1 prior sample) at each epoch end.
+        threads: torch CPU threads (0 = number of physical cores).
+        channels_last: NHWC memory layout for the convolutions (faster on CPU).
+        keep_checkpoints: how many epoch checkpoints to keep besides ``last`` and ``best``.
+    """
+
+    iterations: int = 3000
+    iters_per_epoch: int = 250
+    batch_size: int = 16
+    lr: float = 2e-3
+    beta: float = 1e-4
+    kl_anneal: str = "cyclical"
+    kl_anneal_cycles: int = 3
+    kl_anneal_ratio: float = 0.5
+    tfr_start: float = 1.0
+    tfr_decay_start: int = 100
+    tfr_decay_step: float = 0.1
+    tfr_floor: float = 0.0
+    grad_clip: float = 0.0
+    seed: int = 0
+    val_sequences: int = 64
+    threads: int = 0
+    channels_last: bool = True
+    keep_checkpoints: int = 2
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    # ---- (de)serialisation ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> "Config":
+        """Build a config from nested dicts; unknown sections/keys raise :class:`ConfigError`."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"{source}: expected a mapping with sections data/model/train")
+        cfg = cls()
+        for section, values in d.items():
+            if section not in _SECTIONS:
+                raise ConfigError(f"{source}: unknown section {section!r}"
+                                  f"{_suggest(section, _SECTIONS)}; valid: {', '.join(_SECTIONS)}")
+            if values is None:
+                continue
+            if not isinstance(values, dict):
+                raise ConfigError(f"{source}: section {section!r} must be a mapping")
+            for key, value in values.items():
+                cfg.set(f"{section}.{key}", value, source=source)
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Config":
+        """Load a YAML file. Raises :class:`ConfigError` naming the file when it is invalid."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+        try:
+            d = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        return cls.from_dict(d, source=str(path))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    # ---- overrides -----------------------------------------------------------------------
+    def set(self, dotted_key: str, value: Any, source: str = "--set") -> None:
+        """Set ``section.key`` to ``value`` after checking and converting its type.
+
+        A string value (as given on the command line) is parsed as YAML scalar first, so
+        ``train.lr=1e-3`` gives a float and ``train.channels_last=false`` a bool.
+
+        Raises:
+            ConfigError: unknown key (with the closest valid key suggested) or wrong type.
+        """
+        section, _, key = dotted_key.partition(".")
+        if section not in _SECTIONS or not key:
+            all_keys = [f"{s}.{k}" for s, t in _SECTIONS.items() for k in _fields(t)]
+            raise ConfigError(f"{source}: unknown key {dotted_key!r}{_suggest(dotted_key, all_keys)}")
+        sub = getattr(self, section)
+        hints = _fields(type(sub))
+        if key not in hints:
+            raise ConfigError(f"{source}: unknown key {dotted_key!r}"
+                              f"{_suggest(key, list(hints), prefix=section + '.')}")
+        setattr(sub, key, _coerce(value, hints[key], f"{source}: {dotted_key}"))
+
+    def apply_overrides(self, overrides: list[str]) -> "Config":
+        """Apply ``key=value`` strings in order; returns self."""
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--set expects key=value, got {item!r}")
+            self.set(key.strip(), value.strip())
+        return self
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def _fields(cls: type) -> dict[str, type]:
+    hints = get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _suggest(word: str, options: list[str] | dict, prefix: str = "") -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
+    return f" (did you mean {prefix}{close[0]!r}?)" if close else ""
+
+
+def _coerce(value: Any, typ: type, where: str) -> Any:
+    if isinstance(value, str) and typ is not str:
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"{where}: cannot parse {value!r}") from None
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+    elif typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif typ is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise ConfigError(f"{where}: expected {typ.__name__}, got {value!r}")
+
+
+def demo_config(data_root: str | Path) -> Config:
+    """The CPU-sized SVG-LP setup of ``vidpred demo`` (also in ``configs/push_cpu.yaml``).
+
+    dcgan64 at width 16 with the mask-composite output, batch 16, 2 -> 10 frames: about
+    5 iterations/s on 2 cores, so the default run trains in about 8 minutes.
+    """
+    cfg = Config()
+    cfg.data.root = str(data_root)
+    return cfg

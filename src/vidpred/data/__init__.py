@@ -1,0 +1,1 @@
+"""Datasets: on-disk formats (``bair``) and built-in generators (``sim_push``)."""

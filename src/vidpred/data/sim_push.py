@@ -1,0 +1,300 @@
+"""Built-in robot-pushing videos: the MuJoCo Fetch push scene written in the processed BAIR layout.
+
+The scene is the Fetch ``push.xml`` shipped in the ``gymnasium-robotics`` wheel, driven with plain
+``mujoco`` (its own FetchPush env fails on mujoco >= 3.12). Control follows FetchPush: the mocap
+target moves by 0.05 m x action[:3] per step, 20 substeps of 2 ms, fingers held closed. A scripted
+policy either pushes the block about 15 cm toward a goal on the table or moves between random
+points, with P-control plus low-pass noise, actions clipped to [-1, 1].
+
+Output (``../shared/DATA.md`` section 1, course variant)::
+
+    <out>/{train,validate,test}/traj_<a>_to_<b>.tfrecords/<k>/0.png ... <T-1>.png   64x64 RGB
+    <out>/.../<k>/actions.csv                 T rows x 4 (dx, dy, dz, gripper), no header
+    <out>/.../<k>/endeffector_positions.csv   T rows x 3 (robot0:grip site, metres, world frame)
+
+Row t of actions.csv is the action applied after frame t was rendered. Each sequence is seeded
+from (seed, split, index) alone, so the output does not depend on the number of workers.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import multiprocessing as mp
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SimulatorError
+from .gl import select_gl_backend
+
+GENERATOR_VERSION = 1
+SPLITS = ("train", "validate", "test")
+GROUP_SIZE = 256  # sequences per traj_<a>_to_<b>.tfrecords folder, as in BAIR
+META_FILE = "vidpred_dataset.json"
+
+N_SUBSTEPS = 20
+ACTION_SCALE = 0.05            # metres of mocap motion per unit action (FetchPush)
+TABLE_Z = 0.4                  # table top height in push.xml
+CAMERA = dict(lookat=(1.3, 0.75, 0.42), distance=0.9, azimuth=155.0, elevation=-45.0)
+WORKSPACE_LO = np.array([1.05, 0.45, TABLE_Z + 0.03])
+WORKSPACE_HI = np.array([1.55, 1.05, TABLE_Z + 0.25])
+
+
+@dataclass(frozen=True)
+class PushSpec:
+    """What to generate. Changing any field invalidates a cached dataset."""
+
+    train: int = 1000
+    validate: int = 64
+    test: int = 128
+    seq_len: int = 30
+    image_size: int = 64
+    seed: int = 0
+    block_half: float = 0.04
+    version: int = GENERATOR_VERSION
+
+    def count(self, split: str) -> int:
+        return getattr(self, split)
+
+
+def _assets_dir() -> Path:
+    spec = importlib.util.find_spec("gymnasium_robotics")
+    if spec is None or not spec.submodule_search_locations:
+        raise SimulatorError("the push scene needs the Fetch assets from gymnasium-robotics: "
+                             "pip install 'vidpred[sim]'")
+    path = Path(spec.submodule_search_locations[0]) / "envs" / "assets" / "fetch"
+    if not (path / "push.xml").exists():
+        raise SimulatorError(f"{path / 'push.xml'} not found in the installed gymnasium-robotics")
+    return path
+
+
+class FetchPushScene:
+    """The Fetch push scene with a renderer; one per process (renderers are not shareable)."""
+
+    def __init__(self, image_size: int = 64, block_half: float = 0.04):
+        import mujoco
+
+        self.mj = mujoco
+        self.m = m = mujoco.MjModel.from_xml_path(str(_assets_dir() / "push.xml"))
+        self.d = d = mujoco.MjData(m)
+        self.block_half = block_half
+        for name, val in {"robot0:slide0": 0.405, "robot0:slide1": 0.48, "robot0:slide2": 0.0}.items():
+            d.qpos[m.joint(name).qposadr[0]] = val
+        self.obj_adr = m.joint("object0:joint").qposadr[0]
+        d.qpos[self.obj_adr:self.obj_adr + 7] = [1.25, 0.53, 0.4, 1, 0, 0, 0]
+        for i in range(m.neq):
+            if int(m.eq_type[i]) == int(mujoco.mjtEq.mjEQ_WELD):
+                m.eq_data[i, :7] = [0, 0, 0, 0, 0, 0, 1]
+        mujoco.mj_forward(m, d)
+        # FetchPush._env_setup: bring the gripper to its start pose over 10 control steps
+        d.mocap_pos[0] = np.array([-0.498, 0.005, -0.431]) + d.site("robot0:grip").xpos
+        d.mocap_quat[0] = [1, 0, 1, 0]
+        for _ in range(10):
+            mujoco.mj_step(m, d, nstep=N_SUBSTEPS)
+        self.initial_grip = d.site("robot0:grip").xpos.copy()
+        self.init_state = (d.qpos.copy(), d.qvel.copy(), d.mocap_pos.copy(), d.mocap_quat.copy())
+        # cosmetics: hide the mocap cross-hair, enlarge the block and colour it per sequence
+        m.geom_rgba[m.geom_bodyid == m.body("robot0:mocap").id, 3] = 0
+        self.block = m.geom("object0").id
+        m.geom_size[self.block] = block_half
+        m.geom_matid[self.block] = -1
+        self.fingers = [m.joint("robot0:l_gripper_finger_joint").qposadr[0],
+                        m.joint("robot0:r_gripper_finger_joint").qposadr[0]]
+        self.weld_body = int(m.eq_obj2id[0])
+        self.position_actuators = [i for i in range(m.nu) if m.actuator_biastype[i] != 0]
+        # fast, deterministic 64x64 rendering (DATA.md: no MSAA, shadows or reflections)
+        m.vis.quality.offsamples = 0
+        self.renderer = mujoco.Renderer(m, image_size, image_size)
+        self.camera = mujoco.MjvCamera()
+        self.camera.lookat[:] = CAMERA["lookat"]
+        self.camera.distance = CAMERA["distance"]
+        self.camera.azimuth = CAMERA["azimuth"]
+        self.camera.elevation = CAMERA["elevation"]
+        self.option = mujoco.MjvOption()
+        self.option.sitegroup[:] = 0
+
+    def reset(self, block_xy: np.ndarray, rgb: np.ndarray) -> None:
+        m, d = self.m, self.d
+        self.mj.mj_resetData(m, d)
+        qp, qv, mp_, mq = self.init_state
+        d.qpos[:], d.qvel[:], d.mocap_pos[:], d.mocap_quat[:] = qp, qv, mp_, mq
+        d.qpos[self.obj_adr:self.obj_adr + 3] = [block_xy[0], block_xy[1], TABLE_Z + self.block_half]
+        m.geom_rgba[self.block] = [*rgb, 1.0]
+        self.mj.mj_forward(m, d)
+
+    def step(self, action: np.ndarray) -> None:
+        m, d = self.m, self.d
+        d.mocap_pos[0] = d.xpos[self.weld_body] + ACTION_SCALE * action[:3]
+        d.mocap_quat[0] = d.xquat[self.weld_body] + np.array([1.0, 0.0, 1.0, 0.0])
+        for i in self.position_actuators:  # hold the (blocked) fingers where they are
+            d.ctrl[i] = d.qpos[m.jnt_qposadr[m.actuator_trnid[i, 0]]]
+        self.mj.mj_step(m, d, nstep=N_SUBSTEPS)
+        d.qpos[self.fingers] = 0.0
+        self.mj.mj_forward(m, d)
+
+    def grip(self) -> np.ndarray:
+        return self.d.site("robot0:grip").xpos.copy()
+
+    def block_pos(self) -> np.ndarray:
+        return self.d.site("object0").xpos.copy()
+
+    def render(self) -> np.ndarray:
+        r = self.renderer
+        r.update_scene(self.d, self.camera, self.option)
+        r.scene.flags[self.mj.mjtRndFlag.mjRND_SHADOW] = False
+        r.scene.flags[self.mj.mjtRndFlag.mjRND_REFLECTION] = False
+        return r.render().copy()
+
+    def close(self) -> None:
+        self.renderer.close()
+
+
+def _bright_colour(rng: np.random.Generator) -> np.ndarray:
+    rgb = rng.uniform(0.0, 1.0, 3)
+    rgb[rng.integers(3)] = 1.0  # at least one saturated channel: visible against the table
+    return rgb
+
+
+def _waypoints(rng: np.random.Generator, grip: np.ndarray, block: np.ndarray, half: float) -> list:
+    """The scripted policy's targets: push the block toward a goal, or wander."""
+    low = TABLE_Z + 0.03
+    if rng.random() < 0.7:
+        angle = rng.uniform(0, 2 * np.pi)
+        direction = np.array([np.cos(angle), np.sin(angle)])
+        behind = block[:2] - direction * (half + 0.05)
+        goal_stop = block[:2] + direction * (0.15 - half - 0.01)
+        return [np.r_[behind, low + 0.12], np.r_[behind, low], np.r_[goal_stop, low],
+                np.r_[goal_stop, low + 0.12]]
+    return [rng.uniform(WORKSPACE_LO, WORKSPACE_HI) for _ in range(3)]
+
+
+def simulate_sequence(scene: FetchPushScene, seed_seq: np.random.SeedSequence, seq_len: int):
+    """Roll the policy out for ``seq_len`` frames.
+
+    Returns:
+        frames uint8 (T, H, W, 3), actions float32 (T, 4), end-effector positions float32 (T, 3).
+    """
+    rng = np.random.default_rng(seed_seq)
+    start = scene.initial_grip[:2]
+    while True:
+        block_xy = start + rng.uniform(-0.15, 0.15, 2)
+        if np.linalg.norm(block_xy - start) >= 0.1:
+            break
+    scene.reset(block_xy, _bright_colour(rng))
+    targets = _waypoints(rng, scene.grip(), scene.block_pos(), scene.block_half)
+    gain = rng.uniform(0.6, 1.0)
+    noise = np.zeros(3)
+    frames, actions, ee = [], [], []
+    for _ in range(seq_len):
+        frames.append(scene.render())
+        grip = scene.grip()
+        ee.append(grip)
+        while len(targets) > 1 and np.linalg.norm(targets[0] - grip) < 0.02:
+            targets.pop(0)
+        noise = 0.8 * noise + 0.2 * rng.normal(0.0, 0.6, 3)
+        a = np.clip(gain * (targets[0] - grip) / ACTION_SCALE + noise, -1.0, 1.0)
+        # keep the gripper inside the workspace box (never into or off the table)
+        nxt = grip + ACTION_SCALE * a
+        a = (np.clip(nxt, WORKSPACE_LO, WORKSPACE_HI) - grip) / ACTION_SCALE
+        a = np.clip(a, -1.0, 1.0)
+        action = np.r_[a, rng.uniform(-1.0, 1.0)]  # the gripper value has no effect in push
+        actions.append(action)
+        scene.step(action)
+    return (np.stack(frames), np.asarray(actions, np.float32), np.asarray(ee, np.float32))
+
+
+def sequence_dir(root: Path, split: str, index: int) -> Path:
+    g = index // GROUP_SIZE
+    group = f"traj_{g * GROUP_SIZE}_to_{(g + 1) * GROUP_SIZE - 1}.tfrecords"
+    return root / split / group / str(index % GROUP_SIZE)
+
+
+def write_sequence(folder: Path, frames: np.ndarray, actions: np.ndarray, ee: np.ndarray) -> None:
+    """Write one sequence atomically: into ``<k>.partial`` and renamed when complete."""
+    from PIL import Image
+
+    tmp = folder.with_name(folder.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    for t, f in enumerate(frames):
+        Image.fromarray(f).save(tmp / f"{t}.png", compress_level=1)
+    np.savetxt(tmp / "actions.csv", actions, delimiter=",", fmt="%.6f")
+    np.savetxt(tmp / "endeffector_positions.csv", ee, delimiter=",", fmt="%.6f")
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
+
+
+# ---- worker processes ---------------------------------------------------------------------
+_scene: FetchPushScene | None = None
+
+
+def _init_worker(gl_backend: str, image_size: int, block_half: float) -> None:
+    global _scene
+    os.environ["MUJOCO_GL"] = gl_backend
+    _scene = FetchPushScene(image_size, block_half)
+
+
+def _job(args) -> str:
+    root, split, index, seed, seq_len = args
+    seq = np.random.SeedSequence([seed, SPLITS.index(split), index])
+    frames, actions, ee = simulate_sequence(_scene, seq, seq_len)
+    write_sequence(sequence_dir(Path(root), split, index), frames, actions, ee)
+    return split
+
+
+def generate_push_dataset(out: str | Path, spec: PushSpec = PushSpec(), workers: int = 2,
+                          progress: bool = True, log=print) -> Path:
+    """Generate (or complete) the push dataset under ``out``.
+
+    Sequences already written (their folder exists) are kept, so an interrupted run resumes.
+    The file ``vidpred_dataset.json`` is written last and records ``spec``; a folder whose
+    record differs from ``spec`` is refused rather than mixed.
+
+    Args:
+        out: dataset root (created).
+        spec: sizes, sequence length, image size, seed.
+        workers: processes (each owns one renderer).
+
+    Returns:
+        The dataset root.
+
+    Raises:
+        SimulatorError: MuJoCo or its assets/OpenGL backend are unavailable.
+        FileExistsError: ``out`` holds a dataset generated with a different spec.
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    meta_path = out / META_FILE
+    if meta_path.exists():
+        old = json.loads(meta_path.read_text())
+        if old != asdict(spec):
+            raise FileExistsError(f"{out} already holds a generated dataset with other settings "
+                                  f"({old}); choose another --out or delete it")
+        return out
+    backend = select_gl_backend(log)
+    jobs = [(str(out), split, i, spec.seed, spec.seq_len)
+            for split in SPLITS for i in range(spec.count(split))
+            if not sequence_dir(out, split, i).exists()]
+    out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(jobs), desc="generating push sequences", unit="seq", disable=not progress)
+    init = (backend, spec.image_size, spec.block_half)
+    if workers <= 1:
+        _init_worker(*init)
+        for job in jobs:
+            _job(job)
+            bar.update()
+        _scene.close()
+    else:
+        ctx = mp.get_context("spawn")  # never fork a process that holds a GL context
+        with ctx.Pool(workers, initializer=_init_worker, initargs=init) as pool:
+            for _ in pool.imap_unordered(_job, jobs, chunksize=4):
+                bar.update()
+    bar.close()
+    meta_path.write_text(json.dumps(asdict(spec), indent=1))
+    return out

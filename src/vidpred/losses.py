@@ -1,0 +1,43 @@
+"""Loss terms of the conditional VAE objective ``MSE + beta * KL``."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor | None = None,
+                logvar_p: Tensor | None = None) -> Tensor:
+    """KL(q || p) between diagonal Gaussians, summed over the latent dimensions.
+
+    Closed form (Kingma & Welling 2014, appendix B, generalised to a non-standard prior)::
+
+        KL = 0.5 * sum( logvar_p - logvar_q + (exp(logvar_q) + (mu_q - mu_p)^2) / exp(logvar_p) - 1 )
+
+    Args:
+        mu_q, logvar_q: posterior mean and log-variance, shape (..., Z) or (..., Z, H, W) for a
+            spatial latent; float.
+        mu_p, logvar_p: prior mean and log-variance of the same shape; ``None`` means N(0, I).
+
+    Returns:
+        Tensor of shape ``mu_q.shape[:-1]`` for a vector latent: KL in nats per sample. For a
+        spatial latent pass ``mu_q.flatten(-3)`` first.
+    """
+    if mu_p is None:
+        return 0.5 * torch.sum(mu_q.pow(2) + logvar_q.exp() - 1.0 - logvar_q, dim=-1)
+    return 0.5 * torch.sum(
+        logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) * torch.exp(-logvar_p) - 1.0,
+        dim=-1,
+    )
+
+
+def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
+    """Sample z = mu + sigma * eps with eps ~ N(0, I) (the reparameterization trick).
+
+    Uses the global torch RNG, whose state the training checkpoint saves.
+    """
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+
+def frame_mse(pred: Tensor, target: Tensor) -> Tensor:
+    """Mean squared error per frame: (B, T, C, H, W) x2 -> (T,), averaged over B, C, H, W."""
+    return (pred - target).pow(2).mean(dim=(0, 2, 3, 4))

@@ -1,0 +1,56 @@
+"""Frame-quality metrics on (B, T, C, H, W) tensors in [0, 1], and the SVG sampling protocol.
+
+- PSNR per frame: 10 * log10(1 / MSE) in dB with data range 1, MSE over C, H, W of one frame.
+- SSIM per frame: Wang et al. 2004 with an 11x11 Gaussian window (sigma 1.5), K1 = 0.01,
+  K2 = 0.03, data range 1, averaged over the valid (unpadded) window positions and channels —
+  scikit-image's ``structural_similarity(data_range=1, gaussian_weights=True, sigma=1.5,
+  use_sample_covariance=False, channel_axis=0)``. Computed by ``pytorch_msssim``.
+- Best-of-N (Denton & Fergus 2018): for each sequence, the sample whose metric averaged over time
+  is best, chosen separately per metric.
+"""
+from __future__ import annotations
+
+import torch
+from pytorch_msssim import ssim as _ssim
+from torch import Tensor
+
+MIN_MSE = 1e-10  # PSNR of a perfect frame is capped at 100 dB instead of infinity
+
+
+def _check(pred: Tensor, target: Tensor) -> None:
+    if pred.shape != target.shape or pred.dim() != 5:
+        raise ValueError(f"expected two (B, T, C, H, W) tensors of one shape, got "
+                         f"{tuple(pred.shape)} and {tuple(target.shape)}")
+
+
+def psnr(pred: Tensor, target: Tensor) -> Tensor:
+    """PSNR in dB per frame: (B, T, C, H, W) x2 -> (B, T) float32 (computed in float64)."""
+    _check(pred, target)
+    mse = (pred.double() - target.double()).pow(2).mean(dim=(2, 3, 4))
+    return (10.0 * torch.log10(1.0 / mse.clamp_min(MIN_MSE))).float()
+
+
+def ssim(pred: Tensor, target: Tensor) -> Tensor:
+    """SSIM per frame: (B, T, C, H, W) x2 -> (B, T) float32 (computed in float64).
+
+    Frames must be at least 11 pixels on each side.
+    """
+    _check(pred, target)
+    B, T = pred.shape[:2]
+    values = _ssim(pred.flatten(0, 1).double(), target.flatten(0, 1).double(), data_range=1.0,
+                   size_average=False, win_size=11, win_sigma=1.5, K=(0.01, 0.03))
+    return values.float().view(B, T)
+
+
+def best_of_n(per_frame: Tensor) -> Tensor:
+    """SVG's best-sample protocol: (B, S, T) metric -> (B, T) of the sample with the highest
+    mean over T, per sequence."""
+    best = per_frame.mean(dim=2).argmax(dim=1)
+    return per_frame[torch.arange(per_frame.shape[0]), best]
+
+
+def sample_diversity(samples: Tensor) -> Tensor:
+    """Mean per-pixel standard deviation across samples: (B, S, T, C, H, W) -> (B,)."""
+    if samples.shape[1] < 2:
+        return torch.zeros(samples.shape[0])
+    return samples.std(dim=1).mean(dim=(1, 2, 3, 4))

@@ -1,0 +1,235 @@
+"""SVG: Stochastic Video Generation with a learned or fixed prior (Denton & Fergus, ICML 2018),
+with per-frame condition vectors (actions, end-effector positions) fed to the LSTMs.
+
+Step t (t = 1 .. T-1) predicts frame x_t from x_{t-1}:
+
+- encoder: h_t, skips_t = Enc(x_t) — all ground-truth frames in one batched call;
+- posterior q(z_t | x_<=t): GaussianLSTM(h_t, c_t);
+- prior p(z_t | x_<t): GaussianLSTM(h_{t-1}, c_t) (SVG-LP) or N(0, I) (SVG-FP);
+- frame predictor: g_t = LSTM(h_{t-1}, z_t, c_t);
+- decoder: x^_t = Dec(g_t, skips of frame s(t)), s(t) = min(t-1, n_past-1) (skips come from the
+  last context frame once prediction starts, as in SVG).
+
+The condition of step t is c_t = concat(cond_{t-1}, cond_t): for BAIR, the action that moves
+x_{t-1} to x_t and the end-effector position in both frames.
+
+Loss (SVG eq. 4, averaged rather than summed over the T-1 steps, which rescales both terms alike)::
+
+    loss = mean_t MSE(x^_t, x_t) + beta * mean_t KL(q(z_t | x_<=t) || p(z_t | x_<t))
+
+with the MSE averaged over pixels and the KL summed over z and averaged over the batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..losses import frame_mse, gaussian_kl, reparameterize
+from .backbones import build_backbone
+from .recurrent import GaussianLSTM, LSTMPredictor
+
+PRIORS = ("learned", "fixed")
+OUTPUTS = ("sigmoid", "composite")
+
+
+@dataclass
+class SVGOutput:
+    """What one training/validation step returns.
+
+    Attributes:
+        loss: scalar objective (MSE + beta * KL).
+        mse: (T-1,) MSE per predicted step, averaged over batch and pixels.
+        kl: (T-1,) KL per step in nats, summed over z, averaged over the batch.
+        pred: (B, T-1, C, H, W) predicted frames x^_1 .. x^_{T-1} in [0, 1].
+    """
+
+    loss: Tensor
+    mse: Tensor
+    kl: Tensor
+    pred: Tensor
+
+
+class SVG(nn.Module):
+    """SVG-LP / SVG-FP with optional condition vectors.
+
+    Args:
+        backbone: ``dcgan64`` or ``vgg64``.
+        width: first-stage channels of the backbone (64 in the paper).
+        g_dim: frame embedding size. z_dim: latent size. rnn_size: LSTM hidden size.
+        predictor_layers, posterior_layers, prior_layers: LSTM depths (paper: 2, 1, 1).
+        prior: ``learned`` (SVG-LP) or ``fixed`` (SVG-FP).
+        cond_dim: per-frame condition size (0 = unconditional).
+        output: ``sigmoid`` or ``composite`` (see :class:`vidpred.config.ModelConfig`).
+        channels: image channels.
+
+    Raises:
+        ValueError: unknown backbone, prior or output.
+    """
+
+    def __init__(self, backbone: str = "dcgan64", width: int = 64, g_dim: int = 128,
+                 z_dim: int = 64, rnn_size: int = 256, predictor_layers: int = 2,
+                 posterior_layers: int = 1, prior_layers: int = 1, prior: str = "learned",
+                 cond_dim: int = 0, output: str = "sigmoid", channels: int = 3):
+        super().__init__()
+        if prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        self.z_dim, self.cond_dim, self.channels = z_dim, cond_dim, channels
+        self.composite = output == "composite"
+        self.encoder, self.decoder = build_backbone(backbone, g_dim, width, channels,
+                                                    channels + int(self.composite))
+        c = 2 * cond_dim
+        self.posterior = GaussianLSTM(g_dim + c, z_dim, rnn_size, posterior_layers)
+        self.prior = GaussianLSTM(g_dim + c, z_dim, rnn_size, prior_layers) if prior == "learned" else None
+        self.frame_predictor = LSTMPredictor(g_dim + z_dim + c, g_dim, rnn_size, predictor_layers)
+
+    @classmethod
+    def from_config(cls, m) -> "SVG":
+        """Build from a :class:`vidpred.config.ModelConfig`."""
+        return cls(m.backbone, m.width, m.g_dim, m.z_dim, m.rnn_size, m.predictor_layers,
+                   m.posterior_layers, m.prior_layers, m.prior, m.cond_dim, m.output)
+
+    # ---- pieces ---------------------------------------------------------------------------
+    def encode(self, frames: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """(B, T, C, H, W) -> h (B, T, g_dim), skips [(B, T, c_i, h_i, w_i)], one encoder call."""
+        B, T = frames.shape[:2]
+        x = frames.flatten(0, 1).contiguous(memory_format=_memory_format(self))
+        h, skips = self.encoder(x)
+        return h.unflatten(0, (B, T)), [s.unflatten(0, (B, T)) for s in skips]
+
+    def decode(self, g: Tensor, skips: list[Tensor], background: Tensor) -> Tensor:
+        """g (B, T, g_dim), skips [(B, T, ...)], background (B, T, C, H, W) -> frames in [0, 1]."""
+        B, T = g.shape[:2]
+        raw = self.decoder(g.flatten(0, 1), [s.flatten(0, 1) for s in skips])
+        if self.composite:
+            rgb, mask = torch.sigmoid(raw).split([self.channels, 1], dim=1)
+            out = mask * rgb + (1 - mask) * background.flatten(0, 1)
+        else:
+            out = torch.sigmoid(raw)
+        return out.unflatten(0, (B, T))
+
+    def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
+        """Per-frame conditions (B, T, D) -> step conditions c_t (B, T-1, 2D); empty if D == 0."""
+        if self.cond_dim == 0:
+            return torch.zeros(B, T - 1, 0, device=device)
+        if cond is None or cond.shape[-1] != self.cond_dim:
+            got = None if cond is None else tuple(cond.shape)
+            raise ValueError(f"model expects conditions of size {self.cond_dim} per frame, got {got}")
+        return torch.cat([cond[:, :-1], cond[:, 1:]], dim=-1)
+
+    def _prior(self, x: Tensor, state=None):
+        if self.prior is None:
+            return torch.zeros(*x.shape[:2], self.z_dim, device=x.device), \
+                torch.zeros(*x.shape[:2], self.z_dim, device=x.device), None
+        return self.prior(x, state)
+
+    # ---- training -------------------------------------------------------------------------
+    def forward(self, frames: Tensor, cond: Tensor | None, n_past: int, beta: float,
+                teacher_forcing: bool = True) -> SVGOutput:
+        """One training/validation pass over a window of frames.
+
+        Args:
+            frames: (B, T, C, 64, 64) float in [0, 1], T = n_past + n_future.
+            cond: (B, T, cond_dim) float, or None for an unconditional model.
+            n_past: context frames (>= 1).
+            beta: KL weight.
+            teacher_forcing: feed ground-truth frames to the predictor and prior at every step
+                (everything is batched over time); if False, steps after the context are fed
+                the model's own previous prediction (one step at a time).
+
+        Returns:
+            :class:`SVGOutput`.
+        """
+        B, T = frames.shape[:2]
+        h, skips = self.encode(frames)
+        c = self.step_conditions(cond, B, T, frames.device)
+        mu_q, logvar_q, _ = self.posterior(torch.cat([h[:, 1:], c], -1))
+        z = reparameterize(mu_q, logvar_q)
+        src = torch.arange(T - 1, device=frames.device).clamp(max=n_past - 1)
+        step_skips = [s[:, src] for s in skips]
+        background = frames[:, src]
+        if teacher_forcing:
+            h_in = h[:, :-1]
+            g, _ = self.frame_predictor(torch.cat([h_in, z, c], -1))
+            mu_p, logvar_p, _ = self._prior(torch.cat([h_in, c], -1))
+            pred = self.decode(g, step_skips, background)
+        else:
+            pred, mu_p, logvar_p = self._free_running(h, z, c, step_skips, background, n_past)
+        kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).mean(0)
+        mse = frame_mse(pred, frames[:, 1:])
+        return SVGOutput(mse.mean() + beta * kl.mean(), mse, kl, pred)
+
+    def _free_running(self, h, z, c, step_skips, background, n_past):
+        k = n_past  # steps 1..n_past read ground-truth (context) frames
+        h_in = h[:, :k]
+        g, pred_state = self.frame_predictor(torch.cat([h_in, z[:, :k], c[:, :k]], -1))
+        mu_p, logvar_p, prior_state = self._prior(torch.cat([h_in, c[:, :k]], -1))
+        preds = [self.decode(g, [s[:, :k] for s in step_skips], background[:, :k])]
+        mus, logvars = [mu_p], [logvar_p]
+        for i in range(k, z.shape[1]):
+            h_prev, _ = self.encode(preds[-1][:, -1:])
+            ci = c[:, i:i + 1]
+            g, pred_state = self.frame_predictor(torch.cat([h_prev, z[:, i:i + 1], ci], -1), pred_state)
+            mu_p, logvar_p, prior_state = self._prior(torch.cat([h_prev, ci], -1), prior_state)
+            mus.append(mu_p)
+            logvars.append(logvar_p)
+            preds.append(self.decode(g, [s[:, i:i + 1] for s in step_skips], background[:, i:i + 1]))
+        return torch.cat(preds, 1), torch.cat(mus, 1), torch.cat(logvars, 1)
+
+    # ---- inference ------------------------------------------------------------------------
+    @torch.inference_mode()
+    def rollout(self, context: Tensor, cond: Tensor | None, n_future: int, samples: int = 1) -> Tensor:
+        """Sample futures autoregressively with z from the prior.
+
+        The context frames warm up the LSTMs (with posterior z, since those frames are observed,
+        as in SVG's generation), then each future frame is decoded and re-encoded as the next
+        input. All samples of all sequences run as one batch. Call ``model.eval()`` first so
+        BatchNorm uses its running statistics.
+
+        Args:
+            context: (B, n_past, C, H, W) in [0, 1].
+            cond: (B, n_past + n_future, cond_dim) or None.
+            n_future: frames to predict.
+            samples: futures per sequence.
+
+        Returns:
+            (B, samples, n_future, C, H, W) float in [0, 1].
+        """
+        B, n_past = context.shape[:2]
+        T = n_past + n_future
+        x = context.repeat_interleave(samples, 0)
+        if cond is not None:
+            if cond.shape[1] < T:
+                raise ValueError(f"need conditions for {T} frames, got {cond.shape[1]}")
+            cond = cond[:, :T].repeat_interleave(samples, 0)
+        h, skips = self.encode(x)
+        c = self.step_conditions(cond, x.shape[0], T, x.device)
+        pred_state = prior_state = None
+        if n_past > 1:
+            mu_q, logvar_q, _ = self.posterior(torch.cat([h[:, 1:], c[:, :n_past - 1]], -1))
+            z = reparameterize(mu_q, logvar_q)
+            _, pred_state = self.frame_predictor(torch.cat([h[:, :-1], z, c[:, :n_past - 1]], -1))
+            _, _, prior_state = self._prior(torch.cat([h[:, :-1], c[:, :n_past - 1]], -1))
+        last_skips = [s[:, -1:] for s in skips]
+        background = x[:, -1:]
+        h_prev = h[:, -1:]
+        out = []
+        for i in range(n_past - 1, T - 1):
+            ci = c[:, i:i + 1]
+            mu_p, logvar_p, prior_state = self._prior(torch.cat([h_prev, ci], -1), prior_state)
+            z = reparameterize(mu_p, logvar_p)
+            g, pred_state = self.frame_predictor(torch.cat([h_prev, z, ci], -1), pred_state)
+            frame = self.decode(g, last_skips, background)
+            out.append(frame)
+            if i < T - 2:
+                h_prev, _ = self.encode(frame)
+        return torch.cat(out, 1).unflatten(0, (B, samples))
+
+
+def _memory_format(module: nn.Module) -> torch.memory_format:
+    w = next(module.encoder.parameters())
+    return torch.channels_last if w.dim() == 4 and w.is_contiguous(memory_format=torch.channels_last) \
+        and not w.is_contiguous() else torch.contiguous_format

@@ -1,0 +1,122 @@
+"""Training schedules as pure functions of the iteration or epoch.
+
+Every schedule here is a small frozen dataclass whose ``__call__`` maps a step to a value and
+keeps no state, so a run resumed from a checkpoint at step k continues with exactly the value
+an uninterrupted run would have had (the trap of decrementing a counter in place is avoided).
+Each round-trips through ``to_dict`` / ``from_dict``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+KL_ANNEAL_KINDS = ("cyclical", "monotonic", "none")
+
+
+@dataclass(frozen=True)
+class KLAnnealing:
+    """KL weight beta(step) for the loss ``MSE + beta * KL``.
+
+    Source: Fu et al., "Cyclical Annealing Schedule: A Simple Approach to Mitigating KL
+    Vanishing", NAACL 2019, eq. (2). With ``total_steps`` T, ``n_cycles`` M and ``ratio`` R,
+    each cycle lasts T / M steps; inside a cycle at fraction tau in [0, 1), beta rises linearly
+    from 0 to ``beta_max`` over tau in [0, R) and then stays at ``beta_max``.
+
+    - ``cyclical``: M cycles as above.
+    - ``monotonic``: a single cycle (M = 1): rise over the first R * T steps, then hold.
+    - ``none``: beta = ``beta_max`` at every step.
+
+    Args:
+        kind: one of ``cyclical``, ``monotonic``, ``none``.
+        total_steps: T, the number of training iterations the schedule spans (> 0).
+        n_cycles: M (>= 1); ignored by ``monotonic`` and ``none``.
+        ratio: R in (0, 1], the fraction of each cycle spent rising.
+        beta_max: the weight reached at the top of each cycle (SVG uses 1e-4).
+
+    Raises:
+        ValueError: on an unknown kind or an out-of-range argument.
+    """
+
+    kind: str = "cyclical"
+    total_steps: int = 1
+    n_cycles: int = 3
+    ratio: float = 0.5
+    beta_max: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if self.kind not in KL_ANNEAL_KINDS:
+            raise ValueError(f"kl_anneal must be one of {KL_ANNEAL_KINDS}, got {self.kind!r}")
+        if self.total_steps < 1:
+            raise ValueError(f"total_steps must be >= 1, got {self.total_steps}")
+        if self.n_cycles < 1:
+            raise ValueError(f"kl_anneal_cycles must be >= 1, got {self.n_cycles}")
+        if not 0.0 < self.ratio <= 1.0:
+            raise ValueError(f"kl_anneal_ratio must be in (0, 1], got {self.ratio}")
+        if self.beta_max < 0:
+            raise ValueError(f"beta must be >= 0, got {self.beta_max}")
+
+    def __call__(self, step: int) -> float:
+        """Return beta at iteration ``step`` (0-based; steps past the end hold the last value)."""
+        if self.kind == "none":
+            return self.beta_max
+        cycles = 1 if self.kind == "monotonic" else self.n_cycles
+        step = min(max(int(step), 0), self.total_steps - 1)
+        period = self.total_steps / cycles
+        tau = (step % period) / period
+        return self.beta_max * min(1.0, tau / self.ratio)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "KLAnnealing":
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class TeacherForcing:
+    """Teacher-forcing ratio tfr(epoch): the probability that an iteration feeds ground-truth
+    frames (rather than the model's own predictions) to the frame predictor.
+
+    Follows the course templates' schedule (start ratio, decay start epoch, decay step, floor),
+    written as a pure function of the 0-based epoch::
+
+        tfr(e) = start                                                  if e < decay_start
+        tfr(e) = max(floor, start - decay_step * (e - decay_start + 1)) otherwise
+
+    so ``decay_start`` is the first epoch that trains with a lowered ratio.
+
+    Args:
+        start: initial ratio in [0, 1].
+        decay_start: first decayed epoch (>= 0).
+        decay_step: amount removed per epoch (>= 0).
+        floor: lowest ratio in [0, start].
+
+    Raises:
+        ValueError: when a ratio is outside [0, 1] or floor > start.
+    """
+
+    start: float = 1.0
+    decay_start: int = 10
+    decay_step: float = 0.1
+    floor: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.start <= 1.0:
+            raise ValueError(f"tfr_start must be in [0, 1], got {self.start}")
+        if not 0.0 <= self.floor <= self.start:
+            raise ValueError(f"tfr_floor must be in [0, tfr_start={self.start}], got {self.floor}")
+        if self.decay_step < 0 or self.decay_start < 0:
+            raise ValueError("tfr_decay_step and tfr_decay_start must be >= 0")
+
+    def __call__(self, epoch: int) -> float:
+        if epoch < self.decay_start:
+            return self.start
+        return max(self.floor, self.start - self.decay_step * (epoch - self.decay_start + 1))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TeacherForcing":
+        return cls(**d)

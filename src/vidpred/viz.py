@@ -1,0 +1,142 @@
+"""Pictures: prediction GIFs and plots of training curves and PSNR per frame.
+
+Plots use matplotlib's Agg backend (no display needed); GIFs use Pillow.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CONTEXT_COLOUR = (0, 200, 0)    # green border: an observed (context) frame
+PREDICTED_COLOUR = (220, 0, 0)  # red border: a frame the model predicted
+
+
+def _to_uint8(frames: torch.Tensor) -> np.ndarray:
+    """(T, C, H, W) float in [0, 1] -> (T, H, W, 3) uint8."""
+    arr = (frames.detach().float().clamp(0, 1) * 255).round().byte().cpu().numpy()
+    return arr.transpose(0, 2, 3, 1)
+
+
+def _bordered(img: np.ndarray, colour, width: int) -> np.ndarray:
+    out = np.empty((img.shape[0] + 2 * width, img.shape[1] + 2 * width, 3), np.uint8)
+    out[:] = colour
+    out[width:-width, width:-width] = img
+    return out
+
+
+def save_prediction_gif(path: str | Path, truth: torch.Tensor, panels: dict[str, torch.Tensor],
+                        n_past: int, scale: int = 2, ms_per_frame: int = 200) -> Path:
+    """Write a GIF with the ground truth and one or more predictions side by side.
+
+    Args:
+        path: output ``.gif``.
+        truth: (T, C, H, W) ground-truth frames in [0, 1] (context + future).
+        panels: name -> (T, C, H, W) frames shown beside the truth; their first ``n_past`` frames
+            are the context (drawn with a green border), the rest predictions (red border).
+        n_past: number of context frames.
+        scale: nearest-neighbour upscaling factor.
+    """
+    from PIL import Image, ImageDraw
+
+    columns = {"ground truth": _to_uint8(truth), **{k: _to_uint8(v) for k, v in panels.items()}}
+    T = len(columns["ground truth"])
+    border = max(1, scale)
+    images = []
+    for t in range(T):
+        colour = CONTEXT_COLOUR if t < n_past else PREDICTED_COLOUR
+        tiles = [_bordered(np.kron(col[t], np.ones((scale, scale, 1), np.uint8)),
+                          CONTEXT_COLOUR if (t < n_past or name == "ground truth") else colour, border)
+                 for name, col in columns.items()]
+        strip = np.concatenate(tiles, axis=1)
+        header = Image.new("RGB", (strip.shape[1], 14), (255, 255, 255))
+        draw = ImageDraw.Draw(header)
+        for i, name in enumerate(columns):
+            draw.text((i * tiles[0].shape[1] + 3, 1), name if i == 0 else f"{name} t={t}",
+                      fill=(0, 0, 0))
+        frame = Image.new("RGB", (strip.shape[1], strip.shape[0] + 14))
+        frame.paste(header, (0, 0))
+        frame.paste(Image.fromarray(strip), (0, 14))
+        images.append(frame)
+    path = Path(path)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)
+    return path
+
+
+def read_log(path: str | Path) -> tuple[list[dict], list[dict]]:
+    """metrics.jsonl -> (iteration records, epoch records)."""
+    iters, epochs = [], []
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            (iters if rec["kind"] == "iter" else epochs).append(rec)
+    return iters, epochs
+
+
+def _smooth(values: list[float], window: int) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    if window <= 1 or len(v) < window:
+        return v
+    kernel = np.ones(window) / window
+    return np.convolve(v, kernel, mode="valid")
+
+
+def plot_training(log_path: str | Path, out: str | Path) -> Path:
+    """Total, MSE and KL loss, beta, teacher-forcing ratio and validation PSNR over iterations."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    iters, epochs = read_log(log_path)
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    x = np.array([r["iteration"] for r in iters])
+    w = max(1, len(iters) // 100)
+    for ax, key, title in zip(axes[0], ("loss", "mse", "kl"),
+                              ("total loss (MSE + beta KL)", "MSE per frame", "KL per frame (nats)")):
+        y = [r[key] for r in iters]
+        ax.plot(x, y, alpha=0.25, color="C0", lw=0.8)
+        ax.plot(x[w - 1:], _smooth(y, w), color="C0", lw=1.5)
+        ax.set_title(title)
+        ax.set_yscale("log")
+    axes[1, 0].plot(x, [r["beta"] for r in iters], color="C1")
+    axes[1, 0].set_title("KL weight beta")
+    axes[1, 1].plot(x, [r["tfr"] for r in iters], color="C2")
+    axes[1, 1].set_ylim(-0.05, 1.05)
+    axes[1, 1].set_title("teacher-forcing ratio")
+    if epochs:
+        axes[1, 2].plot([r["iteration"] for r in epochs], [r["val_psnr"] for r in epochs], "o-", color="C3")
+    axes[1, 2].set_title("validation PSNR (dB)")
+    for ax in axes.flat:
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_psnr_per_frame(metrics: dict, out: str | Path, title: str = "") -> Path:
+    """PSNR per predicted frame: the model (best of N and mean over samples) vs the baseline."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_past = metrics["n_past"]
+    x = np.arange(n_past, n_past + len(metrics["psnr_per_frame"]))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, unit in zip(axes, ("psnr", "ssim"), ("PSNR (dB)", "SSIM")):
+        ax.plot(x, metrics[f"{key}_per_frame"], "o-", label=f"model, best of {metrics['n_samples']}")
+        if metrics["n_samples"] > 1:
+            ax.plot(x, metrics["sample_mean"][f"{key}_per_frame"], "s--", label="model, mean over samples")
+        ax.plot(x, metrics["baseline_copy_last"][f"{key}_per_frame"], "k:", label="copy last context frame")
+        ax.set_xlabel("frame index (0-based; context frames are 0..%d)" % (n_past - 1))
+        ax.set_ylabel(unit)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title or f"{metrics['n_sequences']} sequences, {n_past} -> {len(x)} frames")
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return Path(out)
