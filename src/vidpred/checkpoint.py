@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(f"{path}: refused to load — it holds pickled objects beyond tensors "
-                              f"and plain data, which could run code ({str(e).splitlines()[0]})") from None
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        if found:
+            raise CheckpointError(f"{path}: refused to load — it holds a pickled reference to "
+                                  f"{found.group(1)}, which could run code; vidpred checkpoints "
+                                  "hold only tensors and plain data") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated)") from None
     except Exception as e:  # truncated or not a torch file at all
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
@@ -87,7 +92,7 @@ def load_model_state(model: torch.nn.Module, state_dict: dict, path: str | Path)
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
     shapes = [f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in own.keys() & state_dict.keys() if own[k].shape != state_dict[k].shape]
+              for k in own if k in state_dict and own[k].shape != state_dict[k].shape]
     if missing or unexpected or shapes:
         lines = ([f"missing: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"] if missing else []) + \
                 ([f"unexpected: {', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''}"] if unexpected else []) + \

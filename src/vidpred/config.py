@@ -208,10 +208,14 @@ def _suggest(word: str, options: list[str] | dict, prefix: str = "") -> str:
 
 def _coerce(value: Any, typ: type, where: str) -> Any:
     if isinstance(value, str) and typ is not str:
-        try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"{where}: cannot parse {value!r}") from None
+        try:  # YAML 1.1 reads "1e-3" as a string; Python's parsers do not
+            value = int(value) if typ is int else float(value) if typ is float else yaml.safe_load(value)
+        except (ValueError, yaml.YAMLError):
+            if typ is int:
+                try:
+                    value = float(value)
+                except ValueError:
+                    pass
     if typ is bool:
         if isinstance(value, bool):
             return value

@@ -47,7 +47,7 @@ def resolve_split(root: str | Path, split: str) -> Path:
     Raises:
         DataError: the root or split folder does not exist.
     """
-    root = Path(root)
+    root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(f"dataset root {root} does not exist (generate one with "
                         f"`vidpred data push --out {root}` or pass --data)")
@@ -183,18 +183,23 @@ class BairDataset(Dataset):
 
         self.split_dir = resolve_split(root, split)
         paths = find_sequences(self.split_dir)[:max_sequences]
-        frames, conds = [], []
-        for p in tqdm(paths, desc=f"reading {self.split_dir.name}", unit="seq", disable=not progress,
-                      leave=False):
+        frames = conds = None
+        length = None
+        for i, p in enumerate(tqdm(paths, desc=f"reading {self.split_dir.name}", unit="seq",
+                                   disable=not progress, leave=False)):
             f, c = read_sequence(p, image_size, max_frames=None if train else seq_len)
             if len(f) < seq_len:
                 raise DataError(f"{p}: {len(f)} frames, but windows of {seq_len} frames "
                                 "(n_past + n_future) were asked for")
-            frames.append(f)
-            conds.append(c)
-        length = min(len(f) for f in frames)
-        self.seqs = _Sequences(torch.from_numpy(np.stack([f[:length] for f in frames])),
-                               torch.from_numpy(np.stack([c[:length] for c in conds])), paths)
+            if frames is None:  # preallocate: one copy of the split in memory, not two
+                length = len(f)
+                frames = np.empty((len(paths), *f.shape), np.uint8)
+                conds = np.empty((len(paths), *c.shape), np.float32)
+            length = min(length, len(f))  # sequences of unequal length: keep the common prefix
+            frames[i, :length] = f[:length]
+            conds[i, :length] = c[:length]
+        self.seqs = _Sequences(torch.from_numpy(frames[:, :length]),
+                               torch.from_numpy(conds[:, :length]), paths)
         self.seq_len = seq_len
         self.n_starts = length - seq_len + 1 if train else 1
 

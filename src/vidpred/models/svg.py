@@ -148,9 +148,8 @@ class SVG(nn.Module):
         c = self.step_conditions(cond, B, T, frames.device)
         mu_q, logvar_q, _ = self.posterior(torch.cat([h[:, 1:], c], -1))
         z = reparameterize(mu_q, logvar_q)
-        src = torch.arange(T - 1, device=frames.device).clamp(max=n_past - 1)
-        step_skips = [s[:, src] for s in skips]
-        background = frames[:, src]
+        step_skips = [_skip_sources(s, n_past) for s in skips]
+        background = _skip_sources(frames, n_past)
         if teacher_forcing:
             h_in = h[:, :-1]
             g, _ = self.frame_predictor(torch.cat([h_in, z, c], -1))
@@ -227,6 +226,15 @@ class SVG(nn.Module):
             if i < T - 2:
                 h_prev, _ = self.encode(frame)
         return torch.cat(out, 1).unflatten(0, (B, samples))
+
+
+def _skip_sources(x: Tensor, n_past: int) -> Tensor:
+    """Per-frame tensors (B, T, ...) -> the skip source of each step t = 1..T-1: frame
+    min(t-1, n_past-1). Slicing + expand (whose backward is a sum) rather than an index gather
+    (whose backward is a slow index_put)."""
+    T = x.shape[1]
+    last = x[:, n_past - 1:n_past].expand(-1, T - n_past, *x.shape[2:])
+    return torch.cat([x[:, :n_past - 1], last], 1)
 
 
 def _memory_format(module: nn.Module) -> torch.memory_format:

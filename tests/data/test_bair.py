@@ -1,0 +1,105 @@
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vidpred.data.bair import BairDataset, read_sequence
+from vidpred.errors import DataError
+
+from ..conftest import tree_digest
+
+
+def test_items_have_documented_shapes_dtypes_and_ranges(push_root):
+    ds = BairDataset(push_root, "train", seq_len=12, train=True)
+    assert ds.n_sequences == 6 and len(ds) == 6 * (14 - 12 + 1)
+    frames, cond = ds[0]
+    assert frames.shape == (12, 3, 64, 64) and frames.dtype == torch.float32
+    assert cond.shape == (12, 7) and cond.dtype == torch.float32
+    assert 0.0 <= frames.min() and frames.max() <= 1.0 and frames.max() > 0.5
+    bf, bc = ds.batch([0, 4, 17])
+    assert bf.shape == (3, 12, 3, 64, 64) and bc.shape == (3, 12, 7)
+    for j, i in enumerate([0, 4, 17]):
+        f, c = ds[i]
+        assert torch.equal(bf[j], f) and torch.equal(bc[j], c)
+
+
+def test_windows_and_conditions_match_the_files(push_root):
+    ds = BairDataset(push_root, "train", seq_len=5, train=True)
+    s, t0 = divmod(13, ds.n_starts)           # item 13 -> sequence 1, window start 3
+    folder = push_root / "train" / "traj_0_to_255.tfrecords" / str(s)
+    frames, cond = ds[13]
+    png = np.asarray(Image.open(folder / f"{t0 + 2}.png"), np.float32) / 255
+    assert torch.allclose(frames[2], torch.from_numpy(png).permute(2, 0, 1))
+    actions = np.loadtxt(folder / "actions.csv", delimiter=",", dtype=np.float32)
+    ee = np.loadtxt(folder / "endeffector_positions.csv", delimiter=",", dtype=np.float32)
+    assert torch.allclose(cond, torch.from_numpy(np.concatenate([actions, ee], 1)[t0:t0 + 5]))
+
+
+def test_evaluation_order_is_fixed_and_numeric(tmp_path, push_root):
+    # SVG-converter variant: groups without ".tfrecords", sequence 10 must come after 9
+    src = push_root / "test" / "traj_0_to_255.tfrecords" / "0"
+    for k in (10, 9, 2):
+        shutil.copytree(src, tmp_path / "test" / "traj_256_to_511" / str(k))
+    shutil.copytree(src, tmp_path / "test" / "traj_0_to_255" / "0")
+    ds = BairDataset(tmp_path, "test", seq_len=4, train=False)
+    names = [f"{p.parent.name}/{p.name}" for p in ds.seqs.paths]
+    assert names == ["traj_0_to_255/0", "traj_256_to_511/2", "traj_256_to_511/9",
+                     "traj_256_to_511/10"]
+    assert len(ds) == 4
+
+
+def _marked_sequence(folder, n=12):
+    """Frames whose pixel value is their index, so the read order is visible."""
+    folder.mkdir(parents=True)
+    for t in range(n):
+        Image.fromarray(np.full((64, 64, 3), t * 10, np.uint8)).save(folder / f"{t}.png")
+    np.savetxt(folder / "actions.csv", np.arange(n * 4).reshape(n, 4), delimiter=",")
+    np.savetxt(folder / "endeffector_positions.csv", np.zeros((n, 3)), delimiter=",")
+
+
+def test_frames_are_sorted_numerically_not_lexically(tmp_path):
+    _marked_sequence(tmp_path / "s")
+    frames, cond = read_sequence(tmp_path / "s")
+    assert [int(f[0, 0, 0]) for f in frames] == [t * 10 for t in range(12)]
+    assert cond[10, 0] == 40.0
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / "5.png").unlink(), r"5\.png: missing frame"),
+    (lambda f: (f / "3.png").write_bytes((f / "3.png").read_bytes()[:40]), r"3\.png: unreadable or truncated"),
+    (lambda f: Image.new("RGB", (32, 32)).save(f / "2.png"), r"2\.png: image is 32x32, expected 64x64"),
+    (lambda f: (f / "actions.csv").unlink(), r"actions\.csv: missing"),
+    (lambda f: (f / "actions.csv").write_text("0,0,0,0\n" * 11), r"actions\.csv: 11 rows, expected 12"),
+    (lambda f: (f / "endeffector_positions.csv").write_text("0,0\n" * 12),
+     r"endeffector_positions\.csv: line 1 has 2 columns, expected 3"),
+    (lambda f: (f / "actions.csv").write_text("0,0,0,0\n" * 6 + "a,b,c,d\n" + "0,0,0,0\n" * 5),
+     r"actions\.csv: line 7 is not numeric"),
+    (lambda f: (f / "actions.csv").write_text("0,0,0,0\n" * 6 + "nan,0,0,0\n" + "0,0,0,0\n" * 5),
+     r"actions\.csv: non-finite value on row 7"),
+])
+def test_bad_files_raise_errors_naming_the_file(tmp_path, damage, message):
+    folder = tmp_path / "train" / "traj_0_to_255" / "0"
+    _marked_sequence(folder)
+    damage(folder)
+    digest = tree_digest(tmp_path)
+    with pytest.raises(DataError, match=message) as info:
+        BairDataset(tmp_path, "train", seq_len=4)
+    assert str(folder) in str(info.value)
+    assert tree_digest(tmp_path) == digest  # nothing in the data directory was touched
+
+
+def test_missing_and_empty_splits_are_clear_errors(tmp_path):
+    (tmp_path / "train").mkdir()
+    with pytest.raises(DataError, match="empty split"):
+        BairDataset(tmp_path, "train", seq_len=4)
+    with pytest.raises(DataError, match="no 'validate' split folder .found: train"):
+        BairDataset(tmp_path, "validate", seq_len=4)
+    with pytest.raises(DataError, match="does not exist"):
+        BairDataset(tmp_path / "nowhere", "train", seq_len=4)
+
+
+def test_sequences_shorter_than_the_window_are_refused(push_root):
+    with pytest.raises(DataError, match="14 frames, but windows of 20"):
+        BairDataset(push_root, "test", seq_len=20, train=False)

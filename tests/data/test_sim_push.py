@@ -1,0 +1,59 @@
+import numpy as np
+from PIL import Image
+
+from vidpred.data.sim_push import PushSpec, generate_push_dataset, sequence_dir
+
+from ..conftest import SMALL_SPEC
+
+
+def test_generator_writes_the_course_bair_layout(push_root):
+    for split, n in (("train", 6), ("validate", 3), ("test", 3)):
+        group = push_root / split / "traj_0_to_255.tfrecords"
+        seqs = sorted(p.name for p in group.iterdir())
+        assert seqs == sorted(str(i) for i in range(n))
+        for k in seqs:
+            folder = group / k
+            assert sorted(int(p.stem) for p in folder.glob("*.png")) == list(range(14))
+            img = Image.open(folder / "0.png")
+            assert img.size == (64, 64) and img.mode == "RGB"
+            actions = np.loadtxt(folder / "actions.csv", delimiter=",")
+            ee = np.loadtxt(folder / "endeffector_positions.csv", delimiter=",")
+            assert actions.shape == (14, 4) and ee.shape == (14, 3)
+            assert np.abs(actions).max() <= 1.0
+    assert not list(push_root.rglob("*.partial"))
+
+
+def test_end_effector_moves_with_the_actions(push_root):
+    folder = push_root / "train" / "traj_0_to_255.tfrecords" / "0"
+    actions = np.loadtxt(folder / "actions.csv", delimiter=",")
+    ee = np.loadtxt(folder / "endeffector_positions.csv", delimiter=",")
+    step = np.diff(ee, axis=0)                       # metres moved between frames
+    commanded = 0.05 * actions[:-1, :3]              # FetchPush: 5 cm per unit action
+    corr = np.corrcoef(step.ravel(), commanded.ravel())[0, 1]
+    assert corr > 0.8, corr
+    # frames change when the arm moves
+    a, b = (np.asarray(Image.open(folder / f"{t}.png"), float) for t in (0, 13))
+    assert np.abs(a - b).mean() > 1.0
+
+
+def test_same_seed_gives_the_same_sequences_whatever_the_worker_count(push_root, tmp_path):
+    spec = PushSpec(train=2, validate=0, test=0, seq_len=SMALL_SPEC.seq_len, seed=SMALL_SPEC.seed)
+    other = generate_push_dataset(tmp_path / "again", spec, workers=1, progress=False)
+    for i in range(2):
+        a, b = sequence_dir(push_root, "train", i), sequence_dir(other, "train", i)
+        for name in ("0.png", "13.png", "actions.csv", "endeffector_positions.csv"):
+            assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    different = generate_push_dataset(tmp_path / "seed8", PushSpec(train=1, validate=0, test=0,
+                                      seq_len=SMALL_SPEC.seq_len, seed=8), workers=1, progress=False)
+    assert (sequence_dir(different, "train", 0) / "actions.csv").read_bytes() != \
+        (sequence_dir(push_root, "train", 0) / "actions.csv").read_bytes()
+
+
+def test_cached_dataset_is_reused_and_a_different_spec_refused(push_root):
+    import pytest
+
+    before = (push_root / "vidpred_dataset.json").stat().st_mtime_ns
+    assert generate_push_dataset(push_root, SMALL_SPEC, progress=False) == push_root
+    assert (push_root / "vidpred_dataset.json").stat().st_mtime_ns == before
+    with pytest.raises(FileExistsError, match="other settings"):
+        generate_push_dataset(push_root, PushSpec(train=7, seq_len=14, seed=7), progress=False)

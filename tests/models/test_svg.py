@@ -1,0 +1,142 @@
+import pytest
+import torch
+
+from vidpred.losses import gaussian_kl
+from vidpred.models import SVG
+
+B, T, N_PAST = 3, 7, 2
+
+
+def _small(backbone="dcgan64", **kw):
+    torch.manual_seed(0)
+    args = dict(backbone=backbone, width=4, g_dim=16, z_dim=4, rnn_size=32, cond_dim=7,
+                output="composite")
+    args.update(kw)
+    return SVG(**args)
+
+
+def _data(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(B, T, 3, 64, 64, generator=g), torch.randn(B, T, 7, generator=g)
+
+
+def _reference_loss(model, frames, cond, n_past, beta, eps):
+    """The straightforward per-step implementation (encoder called per frame, loop over time)."""
+    mse = kl = 0.0
+    post = prior = pred = None
+    for t in range(1, frames.shape[1]):
+        h_prev, skips_prev = model.encoder(frames[:, t - 1])
+        h_t, _ = model.encoder(frames[:, t])
+        if t - 1 < n_past:
+            skip, background = skips_prev, frames[:, t - 1]
+        c = torch.cat([cond[:, t - 1], cond[:, t]], -1)
+        mu_q, lv_q, post = model.posterior(torch.cat([h_t, c], -1)[:, None], post)
+        z = mu_q + eps[:, t - 1:t] * torch.exp(0.5 * lv_q)
+        mu_p, lv_p, prior = model.prior(torch.cat([h_prev, c], -1)[:, None], prior)
+        g, pred = model.frame_predictor(torch.cat([h_prev[:, None], z, c[:, None]], -1), pred)
+        rgb, mask = torch.sigmoid(model.decoder(g[:, 0], skip)).split([3, 1], 1)
+        x = mask * rgb + (1 - mask) * background
+        mse = mse + ((x - frames[:, t]) ** 2).mean()
+        kl = kl + gaussian_kl(mu_q, lv_q, mu_p, lv_p).mean()
+    return mse / (T - 1) + beta * kl / (T - 1)
+
+
+@pytest.mark.parametrize("backbone", ["dcgan64", "vgg64"])
+def test_batched_forward_equals_the_per_step_reference(backbone):
+    model = _small(backbone).eval()  # eval: BatchNorm statistics do not depend on batching
+    frames, cond = _data()
+    torch.manual_seed(1)
+    out = model(frames, cond, N_PAST, beta=0.1)
+    torch.manual_seed(1)
+    eps = torch.randn(B, T - 1, 4)
+    ref = _reference_loss(model, frames, cond, N_PAST, 0.1, eps)
+    assert out.loss.item() == pytest.approx(ref.item(), rel=1e-5, abs=1e-7)
+    assert out.pred.shape == (B, T - 1, 3, 64, 64)
+    assert out.mse.shape == (T - 1,) and out.kl.shape == (T - 1,)
+
+
+def test_channels_last_gives_the_same_loss():
+    model = _small().eval()
+    frames, cond = _data()
+    torch.manual_seed(1)
+    a = model(frames, cond, N_PAST, beta=0.1).loss
+    model = model.to(memory_format=torch.channels_last)
+    torch.manual_seed(1)
+    b = model(frames, cond, N_PAST, beta=0.1).loss
+    assert a.item() == pytest.approx(b.item(), rel=1e-5)
+
+
+def _calibrated(model, frames, cond):
+    """Fill BatchNorm running statistics from batches, so that in eval mode the encoder responds
+    to its input as in a trained model (at init the running stats shrink activations)."""
+    model.train()
+    with torch.no_grad():
+        for _ in range(30):
+            model(frames, cond, N_PAST, beta=1e-4)
+    return model.eval()
+
+
+def test_free_running_matches_teacher_forcing_only_on_context_fed_steps():
+    frames, cond = _data()
+    model = _calibrated(_small(), frames, cond)
+    torch.manual_seed(2)
+    tf = model(frames, cond, N_PAST, beta=1e-4, teacher_forcing=True)
+    torch.manual_seed(2)
+    free = model(frames, cond, N_PAST, beta=1e-4, teacher_forcing=False)
+    # steps 1..n_past read ground truth in both modes; later steps read predictions when free
+    assert torch.allclose(tf.pred[:, :N_PAST], free.pred[:, :N_PAST], atol=1e-6)
+    assert torch.allclose(tf.mse[:N_PAST], free.mse[:N_PAST], rtol=1e-5)
+    gap = (tf.pred[:, N_PAST:] - free.pred[:, N_PAST:]).abs().max()
+    assert gap > 1e-4, gap
+
+
+def test_training_steps_reduce_the_loss_on_a_fixed_real_batch(push_root):
+    from vidpred.data.bair import BairDataset
+
+    model = _small().train()
+    frames, cond = BairDataset(push_root, "train", seq_len=T).batch([0, 5, 10])
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        torch.manual_seed(0)
+        out = model(frames, cond, N_PAST, beta=1e-4)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+        losses.append(out.loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+@pytest.mark.parametrize("prior", ["learned", "fixed"])
+def test_rollout_shapes_range_and_sample_diversity(prior):
+    frames, cond = _data()
+    model = _calibrated(_small(prior=prior), frames, cond)
+    torch.manual_seed(0)
+    out = model.rollout(frames[:, :N_PAST], cond, n_future=5, samples=4)
+    assert out.shape == (B, 4, 5, 3, 64, 64)
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert not out.requires_grad
+    assert (out[:, 0] - out[:, 1]).abs().max() > 1e-4    # z from the prior differs per sample
+    torch.manual_seed(0)
+    assert torch.equal(out, model.rollout(frames[:, :N_PAST], cond, n_future=5, samples=4))
+
+
+def test_state_is_not_kept_on_the_module_between_batch_sizes():
+    model = _small().eval()
+    frames, cond = _data()
+    a = model.rollout(frames[:1, :N_PAST], cond[:1], 3)
+    b = model.rollout(frames[:, :N_PAST], cond, 3)          # another batch size right after
+    assert a.shape[0] == 1 and b.shape[0] == B
+    assert not any(isinstance(v, torch.Tensor) and v.dim() > 0 for v in vars(model).values())
+
+
+def test_unconditional_model_and_condition_checks():
+    model = _small(cond_dim=0, output="sigmoid").eval()
+    frames, _ = _data()
+    assert model(frames, None, N_PAST, beta=1e-4).pred.shape == (B, T - 1, 3, 64, 64)
+    assert model.rollout(frames[:, :1], None, 4).shape == (B, 1, 4, 3, 64, 64)
+    conditional = _small()
+    with pytest.raises(ValueError, match="conditions of size 7"):
+        conditional(frames, torch.zeros(B, T, 3), N_PAST, beta=1e-4)
+    with pytest.raises(ValueError, match="backbone"):
+        _small(backbone="resnet")

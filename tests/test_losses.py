@@ -1,0 +1,31 @@
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from vidpred.losses import gaussian_kl, reparameterize
+
+
+def test_gaussian_kl_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mu_q, lv_q, mu_p, lv_p = (torch.randn(5, 3, 8, generator=g) for _ in range(4))
+    ours = gaussian_kl(mu_q, lv_q, mu_p, lv_p)
+    ref = kl_divergence(Normal(mu_q, (0.5 * lv_q).exp()), Normal(mu_p, (0.5 * lv_p).exp())).sum(-1)
+    assert ours.shape == (5, 3)
+    assert torch.allclose(ours, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_kl_to_the_standard_normal_prior():
+    mu, lv = torch.randn(4, 6), torch.randn(4, 6)
+    ref = kl_divergence(Normal(mu, (0.5 * lv).exp()), Normal(0.0, 1.0)).sum(-1)
+    assert torch.allclose(gaussian_kl(mu, lv), ref, atol=1e-5)
+    assert torch.allclose(gaussian_kl(mu, lv), gaussian_kl(mu, lv, torch.zeros(4, 6), torch.zeros(4, 6)))
+    assert gaussian_kl(torch.zeros(2, 3), torch.zeros(2, 3)).abs().max() == 0
+
+
+def test_reparameterization_has_the_right_moments_and_gradients():
+    torch.manual_seed(0)
+    mu = torch.full((200000,), 2.0, requires_grad=True)
+    lv = torch.full((200000,), 2 * torch.log(torch.tensor(0.5)).item(), requires_grad=True)
+    z = reparameterize(mu, lv)
+    assert abs(z.mean().item() - 2.0) < 0.01 and abs(z.std().item() - 0.5) < 0.01
+    z.sum().backward()
+    assert torch.allclose(mu.grad, torch.ones_like(mu))

@@ -1,0 +1,94 @@
+import json
+
+import pytest
+import torch
+
+from vidpred.checkpoint import load_checkpoint
+from vidpred.cli import main
+from vidpred.errors import CheckpointError, ConfigError
+from vidpred.train import IterationSampler, train
+from vidpred.viz import read_log
+
+from .conftest import tiny_config
+
+
+def test_resume_refuses_a_different_config(push_root, tmp_path):
+    short = tiny_config(push_root, iterations=4)
+    train(short, tmp_path / "run", progress=False, log=lambda *a: None)
+    assert load_checkpoint(tmp_path / "run" / "last.ckpt")["iteration"] == 4
+    with pytest.raises(CheckpointError, match="train.iterations: 4 -> 8"):
+        train(tiny_config(push_root), tmp_path / "run", resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        train(short, tmp_path / "fresh", resume=True, progress=False)
+
+
+def test_resume_continues_iteration_count_schedule_and_weights_exactly(push_root, tmp_path):
+    cfg = tiny_config(push_root, tfr_start=1.0, tfr_decay_start=1, tfr_decay_step=0.5)
+    straight = train(cfg, tmp_path / "a", progress=False, log=lambda *a: None)
+    # roll the run back to its first-epoch checkpoint, as if it had stopped there
+    run = tmp_path / "b"
+    train(cfg, run, progress=False, log=lambda *a: None)
+    first_epoch = load_checkpoint(run / "epoch_0000.ckpt")
+    assert first_epoch["iteration"] == 4
+    (run / "epoch_0000.ckpt").replace(run / "last.ckpt")
+    resumed = train(cfg, run, resume=True, progress=False, log=lambda *a: None)
+    assert resumed.iteration == straight.iteration == 8
+    a = load_checkpoint(tmp_path / "a" / "last.ckpt")["model"]
+    b = load_checkpoint(run / "last.ckpt")["model"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    iters, epochs = read_log(run / "metrics.jsonl")
+    assert [r["iteration"] for r in iters] == list(range(1, 9))   # no gap, no duplicate
+    assert [r["tfr"] for r in iters] == [1.0] * 4 + [0.5] * 4
+    assert [r["epoch"] for r in epochs] == [0, 1]
+
+
+def test_run_directory_is_never_silently_overwritten(push_root, tmp_path):
+    cfg = tiny_config(push_root, iterations=4)
+    train(cfg, tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match="--resume .* or --overwrite"):
+        train(cfg, tmp_path / "run", progress=False)
+    assert train(cfg, tmp_path / "run", overwrite=True, progress=False).iteration == 4
+
+
+def test_sampler_is_a_pure_function_of_the_iteration():
+    s = IterationSampler(100, 8, seed=3)
+    a, b = s.draw(17), s.draw(17)
+    assert torch.equal(a[0], b[0]) and a[1] == b[1]
+    assert not torch.equal(s.draw(18)[0], a[0])
+
+
+def test_cli_train_then_evaluate_writes_metrics_plots_and_gifs(push_root, tmp_path, capsys):
+    cfg = tiny_config(push_root)
+    cfg.save(tmp_path / "tiny.yaml")
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(tmp_path / "tiny.yaml"), "--out", str(run), "--quiet",
+                 "--set", "train.iterations=6", "--set", "train.iters_per_epoch=3"]) == 0
+    assert (run / "best.ckpt").exists() and (run / "training_curves.png").stat().st_size > 10_000
+    iters, epochs = read_log(run / "metrics.jsonl")
+    assert len(iters) == 6 and len(epochs) == 2
+    assert {"loss", "mse", "kl", "beta", "tfr", "time"} <= set(iters[0])
+    assert epochs[0]["frames_per_s"] > 0 and 5 < epochs[0]["val_psnr"] < 60
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--ckpt", str(run / "best.ckpt"), "--data", str(push_root),
+                 "--split", "test", "--n-past", "2", "--n-future", "4", "--samples", "3",
+                 "--gifs", "2", "--out", str(out), "--quiet"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert len(m["psnr_per_frame"]) == 4 and len(m["ssim_per_frame"]) == 4
+    assert m["n_sequences"] == 3 and m["n_samples"] == 3
+    assert m["psnr_mean"] >= m["sample_mean"]["psnr_mean"] - 1e-6   # best of N >= mean
+    assert set(m["baseline_copy_last"]) >= {"psnr_mean", "ssim_mean"}
+    assert sorted(p.name for p in out.glob("*.gif")) == ["seq_000.gif", "seq_001.gif"]
+    assert (out / "psnr_per_frame.png").exists()
+    assert "copy last context frame" in capsys.readouterr().out
+
+
+def test_cli_reports_data_and_config_problems_without_a_traceback(tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vidpred: error:") and "does not exist" in err and "Traceback" not in err
+    assert main(["train", "--out", str(tmp_path / "r2"), "--set", "train.lrate=1"]) == 2
+    assert "did you mean train.'lr'" in capsys.readouterr().err
+    assert main(["evaluate", "--ckpt", str(tmp_path / "none.ckpt"), "--out", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err

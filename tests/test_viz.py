@@ -1,0 +1,22 @@
+import numpy as np
+import torch
+from PIL import Image
+
+from vidpred.viz import CONTEXT_COLOUR, PREDICTED_COLOUR, save_prediction_gif
+
+
+def test_gif_has_one_frame_per_time_step_and_marks_context_and_predictions(tmp_path):
+    truth = torch.rand(6, 3, 64, 64)
+    pred = torch.rand(6, 3, 64, 64)
+    path = save_prediction_gif(tmp_path / "p.gif", truth, {"prediction": pred}, n_past=2, scale=2)
+    gif = Image.open(path)
+    assert gif.n_frames == 6
+    tile = 64 * 2 + 2 * 2                     # scaled frame plus a 2-pixel border on each side
+    assert gif.size == (2 * tile, tile + 14)
+    def border_pixel(t):
+        gif.seek(t)
+        rgb = np.asarray(gif.convert("RGB"))
+        return tuple(int(v) for v in rgb[14, tile])  # top-left corner of the prediction tile
+    assert np.abs(np.subtract(border_pixel(1), CONTEXT_COLOUR)).max() < 40
+    assert np.abs(np.subtract(border_pixel(2), PREDICTED_COLOUR)).max() < 40
+    assert np.abs(np.subtract(border_pixel(5), PREDICTED_COLOUR)).max() < 40
