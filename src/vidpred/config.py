@@ -81,6 +81,7 @@ class TrainConfig:
             epoch line and writes checkpoints. The teacher-forcing schedule counts epochs.
         batch_size: sequences per iteration.
         lr: Adam learning rate (betas 0.9, 0.999 as in SVG).
+        lr_schedule: ``constant`` (SVG) or ``cosine`` decay to 5% of ``lr`` over the run.
         beta: KL weight at the top of the annealing schedule.
         kl_anneal: ``cyclical``, ``monotonic`` or ``none`` (Fu et al. 2019).
         kl_anneal_cycles, kl_anneal_ratio: cycles over the run and rising fraction per cycle.
@@ -98,6 +99,7 @@ class TrainConfig:
     iters_per_epoch: int = 250
     batch_size: int = 16
     lr: float = 2e-3
+    lr_schedule: str = "cosine"
     beta: float = 1e-4
     kl_anneal: str = "cyclical"
     kl_anneal_cycles: int = 3

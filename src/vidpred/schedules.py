@@ -7,6 +7,7 @@ Each round-trips through ``to_dict`` / ``from_dict``.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -119,4 +120,42 @@ class TeacherForcing:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TeacherForcing":
+        return cls(**d)
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class LearningRate:
+    """Learning rate lr(step): ``constant``, or ``cosine`` decay from ``base`` to
+    ``base * final_fraction`` over ``total_steps`` (Loshchilov & Hutter 2017, without restarts).
+
+    Raises:
+        ValueError: unknown kind or non-positive base.
+    """
+
+    kind: str = "constant"
+    base: float = 2e-3
+    total_steps: int = 1
+    final_fraction: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.kind not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.kind!r}")
+        if self.base <= 0:
+            raise ValueError(f"lr must be > 0, got {self.base}")
+
+    def __call__(self, step: int) -> float:
+        if self.kind == "constant":
+            return self.base
+        progress = min(max(step, 0), self.total_steps) / max(self.total_steps, 1)
+        floor = self.base * self.final_fraction
+        return floor + (self.base - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LearningRate":
         return cls(**d)

@@ -28,7 +28,7 @@ from .data.bair import COND_DIM, BairDataset
 from .errors import CheckpointError, ConfigError, TrainingError
 from .metrics import psnr, ssim
 from .models import SVG
-from .schedules import KLAnnealing, TeacherForcing
+from .schedules import KLAnnealing, LearningRate, TeacherForcing
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -54,6 +54,10 @@ def build_model(cfg: Config) -> SVG:
 def kl_schedule(cfg: Config) -> KLAnnealing:
     t = cfg.train
     return KLAnnealing(t.kl_anneal, t.iterations, t.kl_anneal_cycles, t.kl_anneal_ratio, t.beta)
+
+
+def lr_schedule(cfg: Config) -> LearningRate:
+    return LearningRate(cfg.train.lr_schedule, cfg.train.lr, cfg.train.iterations)
 
 
 def tf_schedule(cfg: Config) -> TeacherForcing:
@@ -190,7 +194,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: boo
         log_path.unlink()
     cfg.save(run_dir / "config.yaml")
 
-    kl_beta, tfr_of_epoch = kl_schedule(cfg), tf_schedule(cfg)
+    kl_beta, tfr_of_epoch, lr_at = kl_schedule(cfg), tf_schedule(cfg), lr_schedule(cfg)
     sampler = IterationSampler(len(train_set), t.batch_size, t.seed)
     model.train()
 
@@ -209,7 +213,9 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: boo
     try:
         while it < t.iterations:
             epoch = it // t.iters_per_epoch
-            beta, tfr = kl_beta(it), tfr_of_epoch(epoch)
+            beta, tfr, lr = kl_beta(it), tfr_of_epoch(epoch), lr_at(it)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             indices, u = sampler.draw(it)
             frames, cond = train_set.batch(indices)
             out = model(frames, cond if cfg.model.cond_dim else None, n_past, beta,
@@ -230,7 +236,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: boo
             tick = now
             record = {"kind": "iter", "iteration": it, "epoch": epoch, "loss": out.loss.item(),
                       "mse": out.mse.mean().item(), "kl": out.kl.mean().item(), "beta": beta,
-                      "tfr": tfr, "teacher_forcing": bool(u < tfr), "time": round(elapsed, 3)}
+                      "tfr": tfr, "lr": lr, "teacher_forcing": bool(u < tfr), "time": round(elapsed, 3)}
             log_file.write(json.dumps(record) + "\n")
             epoch_stats.append(record["mse"])
             bar.update()
@@ -264,8 +270,9 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: boo
     finally:
         log_file.close()
         bar.close()
-    from .viz import plot_training
+    from .viz import plot_psnr_vs_time, plot_training
     plot_training(log_path, run_dir / "training_curves.png")
+    plot_psnr_vs_time(log_path, run_dir / "psnr_vs_time.png")
     return TrainResult(run_dir, it, best_psnr, elapsed)
 
 
