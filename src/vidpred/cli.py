@@ -34,6 +34,24 @@ def cmd_data_push(args) -> None:
           f"({dt / max(n, 1):.3f} s/sequence with {args.workers} workers)")
 
 
+def cmd_data_check(args) -> int:
+    from .data.bair import check_dataset
+
+    if args.layout != "bair":
+        print(f"vidpred: error: layout {args.layout!r} is not supported yet (bair only)",
+              file=sys.stderr)
+        return 2
+    problems = check_dataset(args.root, image_size=args.image_size, progress=not args.quiet)
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"{len(problems)} problem{'s' * (len(problems) > 1)} found in {args.root}",
+              file=sys.stderr)
+        return 1
+    print(f"{args.root}: no problems found")
+    return 0
+
+
 # ---- train --------------------------------------------------------------------------------
 def _load_config(args):
     from .config import Config
@@ -150,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--workers", type=int, default=2, help="simulator processes (default 2)")
     push.add_argument("--quiet", action="store_true", help="no progress bar")
     push.set_defaults(func=cmd_data_push)
+    check = dsub.add_parser("check", help="scan a whole dataset and list every problem, one line "
+                            "each (exit status 0: clean, 1: problems found); writes nothing")
+    check.add_argument("root", help="dataset root")
+    check.add_argument("--layout", default="bair", choices=["bair"], help="on-disk layout")
+    check.add_argument("--image-size", type=int, default=64, help="expected frame size in pixels")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(func=cmd_data_check)
 
     t = sub.add_parser("train", help="train a model from a YAML config")
     t.add_argument("--config", help="YAML config (see configs/); defaults are used without one")
@@ -199,13 +224,13 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except VidpredError as e:
         print(f"vidpred: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

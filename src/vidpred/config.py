@@ -92,6 +92,7 @@ class TrainConfig:
         val_sequences: validation sequences scored (PSNR, 1 prior sample) at each epoch end.
         threads: torch CPU threads (0 = number of physical cores).
         channels_last: NHWC memory layout for the convolutions (faster on CPU).
+        deterministic: ``torch.use_deterministic_algorithms(True)`` (bit-exact reruns/resumes).
         keep_checkpoints: how many epoch checkpoints to keep besides ``last`` and ``best``.
     """
 
@@ -113,6 +114,7 @@ class TrainConfig:
     val_sequences: int = 64
     threads: int = 0
     channels_last: bool = True
+    deterministic: bool = False
     keep_checkpoints: int = 2
 
 

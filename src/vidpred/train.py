@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,17 +112,55 @@ def validate(model: SVG, dataset: BairDataset, n_past: int, n_future: int,
     return {"val_psnr": float(torch.cat(ps).mean()), "val_ssim": float(torch.cat(ss).mean())}
 
 
-def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+RUN_FILES = ("*.ckpt", METRICS_FILE, "config.yaml", "training_curves.png", "psnr_vs_time.png")
+
+
+def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool, bytes_needed: int) -> None:
+    """Refuse to clobber a run, and find an unwritable or full directory before training."""
     if run_dir.exists() and any(run_dir.iterdir()) and not (resume or overwrite):
         raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume to continue "
                           "it or --overwrite to start again")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    probe = run_dir / ".write_test"
     try:
-        probe.write_bytes(b"x" * 1024)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write_test"
+        probe.write_bytes(b"x" * 4096)
         probe.unlink()
     except OSError as e:
         raise ConfigError(f"run directory {run_dir} is not writable: {e.strerror}") from None
+    free = shutil.disk_usage(run_dir).free
+    if free < bytes_needed:
+        raise ConfigError(f"run directory {run_dir} has {free / 2**20:.0f} MiB free, but this run's "
+                          f"checkpoints and logs need about {bytes_needed / 2**20:.0f} MiB; free some "
+                          "space or choose another --out")
+    if overwrite and not resume:
+        for pattern in RUN_FILES:
+            for old in run_dir.glob(pattern):
+                old.unlink()
+
+
+class _GracefulStop:
+    """The first Ctrl-C (SIGINT) or SIGTERM asks the loop to stop at the next iteration boundary,
+    where a consistent checkpoint can be written; a second Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.requested: str | None = None
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame):
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
 
 
 def _trim_log(path: Path, iteration: int) -> None:
@@ -154,9 +195,9 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: boo
     from tqdm import tqdm
 
     run_dir = Path(run_dir)
-    _check_run_dir(run_dir, resume, overwrite)
     t = cfg.train
     torch.set_num_threads(t.threads or default_threads())
+    torch.use_deterministic_algorithms(t.deterministic)
     n_past, n_future = cfg.data.n_past, cfg.data.n_future
     if n_past < 1 or n_future < 1:
         raise ConfigError("data.n_past and data.n_future must be >= 1")
@@ -172,6 +213,10 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: boo
 
     torch.manual_seed(t.seed)
     model = build_model(cfg)
+    # weights + two Adam moments per checkpoint; last, best and the kept epochs; logs
+    ckpt_bytes = 3 * 4 * sum(p.numel() for p in model.parameters())
+    _check_run_dir(run_dir, resume, overwrite,
+                   ckpt_bytes * (t.keep_checkpoints + 3) + 200 * t.iterations + 2**20)
     optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, betas=(0.9, 0.999))
     start_it, best_psnr, elapsed = 0, float("-inf"), 0.0
     log_path = run_dir / METRICS_FILE
@@ -210,66 +255,76 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: boo
     epoch_stats: list[float] = []
     epoch_start = elapsed
     tick = time.perf_counter()
-    try:
-        while it < t.iterations:
-            epoch = it // t.iters_per_epoch
-            beta, tfr, lr = kl_beta(it), tfr_of_epoch(epoch), lr_at(it)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            indices, u = sampler.draw(it)
-            frames, cond = train_set.batch(indices)
-            out = model(frames, cond if cfg.model.cond_dim else None, n_past, beta,
-                        teacher_forcing=u < tfr)
-            if not torch.isfinite(out.loss):
-                term = "MSE" if not torch.isfinite(out.mse).all() else "KL"
-                raise TrainingError(f"non-finite {term} at iteration {it} (loss={out.loss.item()}); "
-                                    f"the last good checkpoint is {run_dir / 'last.ckpt'}. Try a "
-                                    "lower train.lr or train.grad_clip=1.0")
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            if t.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-            optimizer.step()
-            it += 1
-            now = time.perf_counter()
-            elapsed += now - tick
-            tick = now
-            record = {"kind": "iter", "iteration": it, "epoch": epoch, "loss": out.loss.item(),
-                      "mse": out.mse.mean().item(), "kl": out.kl.mean().item(), "beta": beta,
-                      "tfr": tfr, "lr": lr, "teacher_forcing": bool(u < tfr), "time": round(elapsed, 3)}
-            log_file.write(json.dumps(record) + "\n")
-            epoch_stats.append(record["mse"])
-            bar.update()
-            if it % 10 == 0:
-                bar.set_postfix(loss=f"{record['loss']:.4f}", beta=f"{beta:.2e}", tfr=f"{tfr:.2f}")
-            if it % t.iters_per_epoch == 0 or it == t.iterations:
-                val = validate(model, val_set, n_past, n_future, seed=t.seed)
-                tick = time.perf_counter()  # validation time is not training time
-                improved = val["val_psnr"] > best_psnr
-                best_psnr = max(best_psnr, val["val_psnr"])
-                n_its, secs = len(epoch_stats), max(elapsed - epoch_start, 1e-9)
-                log_file.write(json.dumps({
-                    "kind": "epoch", "iteration": it, "epoch": epoch, **val,
-                    "train_mse": sum(epoch_stats) / max(n_its, 1), "time": round(elapsed, 3),
-                    "iters_per_s": round(n_its / secs, 3),
-                    "frames_per_s": round(n_its * t.batch_size * n_future / secs, 1)}) + "\n")
-                log_file.flush()
-                epoch_stats, epoch_start = [], elapsed
-                checkpoint("last.ckpt", it)
-                if improved:
-                    checkpoint("best.ckpt", it)
-                _rotate(run_dir, epoch, t.keep_checkpoints)
-                bar.write(f"epoch {epoch}: iteration {it}, val PSNR {val['val_psnr']:.2f} dB, "
-                          f"SSIM {val['val_ssim']:.3f}{'  (best)' if improved else ''}")
-    except KeyboardInterrupt:
-        log_file.flush()
-        checkpoint("last.ckpt", it)
-        bar.close()
-        log(f"\ninterrupted: saved {run_dir / 'last.ckpt'} at iteration {it}; continue with --resume")
-        raise
-    finally:
-        log_file.close()
-        bar.close()
+    saved = False
+    with _GracefulStop() as stop:
+        try:
+            while it < t.iterations:
+                epoch = it // t.iters_per_epoch
+                beta, tfr, lr = kl_beta(it), tfr_of_epoch(epoch), lr_at(it)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                indices, u = sampler.draw(it)
+                frames, cond = train_set.batch(indices)
+                out = model(frames, cond if cfg.model.cond_dim else None, n_past, beta,
+                            teacher_forcing=u < tfr)
+                if not torch.isfinite(out.loss):
+                    term = "MSE" if not torch.isfinite(out.mse).all() else "KL"
+                    raise TrainingError(f"non-finite {term} at iteration {it} (loss={out.loss.item()}); "
+                                        f"the last good checkpoint is {run_dir / 'last.ckpt'}. Try a "
+                                        "lower train.lr or train.grad_clip=1.0")
+                optimizer.zero_grad(set_to_none=True)
+                out.loss.backward()
+                if t.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+                optimizer.step()
+                it += 1
+                now = time.perf_counter()
+                elapsed += now - tick
+                tick = now
+                record = {"kind": "iter", "iteration": it, "epoch": epoch, "loss": out.loss.item(),
+                          "mse": out.mse.mean().item(), "kl": out.kl.mean().item(), "beta": beta,
+                          "tfr": tfr, "lr": lr, "teacher_forcing": bool(u < tfr), "time": round(elapsed, 3)}
+                log_file.write(json.dumps(record) + "\n")
+                epoch_stats.append(record["mse"])
+                bar.update()
+                if it % 10 == 0:
+                    bar.set_postfix(loss=f"{record['loss']:.4f}", beta=f"{beta:.2e}", tfr=f"{tfr:.2f}")
+                if it % t.iters_per_epoch == 0 or it == t.iterations:
+                    val = validate(model, val_set, n_past, n_future, seed=t.seed)
+                    tick = time.perf_counter()  # validation time is not training time
+                    improved = val["val_psnr"] > best_psnr
+                    best_psnr = max(best_psnr, val["val_psnr"])
+                    n_its, secs = len(epoch_stats), max(elapsed - epoch_start, 1e-9)
+                    log_file.write(json.dumps({
+                        "kind": "epoch", "iteration": it, "epoch": epoch, **val,
+                        "train_mse": sum(epoch_stats) / max(n_its, 1), "time": round(elapsed, 3),
+                        "iters_per_s": round(n_its / secs, 3),
+                        "frames_per_s": round(n_its * t.batch_size * n_future / secs, 1)}) + "\n")
+                    log_file.flush()
+                    epoch_stats, epoch_start = [], elapsed
+                    checkpoint("last.ckpt", it)
+                    if improved:
+                        checkpoint("best.ckpt", it)
+                    _rotate(run_dir, epoch, t.keep_checkpoints)
+                    bar.write(f"epoch {epoch}: iteration {it}, val PSNR {val['val_psnr']:.2f} dB, "
+                              f"SSIM {val['val_ssim']:.3f}{'  (best)' if improved else ''}")
+                if stop.requested and it < t.iterations:
+                    log_file.flush()
+                    checkpoint("last.ckpt", it)
+                    bar.close()
+                    log(f"\n{stop.requested}: saved {run_dir / 'last.ckpt'} at iteration {it}; "
+                        "continue with --resume")
+                    saved = True
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            if not saved:  # a second Ctrl-C mid-iteration: the weights may be half-updated
+                bar.close()
+                log(f"\ninterrupted at once; {run_dir / 'last.ckpt'} from the last epoch end is kept; "
+                    "continue with --resume")
+            raise
+        finally:
+            log_file.close()
+            bar.close()
     from .viz import plot_psnr_vs_time, plot_training
     plot_training(log_path, run_dir / "training_curves.png")
     plot_psnr_vs_time(log_path, run_dir / "psnr_vs_time.png")
@@ -280,7 +335,6 @@ def _rotate(run_dir: Path, epoch: int, keep: int) -> None:
     if keep <= 0:
         return
     save_name = run_dir / f"epoch_{epoch:04d}.ckpt"
-    import shutil
     shutil.copyfile(run_dir / "last.ckpt", save_name)
     old = sorted(run_dir.glob("epoch_*.ckpt"))[:-keep]
     for p in old:

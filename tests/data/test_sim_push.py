@@ -57,3 +57,14 @@ def test_cached_dataset_is_reused_and_a_different_spec_refused(push_root):
     assert (push_root / "vidpred_dataset.json").stat().st_mtime_ns == before
     with pytest.raises(FileExistsError, match="other settings"):
         generate_push_dataset(push_root, PushSpec(train=7, seq_len=14, seed=7), progress=False)
+
+
+def test_unusable_gl_backend_is_a_clear_error(monkeypatch):
+    import pytest
+
+    from vidpred.data.gl import select_gl_backend
+    from vidpred.errors import SimulatorError
+
+    monkeypatch.setenv("MUJOCO_GL", "no-such-backend")
+    with pytest.raises(SimulatorError, match="MUJOCO_GL=no-such-backend cannot render here.*libosmesa6"):
+        select_gl_backend()

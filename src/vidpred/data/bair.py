@@ -74,45 +74,82 @@ def find_sequences(split_dir: Path) -> list[Path]:
     return seqs
 
 
-def _read_csv(path: Path, n_rows: int, n_cols: int) -> np.ndarray:
+def _check_csv(path: Path, n_rows: int, n_cols: int, problems: list[str]) -> np.ndarray | None:
+    """Parse a headerless CSV of n_rows x n_cols finite numbers; append problems, one per line."""
     if not path.is_file():
-        raise DataError(f"{path}: missing (each sequence needs actions.csv and "
+        problems.append(f"{path}: missing (each sequence needs actions.csv and "
                         "endeffector_positions.csv)")
-    rows = []
-    for line_no, line in enumerate(path.read_text().splitlines(), 1):
+        return None
+    rows, ok = [], True
+    for line_no, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         cells = line.split(",")
         if len(cells) != n_cols:
-            raise DataError(f"{path}: line {line_no} has {len(cells)} columns, expected {n_cols}")
+            problems.append(f"{path}: line {line_no} has {len(cells)} columns, expected {n_cols}")
+            ok = False
+            continue
         try:
-            rows.append([float(c) for c in cells])
+            values = [float(c) for c in cells]
         except ValueError:
-            raise DataError(f"{path}: line {line_no} is not numeric: {line.strip()!r}") from None
-    arr = np.asarray(rows, dtype=np.float32).reshape(-1, n_cols)
-    if len(arr) != n_rows:
-        raise DataError(f"{path}: {len(arr)} rows, expected {n_rows} (one per frame)")
-    if not np.isfinite(arr).all():
-        bad = int(np.argwhere(~np.isfinite(arr))[0, 0]) + 1
-        raise DataError(f"{path}: non-finite value on row {bad}")
-    return arr
+            problems.append(f"{path}: line {line_no} is not numeric: {line.strip()[:60]!r}")
+            ok = False
+            continue
+        if not all(np.isfinite(values)):
+            problems.append(f"{path}: non-finite value on row {line_no}")
+            ok = False
+        rows.append(values)
+    if ok and len(rows) != n_rows:
+        problems.append(f"{path}: {len(rows)} rows, expected {n_rows} (one per frame)")
+        ok = False
+    return np.asarray(rows, dtype=np.float32) if ok else None
 
 
-def _read_png(path: Path, image_size: int) -> np.ndarray:
+def _check_png(path: Path, image_size: int, problems: list[str]) -> np.ndarray | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             im.load()
-            if im.mode != "RGB":
-                im = im.convert("RGB")
-            arr = np.asarray(im)
-    except (OSError, UnidentifiedImageError, SyntaxError) as e:
-        raise DataError(f"{path}: unreadable or truncated PNG ({e})") from None
+            mode, arr = im.mode, np.asarray(im)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
+        problems.append(f"{path}: unreadable or truncated PNG ({e})")
+        return None
     if arr.shape[:2] != (image_size, image_size):
-        raise DataError(f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, expected "
+        problems.append(f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, expected "
                         f"{image_size}x{image_size}")
+        return None
+    if mode != "RGB":
+        problems.append(f"{path}: image mode is {mode}, expected 8-bit RGB")
+        return None
     return arr
+
+
+def scan_sequence(folder: Path, image_size: int = 64, max_frames: int | None = None):
+    """Read one sequence folder and collect every problem with it.
+
+    Returns:
+        (frames uint8 (T, 3, H, W) or None, conditions float32 (T, 7) or None, problems) where
+        problems is a list of one-line messages, each naming the file. Frames and conditions are
+        None when there is any problem.
+    """
+    problems: list[str] = []
+    numbers = sorted(int(p.stem) for p in folder.glob("*.png") if p.stem.isdigit())
+    if not numbers:
+        return None, None, [f"{folder}: no frames (expected 0.png, 1.png, ...)"]
+    n = numbers[-1] + 1
+    for missing in sorted(set(range(n)) - set(numbers)):
+        problems.append(f"{folder / f'{missing}.png'}: missing frame (frames must be numbered "
+                        f"0..{numbers[-1]} without gaps)")
+    actions = _check_csv(folder / "actions.csv", n, ACTION_DIM, problems)
+    ee = _check_csv(folder / "endeffector_positions.csv", n, EE_DIM, problems)
+    t = n if max_frames is None else min(n, max_frames)
+    frames = [_check_png(folder / f"{i}.png", image_size, problems) for i in range(t)
+              if (folder / f"{i}.png").exists()]
+    if problems:
+        return None, None, problems
+    cond = np.concatenate([actions, ee], axis=1)[:t]
+    return np.stack(frames).transpose(0, 3, 1, 2).copy(), cond, problems
 
 
 def read_sequence(folder: Path, image_size: int = 64, max_frames: int | None = None):
@@ -127,23 +164,42 @@ def read_sequence(folder: Path, image_size: int = 64, max_frames: int | None = N
         frames uint8 (T, 3, H, W) and conditions float32 (T, 7).
 
     Raises:
-        DataError: missing/unreadable frame, numbering gap, CSV with wrong shape or values.
+        DataError: missing/unreadable/wrong-size frame, numbering gap, CSV with the wrong shape
+            or values. The message is the first problem found (the same line ``vidpred data
+            check`` prints) and says how many more there are.
     """
-    pngs = [p for p in folder.glob("*.png") if p.stem.isdigit()]
-    if not pngs:
-        raise DataError(f"{folder}: no frames (expected 0.png, 1.png, ...)")
-    numbers = sorted(int(p.stem) for p in pngs)
-    n = len(numbers)
-    if numbers != list(range(n)):
-        missing = sorted(set(range(numbers[-1] + 1)) - set(numbers))
-        raise DataError(f"{folder / f'{missing[0]}.png'}: missing frame (frames must be numbered "
-                        f"0..{numbers[-1]} without gaps)")
-    actions = _read_csv(folder / "actions.csv", n, ACTION_DIM)
-    ee = _read_csv(folder / "endeffector_positions.csv", n, EE_DIM)
-    t = n if max_frames is None else min(n, max_frames)
-    frames = np.stack([_read_png(folder / f"{i}.png", image_size) for i in range(t)])
-    cond = np.concatenate([actions, ee], axis=1)[:t]
-    return frames.transpose(0, 3, 1, 2).copy(), cond
+    frames, cond, problems = scan_sequence(folder, image_size, max_frames)
+    if problems:
+        more = len(problems) - 1
+        raise DataError(problems[0] + (f" (and {more} more problem{'s' * (more > 1)} in this "
+                                       "sequence: `vidpred data check` lists them all)" if more else ""))
+    return frames, cond
+
+
+def check_dataset(root: str | Path, image_size: int = 64, progress: bool = False) -> list[str]:
+    """Scan every split of a BAIR-layout dataset and return all problems, one line each.
+
+    Never writes anything under ``root``. An empty list means the dataset is clean.
+    """
+    from tqdm import tqdm
+
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        return [f"{root}: dataset root does not exist"]
+    splits = [root / s for s in ("train", "validate", "val", "test") if (root / s).is_dir()]
+    if not splits:
+        return [f"{root}: no split folders (expected train/, validate/ and test/)"]
+    problems: list[str] = []
+    for split in splits:
+        try:
+            seqs = find_sequences(split)
+        except DataError as e:
+            problems.append(str(e))
+            continue
+        for folder in tqdm(seqs, desc=f"checking {split.name}", unit="seq", disable=not progress,
+                           leave=False):
+            problems += scan_sequence(folder, image_size)[2]
+    return problems
 
 
 @dataclass
