@@ -73,27 +73,6 @@ def cmd_train(args) -> None:
 
 
 # ---- evaluate -----------------------------------------------------------------------------
-def run_evaluation(ckpt, data, split, n_past, n_future, samples, out, gifs, max_sequences,
-                   progress=True) -> dict:
-    from .data.bair import BairDataset
-    from .evaluate import evaluate
-    from .train import default_threads, load_trained_model
-    import torch
-
-    torch.set_num_threads(default_threads())
-    model, cfg, _ = load_trained_model(ckpt)
-    data = data or cfg.data.root
-    dataset = BairDataset(data, split, n_past + n_future, train=False,
-                          image_size=cfg.data.image_size, max_sequences=max_sequences,
-                          progress=progress)
-    metrics = evaluate(model, dataset, n_past, n_future, samples=samples, out_dir=out, gifs=gifs,
-                       use_cond=cfg.model.cond_dim > 0, progress=progress)
-    metrics.update(split=split, checkpoint=str(ckpt), data=str(data))
-    import json
-    (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
-
-
 def summary_table(m: dict) -> str:
     rows = [(f"model, best of {m['n_samples']}", m["psnr_mean"], m["ssim_mean"]),
             (f"model, mean of {m['n_samples']}", m["sample_mean"]["psnr_mean"], m["sample_mean"]["ssim_mean"]),
@@ -106,16 +85,44 @@ def summary_table(m: dict) -> str:
 
 
 def cmd_evaluate(args) -> None:
-    m = run_evaluation(args.ckpt, args.data, args.split, args.n_past, args.n_future, args.samples,
+    from .evaluate import evaluate_checkpoint
+
+    m = evaluate_checkpoint(args.ckpt, args.data, args.split, args.n_past, args.n_future, args.samples,
                        args.out, args.gifs, args.max_sequences, progress=not args.quiet)
     print(summary_table(m))
     print(f"wrote {Path(args.out) / 'metrics.json'}, psnr_per_frame.png and GIFs")
+
+
+# ---- compare / sweep ------------------------------------------------------------------------
+def _print_rows(rows: list[dict], out: Path) -> None:
+    print(f"{'run':40s}{'best val PSNR':>14s}{'test PSNR':>11s}{'test SSIM':>11s}")
+    for r in rows:
+        print(f"{r['label'][:39]:40s}{r['best_val_psnr']!s:>14s}{r['test_psnr']!s:>11s}"
+              f"{r['test_ssim']!s:>11s}")
+    print(f"wrote {out / 'curves.png'}, {out / 'results.md'}, {out / 'results.csv'}")
+
+
+def cmd_compare(args) -> None:
+    from .compare import compare
+
+    _print_rows(compare(args.runs, args.out), Path(args.out))
+
+
+def cmd_sweep(args) -> None:
+    from .sweep import parse_grid, sweep
+
+    base = _load_config(args)
+    grid = parse_grid(args.grid, base)
+    rows = sweep(base, grid, args.out, samples=args.samples, eval_sequences=args.eval_sequences,
+                 progress=not args.quiet)
+    _print_rows(rows, Path(args.out) / "compare")
 
 
 # ---- demo ---------------------------------------------------------------------------------
 def cmd_demo(args) -> None:
     from .config import demo_config
     from .data.sim_push import PushSpec, generate_push_dataset
+    from .evaluate import evaluate_checkpoint
     from .train import train
 
     out = Path(args.out)
@@ -134,7 +141,7 @@ def cmd_demo(args) -> None:
     t_train = time.perf_counter() - t0 - t_data
     print(f"[3/3] evaluating {out / 'best.ckpt'} on the test split, {cfg.data.n_past} -> "
           f"{cfg.data.n_future}, {args.samples} samples")
-    m = run_evaluation(out / "best.ckpt", data, "test", cfg.data.n_past, cfg.data.n_future,
+    m = evaluate_checkpoint(out / "best.ckpt", data, "test", cfg.data.n_past, cfg.data.n_future,
                        args.samples, out / "eval", args.gifs, None, progress=not args.quiet)
     total = time.perf_counter() - t0
     print()
@@ -200,6 +207,26 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="output folder for metrics.json, plot and GIFs")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_evaluate)
+
+    c = sub.add_parser("compare", help="overlay the curves of several runs and tabulate their "
+                       "final PSNR/SSIM, labelled by what differs in their configs")
+    c.add_argument("runs", nargs="+", help="run directories written by vidpred train")
+    c.add_argument("--out", required=True, help="folder for curves.png, psnr_per_frame.png, "
+                   "results.md and results.csv")
+    c.set_defaults(func=cmd_compare)
+
+    w = sub.add_parser("sweep", help="train, evaluate and compare one run per grid combination")
+    w.add_argument("--config", help="base YAML config")
+    w.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the base config")
+    w.add_argument("--data", help="dataset root (overrides data.root)")
+    w.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",
+                   help="values to sweep, e.g. --grid kl_anneal=cyclical,monotonic,none "
+                   "(repeatable: the product of all grids is run)")
+    w.add_argument("--out", required=True, help="sweep directory")
+    w.add_argument("--samples", type=int, default=3, help="prior samples per test sequence")
+    w.add_argument("--eval-sequences", type=int, help="evaluate only the first test sequences")
+    w.add_argument("--quiet", action="store_true", help="no progress bars")
+    w.set_defaults(func=cmd_sweep)
 
     m = sub.add_parser("demo", help="the main job: generate robot video, train SVG-LP, evaluate")
     m.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")

@@ -176,6 +176,7 @@ class Config:
         Raises:
             ConfigError: unknown key (with the closest valid key suggested) or wrong type.
         """
+        dotted_key = resolve_key(dotted_key)
         section, _, key = dotted_key.partition(".")
         if section not in _SECTIONS or not key:
             all_keys = [f"{s}.{k}" for s, t in _SECTIONS.items() for k in _fields(t)]
@@ -198,6 +199,27 @@ class Config:
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def resolve_key(key: str) -> str:
+    """``section.key`` as given, or a bare key (``kl_anneal``) expanded to the one section that
+    has it (``train.kl_anneal``). Unknown bare keys are returned unchanged."""
+    if "." in key:
+        return key
+    owners = [s for s, cls in _SECTIONS.items() if key in _fields(cls)]
+    return f"{owners[0]}.{key}" if len(owners) == 1 else key
+
+
+def config_differences(configs: list["Config"]) -> list[str]:
+    """Dotted keys whose values differ between the configs (in section/field order)."""
+    dicts = [c.to_dict() for c in configs]
+    return [f"{s}.{k}" for s in dicts[0] for k in dicts[0][s]
+            if len({json.dumps(d[s][k]) for d in dicts}) > 1]
+
+
+def get_value(cfg: "Config", dotted_key: str) -> Any:
+    section, _, key = resolve_key(dotted_key).partition(".")
+    return getattr(getattr(cfg, section), key)
 
 
 def _fields(cls: type) -> dict[str, type]:

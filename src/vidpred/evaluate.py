@@ -99,3 +99,26 @@ def evaluate(model: SVG, dataset: BairDataset, n_past: int, n_future: int, sampl
                                 {"prediction": torch.cat([context, best]),
                                  "copy last": torch.cat([context, copy])}, n_past)
     return metrics
+
+
+def evaluate_checkpoint(ckpt: str | Path, data: str | Path | None, split: str, n_past: int,
+                        n_future: int, samples: int, out: str | Path, gifs: int = 8,
+                        max_sequences: int | None = None, progress: bool = True) -> dict:
+    """Load a checkpoint, evaluate it on a split and write ``out/metrics.json`` (with the
+    split, checkpoint and data root recorded), the PSNR plot and GIFs.
+
+    ``data`` None means the dataset the checkpoint was trained on.
+    """
+    from .train import default_threads, load_trained_model
+
+    torch.set_num_threads(default_threads())
+    model, cfg, _ = load_trained_model(ckpt)
+    data = data or cfg.data.root
+    dataset = BairDataset(data, split, n_past + n_future, train=False,
+                          image_size=cfg.data.image_size, max_sequences=max_sequences,
+                          progress=progress)
+    metrics = evaluate(model, dataset, n_past, n_future, samples=samples, out_dir=out, gifs=gifs,
+                       use_cond=cfg.model.cond_dim > 0, progress=progress)
+    metrics.update(split=split, checkpoint=str(ckpt), data=str(data))
+    (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics

@@ -161,3 +161,63 @@ def plot_psnr_per_frame(metrics: dict, out: str | Path, title: str = "") -> Path
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return Path(out)
+
+
+def plot_run_curves(runs: list[tuple[str, list[dict], list[dict]]], out: str | Path) -> Path:
+    """Overlay several runs: (label, iteration records, epoch records) each."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(14, 7))
+    panels = [("loss", "total loss (MSE + beta KL)", True), ("mse", "MSE per frame", True),
+              ("kl", "KL per frame (nats)", True), ("beta", "KL weight beta", False),
+              ("tfr", "teacher-forcing ratio", False)]
+    for i, (label, iters, epochs) in enumerate(runs):
+        colour = f"C{i % 10}"
+        x = np.array([r["iteration"] for r in iters])
+        w = max(1, len(iters) // 100)
+        for ax, (key, title, log) in zip(axes.flat, panels):
+            y = [r[key] for r in iters]
+            ax.plot(x[w - 1:], _smooth(y, w) if key in ("loss", "mse", "kl") else y, color=colour,
+                    label=label, lw=1.3)
+            ax.set_title(title)
+            if log:
+                ax.set_yscale("log")
+        if epochs:
+            axes[1, 2].plot([r["iteration"] for r in epochs], [r["val_psnr"] for r in epochs], "o-",
+                            color=colour, label=label, ms=3)
+    axes[1, 2].set_title("validation PSNR (dB)")
+    for ax in axes.flat:
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+    axes[1, 2].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_runs_psnr_per_frame(runs: list[tuple[str, dict]], out: str | Path) -> Path:
+    """Overlay test PSNR and SSIM per predicted frame of several evaluated runs."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for i, (label, m) in enumerate(runs):
+        x = np.arange(m["n_past"], m["n_past"] + len(m["psnr_per_frame"]))
+        for ax, key in zip(axes, ("psnr", "ssim")):
+            ax.plot(x, m[f"{key}_per_frame"], "o-", color=f"C{i % 10}", ms=3,
+                    label=f"{label} (best of {m['n_samples']})")
+            if i == 0:
+                ax.plot(x, m["baseline_copy_last"][f"{key}_per_frame"], "k:", label="copy last frame")
+    for ax, unit in zip(axes, ("PSNR (dB)", "SSIM")):
+        ax.set_xlabel("frame index")
+        ax.set_ylabel(unit)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return Path(out)
