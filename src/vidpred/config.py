@@ -23,7 +23,9 @@ class DataConfig:
     """Where the frames come from and which window of each sequence is used.
 
     Attributes:
-        root: dataset root in the processed BAIR layout (``<root>/<split>/<group>/<k>/0.png``).
+        root: dataset root.
+        layout: ``bair`` (processed BAIR: ``<root>/<split>/<group>/<k>/0.png``) or ``smmnist``
+            (Stochastic Moving MNIST written by ``vidpred data smmnist``).
         n_past: context frames given to the model.
         n_future: frames the model predicts after the context.
         image_size: frame height and width in pixels (the dcgan64/vgg64 backbones need 64).
@@ -52,6 +54,7 @@ class ModelConfig:
         prior: ``learned`` (SVG-LP) or ``fixed`` N(0, I) (SVG-FP).
         cond_dim: size of the per-frame condition vector (7 for BAIR: action 4 + end effector 3;
             0 for unconditional).
+        channels: image channels (3 for RGB, 1 for Moving MNIST).
         output: ``sigmoid`` (the decoder draws the frame) or ``composite`` (the decoder also
             draws a mask and the frame is mask * drawn + (1 - mask) * the skip frame, so static
             background is copied rather than redrawn).
@@ -69,6 +72,7 @@ class ModelConfig:
     prior: str = "learned"
     cond_dim: int = 7
     output: str = "composite"
+    channels: int = 3
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .data.bair import BairDataset
+from .data import make_dataset
 from .metrics import best_of_n, psnr, sample_diversity, ssim
 from .models import SVG
 from .viz import plot_psnr_per_frame, save_prediction_gif
@@ -30,7 +30,7 @@ def _summary(psnr_frames: torch.Tensor, ssim_frames: torch.Tensor) -> dict:
             "ssim_per_frame": [round(float(v), 5) for v in s], "ssim_mean": round(float(s.mean()), 5)}
 
 
-def evaluate(model: SVG, dataset: BairDataset, n_past: int, n_future: int, samples: int = 10,
+def evaluate(model: SVG, dataset, n_past: int, n_future: int, samples: int = 10,
              out_dir: str | Path | None = None, gifs: int = 8, batch_size: int = 16,
              seed: int = 0, use_cond: bool = True, progress: bool = True) -> dict:
     """Score ``samples`` futures per sequence of ``dataset`` (in its fixed order).
@@ -114,9 +114,9 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | Path | None, split: str, n
     torch.set_num_threads(default_threads())
     model, cfg, _ = load_trained_model(ckpt)
     data = data or cfg.data.root
-    dataset = BairDataset(data, split, n_past + n_future, train=False,
-                          image_size=cfg.data.image_size, max_sequences=max_sequences,
-                          progress=progress)
+    dataset = make_dataset(data, cfg.data.layout, split, n_past + n_future, train=False,
+                           image_size=cfg.data.image_size, max_sequences=max_sequences,
+                           progress=progress)
     metrics = evaluate(model, dataset, n_past, n_future, samples=samples, out_dir=out, gifs=gifs,
                        use_cond=cfg.model.cond_dim > 0, progress=progress)
     metrics.update(split=split, checkpoint=str(ckpt), data=str(data))

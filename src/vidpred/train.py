@@ -27,7 +27,7 @@ import torch
 
 from .checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from .config import Config
-from .data.bair import COND_DIM, BairDataset
+from .data import COND_DIMS, make_dataset
 from .errors import CheckpointError, ConfigError, TrainingError
 from .metrics import psnr, ssim
 from .models import SVG
@@ -91,7 +91,7 @@ class TrainResult:
     seconds: float
 
 
-def validate(model: SVG, dataset: BairDataset, n_past: int, n_future: int,
+def validate(model: SVG, dataset, n_past: int, n_future: int,
              batch_size: int = 64, seed: int = 0) -> dict[str, float]:
     """PSNR/SSIM (dB, -) of one prior sample per sequence over the predicted frames.
 
@@ -201,15 +201,16 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: boo
     n_past, n_future = cfg.data.n_past, cfg.data.n_future
     if n_past < 1 or n_future < 1:
         raise ConfigError("data.n_past and data.n_future must be >= 1")
-    if cfg.model.cond_dim not in (0, COND_DIM):
-        raise ConfigError(f"model.cond_dim={cfg.model.cond_dim}, but BAIR conditions have "
-                          f"{COND_DIM} values per frame (or use 0 for unconditional)")
+    layout_dim = COND_DIMS.get(cfg.data.layout)
+    if layout_dim is not None and cfg.model.cond_dim not in (0, layout_dim):
+        raise ConfigError(f"model.cond_dim={cfg.model.cond_dim}, but {cfg.data.layout} conditions "
+                          f"have {layout_dim} values per frame (or use 0 for unconditional)")
     seq_len = n_past + n_future
-    train_set = BairDataset(cfg.data.root, "train", seq_len, train=True,
-                            image_size=cfg.data.image_size, progress=progress)
-    val_set = BairDataset(cfg.data.root, "validate", seq_len, train=False,
-                          image_size=cfg.data.image_size, max_sequences=t.val_sequences,
-                          progress=progress)
+    train_set = make_dataset(cfg.data.root, cfg.data.layout, "train", seq_len, train=True,
+                             image_size=cfg.data.image_size, progress=progress)
+    val_set = make_dataset(cfg.data.root, cfg.data.layout, "validate", seq_len, train=False,
+                           image_size=cfg.data.image_size, max_sequences=t.val_sequences,
+                           progress=progress)
 
     torch.manual_seed(t.seed)
     model = build_model(cfg)

@@ -15,8 +15,10 @@ PREDICTED_COLOUR = (220, 0, 0)  # red border: a frame the model predicted
 
 
 def _to_uint8(frames: torch.Tensor) -> np.ndarray:
-    """(T, C, H, W) float in [0, 1] -> (T, H, W, 3) uint8."""
+    """(T, C, H, W) float in [0, 1] with C = 1 or 3 -> (T, H, W, 3) uint8."""
     arr = (frames.detach().float().clamp(0, 1) * 255).round().byte().cpu().numpy()
+    if arr.shape[1] == 1:  # grayscale (Moving MNIST)
+        arr = arr.repeat(3, axis=1)
     return arr.transpose(0, 2, 3, 1)
 
 

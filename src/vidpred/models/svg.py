@@ -90,7 +90,7 @@ class SVG(nn.Module):
     def from_config(cls, m) -> "SVG":
         """Build from a :class:`vidpred.config.ModelConfig`."""
         return cls(m.backbone, m.width, m.g_dim, m.z_dim, m.rnn_size, m.predictor_layers,
-                   m.posterior_layers, m.prior_layers, m.prior, m.cond_dim, m.output)
+                   m.posterior_layers, m.prior_layers, m.prior, m.cond_dim, m.output, m.channels)
 
     # ---- pieces ---------------------------------------------------------------------------
     def encode(self, frames: Tensor) -> tuple[Tensor, list[Tensor]]:
