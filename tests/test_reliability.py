@@ -73,6 +73,9 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(push_root, tmp_
     iterations = [json.loads(line)["iteration"] for line in (run / "metrics.jsonl").open()
                   if '"iter"' in line]
     assert iterations == list(range(1, 25))
+    # the last keep_checkpoints (2) epochs are kept besides last and best
+    assert sorted(p.name for p in run.glob("*.ckpt")) == [
+        "best.ckpt", "epoch_0004.ckpt", "epoch_0005.ckpt", "last.ckpt"]
 
 
 def test_ctrl_c_saves_at_an_iteration_boundary_and_resume_is_exact(push_root, tmp_path):

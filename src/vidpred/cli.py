@@ -47,12 +47,12 @@ def cmd_data_smmnist(args) -> None:
 
 def cmd_data_check(args) -> int:
     from .data.bair import check_dataset
+    from .data.dance import check_dance
 
-    if args.layout != "bair":
-        print(f"vidpred: error: layout {args.layout!r} is not supported yet (bair only)",
-              file=sys.stderr)
-        return 2
-    problems = check_dataset(args.root, image_size=args.image_size, progress=not args.quiet)
+    if args.layout == "dance":
+        problems = check_dance(args.root)
+    else:
+        problems = check_dataset(args.root, image_size=args.image_size, progress=not args.quiet)
     for line in problems:
         print(line)
     if problems:
@@ -197,8 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = dsub.add_parser("check", help="scan a whole dataset and list every problem, one line "
                             "each (exit status 0: clean, 1: problems found); writes nothing")
     check.add_argument("root", help="dataset root")
-    check.add_argument("--layout", default="bair", choices=["bair"], help="on-disk layout")
-    check.add_argument("--image-size", type=int, default=64, help="expected frame size in pixels")
+    check.add_argument("--layout", default="bair", choices=["bair", "dance"],
+                       help="on-disk layout: bair (frames + actions.csv + endeffector_positions.csv) "
+                       "or dance (*_img/ and *_label/ PNG pairs)")
+    check.add_argument("--image-size", type=int, default=64,
+                       help="expected frame size in pixels (bair; dance frames may be any size, "
+                       "but one size per split)")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(func=cmd_data_check)
 

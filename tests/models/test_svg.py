@@ -140,3 +140,14 @@ def test_unconditional_model_and_condition_checks():
         conditional(frames, torch.zeros(B, T, 3), N_PAST, beta=1e-4)
     with pytest.raises(ValueError, match="backbone"):
         _small(backbone="resnet")
+
+
+def test_logvar_is_bounded_so_the_kl_cannot_overflow():
+    from vidpred.models.recurrent import GaussianLSTM
+
+    net = GaussianLSTM(8, 4, 16, 1)
+    with torch.no_grad():
+        net.logvar.weight.fill_(1e4)   # a diverged head
+    mu, logvar, _ = net(torch.full((2, 3, 8), 50.0))
+    assert logvar.abs().max() <= net.logvar_bound
+    assert torch.isfinite(gaussian_kl(mu, logvar, mu, -logvar)).all()

@@ -105,7 +105,8 @@ def _check_csv(path: Path, n_rows: int, n_cols: int, problems: list[str]) -> np.
     return np.asarray(rows, dtype=np.float32) if ok else None
 
 
-def _check_png(path: Path, image_size: int, problems: list[str]) -> np.ndarray | None:
+def _read_png_checked(path: Path, problems: list[str]) -> np.ndarray | None:
+    """Decode a PNG that must be 8-bit RGB; append a problem and return None otherwise."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -115,12 +116,25 @@ def _check_png(path: Path, image_size: int, problems: list[str]) -> np.ndarray |
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         problems.append(f"{path}: unreadable or truncated PNG ({e})")
         return None
+    if mode != "RGB":
+        problems.append(f"{path}: image mode is {mode}, expected 8-bit RGB")
+        return None
+    return arr
+
+
+def _check_png_file(path: Path, problems: list[str]) -> tuple[int, int] | None:
+    """(H, W) of a readable 8-bit RGB PNG, else None with the problem appended."""
+    arr = _read_png_checked(path, problems)
+    return None if arr is None else arr.shape[:2]
+
+
+def _check_png(path: Path, image_size: int, problems: list[str]) -> np.ndarray | None:
+    arr = _read_png_checked(path, problems)
+    if arr is None:
+        return None
     if arr.shape[:2] != (image_size, image_size):
         problems.append(f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, expected "
                         f"{image_size}x{image_size}")
-        return None
-    if mode != "RGB":
-        problems.append(f"{path}: image mode is {mode}, expected 8-bit RGB")
         return None
     return arr
 

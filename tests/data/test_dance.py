@@ -1,0 +1,73 @@
+import numpy as np
+from PIL import Image
+
+from vidpred.cli import main
+from vidpred.data.dance import check_dance, frame_number
+
+from ..conftest import tree_digest
+
+
+def _png(path, size=(64, 32), mode="RGB", value=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, value).save(path)
+
+
+def _clean_dance(root, n=12):
+    for split in ("train", "val"):
+        for i in range(n):
+            _png(root / split / f"{split}_img" / f"frame{i}.png", value=(i, 0, 0))
+            _png(root / split / f"{split}_label" / f"frame{i}.png")
+    for s in range(2):
+        _png(root / "test" / "test_img" / str(s) / "frame0.png")
+        for i in range(n):
+            _png(root / "test" / "test_label" / str(s) / f"frame{i}.png")
+    return root
+
+
+def test_frame_numbers_sort_numerically_with_a_frame_prefix(tmp_path):
+    names = [tmp_path / n for n in ("frame10.png", "frame9.png", "frame0.png", "2.png")]
+    assert [p.name for p in sorted(names, key=frame_number)] == \
+        ["frame0.png", "2.png", "frame9.png", "frame10.png"]
+
+
+def test_clean_dance_layout_has_no_problems(tmp_path, capsys):
+    root = _clean_dance(tmp_path / "d")
+    assert check_dance(root) == []
+    assert main(["data", "check", str(root), "--layout", "dance", "--quiet"]) == 0
+
+
+def test_dance_problems_are_all_listed_naming_the_files(tmp_path, capsys):
+    root = _clean_dance(tmp_path / "d")
+    train_img, train_label = root / "train" / "train_img", root / "train" / "train_label"
+    (train_label / "frame3.png").unlink()                                # frame without label
+    _png(train_label / "frame20.png")                                    # label without frame
+    (train_img / "frame5.png").write_bytes(b"\x89PNG\r\n\x1a\ntruncated")  # unreadable
+    _png(root / "val" / "val_img" / "frame7.png", size=(32, 16))        # wrong size in its split
+    _png(root / "val" / "val_label" / "frame2.png", mode="L")            # wrong mode
+    (root / "test" / "test_label" / "1" / "frame4.png").unlink()         # gap in test labels
+    _png(root / "test" / "test_img" / "1" / "frame30.png")               # test frame, no label
+    digest = tree_digest(root)
+
+    assert main(["data", "check", str(root), "--layout", "dance", "--quiet"]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    expected = [(train_img / "frame3.png", "frame without a label"),
+                (train_label / "frame20.png", "label without a frame"),
+                (train_img / "frame5.png", "unreadable or truncated PNG"),
+                (root / "val" / "val_img" / "frame7.png", "image is 32x16, but the first image"),
+                (root / "val" / "val_label" / "frame2.png", "image mode is L"),
+                (root / "test" / "test_label" / "1", "frame number 4 missing"),
+                (root / "test" / "test_img" / "1" / "frame30.png", "frame without a label")]
+    for path, message in expected:
+        assert any(line.startswith(f"{path}:") and message in line for line in lines), (path, lines)
+    assert len(lines) == len(expected), lines
+    assert tree_digest(root) == digest
+
+
+def test_empty_and_missing_dance_splits(tmp_path):
+    (tmp_path / "d" / "train" / "train_img").mkdir(parents=True)
+    (tmp_path / "d" / "train" / "train_label").mkdir(parents=True)
+    (tmp_path / "d" / "test").mkdir()
+    problems = check_dance(tmp_path / "d")
+    assert any("train_img: empty split" in p for p in problems)
+    assert any(p.startswith(f"{tmp_path / 'd' / 'test'}: empty split") for p in problems)
+    assert check_dance(tmp_path / "nothing") == [f"{tmp_path / 'nothing'}: dataset root does not exist"]
