@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import load_checkpoint, load_model_state, save_checkpoint
-from .config import Config
+from .config import Config, config_differences, get_value
 from .data import COND_DIMS, make_dataset
 from .errors import CheckpointError, ConfigError, TrainingError
 from .metrics import psnr, ssim
@@ -174,7 +174,7 @@ def _trim_log(path: Path, iteration: int) -> None:
 
 def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
           progress: bool = True, log=print) -> TrainResult:
-    """Train SVG on the BAIR-layout dataset at ``cfg.data.root``.
+    """Train SVG on the dataset ``cfg.data`` describes (root and layout).
 
     Args:
         cfg: the resolved configuration.
@@ -270,9 +270,10 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: boo
                             teacher_forcing=u < tfr)
                 if not torch.isfinite(out.loss):
                     term = "MSE" if not torch.isfinite(out.mse).all() else "KL"
+                    kept = (f"the last good checkpoint is {run_dir / 'last.ckpt'}"
+                            if (run_dir / "last.ckpt").exists() else "no checkpoint was written yet")
                     raise TrainingError(f"non-finite {term} at iteration {it} (loss={out.loss.item()}); "
-                                        f"the last good checkpoint is {run_dir / 'last.ckpt'}. Try a "
-                                        "lower train.lr or train.grad_clip=1.0")
+                                        f"{kept}. Try a lower train.lr or train.grad_clip=1.0")
                 optimizer.zero_grad(set_to_none=True)
                 out.loss.backward()
                 if t.grad_clip > 0:
@@ -343,9 +344,9 @@ def _rotate(run_dir: Path, epoch: int, keep: int) -> None:
 
 
 def _config_diff(a: Config, b: Config) -> str:
-    da, db = a.to_dict(), b.to_dict()
-    diffs = [f"{s}.{k}: {da[s][k]!r} -> {db[s][k]!r}" for s in da for k in da[s] if da[s][k] != db[s][k]]
-    return "; ".join(diffs[:6]) or "no difference"
+    keys = config_differences([a, b])
+    return "; ".join(f"{k}: {get_value(a, k)!r} -> {get_value(b, k)!r}" for k in keys[:6]) \
+        or "no difference"
 
 
 def load_trained_model(ckpt: str | Path) -> tuple[SVG, Config, dict]:
