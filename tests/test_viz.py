@@ -20,3 +20,16 @@ def test_gif_has_one_frame_per_time_step_and_marks_context_and_predictions(tmp_p
     assert np.abs(np.subtract(border_pixel(1), CONTEXT_COLOUR)).max() < 40
     assert np.abs(np.subtract(border_pixel(2), PREDICTED_COLOUR)).max() < 40
     assert np.abs(np.subtract(border_pixel(5), PREDICTED_COLOUR)).max() < 40
+
+
+def test_run_curves_plot_long_runs_with_smoothing(tmp_path):
+    from vidpred.viz import plot_run_curves
+
+    def run(offset):
+        iters = [{"iteration": i, "loss": 0.01 + offset, "mse": 0.01, "kl": 0.1, "beta": 1e-4 * (i % 50) / 50,
+                  "tfr": 1.0} for i in range(1, 1001)]
+        epochs = [{"iteration": i, "val_psnr": 20 + i / 1000} for i in (250, 500, 750, 1000)]
+        return iters, epochs
+
+    path = plot_run_curves([("a", *run(0.0)), ("b", *run(0.01))], tmp_path / "c.png")
+    assert Image.open(path).size[0] > 1000

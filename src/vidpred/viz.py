@@ -88,6 +88,7 @@ def _smooth(values: list[float], window: int) -> np.ndarray:
 def plot_training(log_path: str | Path, out: str | Path) -> Path:
     """Total, MSE and KL loss, beta, teacher-forcing ratio and validation PSNR over iterations."""
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -112,6 +113,7 @@ def plot_training(log_path: str | Path, out: str | Path) -> Path:
     axes[1, 2].set_title("validation PSNR (dB)")
     for ax in axes.flat:
         ax.set_xlabel("iteration")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5, integer=True))
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
@@ -122,6 +124,7 @@ def plot_training(log_path: str | Path, out: str | Path) -> Path:
 def plot_psnr_vs_time(log_path: str | Path, out: str | Path, target_db: float = 25.0) -> Path:
     """Validation PSNR against training wall-clock minutes, with the course's 25 dB pass mark."""
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -143,6 +146,7 @@ def plot_psnr_vs_time(log_path: str | Path, out: str | Path, target_db: float = 
 def plot_psnr_per_frame(metrics: dict, out: str | Path, title: str = "") -> Path:
     """PSNR per predicted frame: the model (best of N and mean over samples) vs the baseline."""
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -168,6 +172,7 @@ def plot_psnr_per_frame(metrics: dict, out: str | Path, title: str = "") -> Path
 def plot_run_curves(runs: list[tuple[str, list[dict], list[dict]]], out: str | Path) -> Path:
     """Overlay several runs: (label, iteration records, epoch records) each."""
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -181,8 +186,10 @@ def plot_run_curves(runs: list[tuple[str, list[dict], list[dict]]], out: str | P
         w = max(1, len(iters) // 100)
         for ax, (key, title, log) in zip(axes.flat, panels):
             y = [r[key] for r in iters]
-            ax.plot(x[w - 1:], _smooth(y, w) if key in ("loss", "mse", "kl") else y, color=colour,
-                    label=label, lw=1.3)
+            if key in ("loss", "mse", "kl"):  # noisy: a moving average (shorter by w - 1)
+                ax.plot(x[w - 1:], _smooth(y, w), color=colour, label=label, lw=1.3)
+            else:
+                ax.plot(x, y, color=colour, label=label, lw=1.3)
             ax.set_title(title)
             if log:
                 ax.set_yscale("log")
@@ -192,6 +199,7 @@ def plot_run_curves(runs: list[tuple[str, list[dict], list[dict]]], out: str | P
     axes[1, 2].set_title("validation PSNR (dB)")
     for ax in axes.flat:
         ax.set_xlabel("iteration")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5, integer=True))
         ax.grid(alpha=0.3)
     axes[1, 2].legend(fontsize=8)
     fig.tight_layout()
@@ -203,6 +211,7 @@ def plot_run_curves(runs: list[tuple[str, list[dict], list[dict]]], out: str | P
 def plot_runs_psnr_per_frame(runs: list[tuple[str, dict]], out: str | Path) -> Path:
     """Overlay test PSNR and SSIM per predicted frame of several evaluated runs."""
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
