@@ -55,7 +55,9 @@ def test_cached_dataset_is_reused_and_a_different_spec_refused(push_root):
     before = (push_root / "vidpred_dataset.json").stat().st_mtime_ns
     assert generate_push_dataset(push_root, SMALL_SPEC, progress=False) == push_root
     assert (push_root / "vidpred_dataset.json").stat().st_mtime_ns == before
-    with pytest.raises(FileExistsError, match="other settings"):
+    from vidpred.errors import DataError
+
+    with pytest.raises(DataError, match="other settings"):
         generate_push_dataset(push_root, PushSpec(train=7, seq_len=14, seed=7), progress=False)
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SimulatorError
+from ..errors import DataError, SimulatorError
 from .gl import select_gl_backend
 
 GENERATOR_VERSION = 1
@@ -158,7 +158,7 @@ def _bright_colour(rng: np.random.Generator) -> np.ndarray:
     return rgb
 
 
-def _waypoints(rng: np.random.Generator, grip: np.ndarray, block: np.ndarray, half: float) -> list:
+def _waypoints(rng: np.random.Generator, block: np.ndarray, half: float) -> list:
     """The scripted policy's targets: push the block toward a goal, or wander."""
     low = TABLE_Z + 0.03
     if rng.random() < 0.7:
@@ -184,7 +184,7 @@ def simulate_sequence(scene: FetchPushScene, seed_seq: np.random.SeedSequence, s
         if np.linalg.norm(block_xy - start) >= 0.1:
             break
     scene.reset(block_xy, _bright_colour(rng))
-    targets = _waypoints(rng, scene.grip(), scene.block_pos(), scene.block_half)
+    targets = _waypoints(rng, scene.block_pos(), scene.block_half)
     gain = rng.uniform(0.6, 1.0)
     noise = np.zeros(3)
     frames, actions, ee = [], [], []
@@ -265,7 +265,7 @@ def generate_push_dataset(out: str | Path, spec: PushSpec = PushSpec(), workers:
 
     Raises:
         SimulatorError: MuJoCo or its assets/OpenGL backend are unavailable.
-        FileExistsError: ``out`` holds a dataset generated with a different spec.
+        DataError: ``out`` holds a dataset generated with a different spec.
     """
     from tqdm import tqdm
 
@@ -274,8 +274,8 @@ def generate_push_dataset(out: str | Path, spec: PushSpec = PushSpec(), workers:
     if meta_path.exists():
         old = json.loads(meta_path.read_text())
         if old != asdict(spec):
-            raise FileExistsError(f"{out} already holds a generated dataset with other settings "
-                                  f"({old}); choose another --out or delete it")
+            raise DataError(f"{out} already holds a generated dataset with other settings "
+                            f"({old}); choose another --out or delete it")
         return out
     backend = select_gl_backend(log)
     jobs = [(str(out), split, i, spec.seed, spec.seq_len)
