@@ -54,22 +54,32 @@ def _assert_same_weights(a, b):
         assert torch.equal(a[k], b[k]), k
 
 
-def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(push_root, tmp_path):
+def _interrupted_run(push_root, tmp_path, sig, after_iterations):
+    """An uninterrupted reference run (in process) and a `vidpred train` subprocess sent `sig`."""
     cfg, path = _config(push_root, tmp_path)
     reference = tmp_path / "reference"
     train(cfg, reference, progress=False, log=lambda *a: None)
-
-    run = tmp_path / "killed"
+    run = tmp_path / "run"
     proc = _start(path, run)
-    _wait_for_iterations(run, 14, proc)          # mid-way through the fourth epoch
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = load_checkpoint(run / "last.ckpt")["iteration"]
-    assert 0 < killed_at < 24
+    _wait_for_iterations(run, after_iterations, proc)
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=120)
+    return path, reference, run, proc.returncode, out
+
+
+def _resume_to_the_reference(path, reference, run):
     resumed = _start(path, run, "--resume")
     assert resumed.wait(timeout=300) == 0, resumed.stdout.read()
     assert load_checkpoint(run / "last.ckpt")["iteration"] == 24
     _assert_same_weights(_weights(reference), _weights(run))
+
+
+def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(push_root, tmp_path):
+    path, reference, run, code, _ = _interrupted_run(push_root, tmp_path, signal.SIGKILL, 14)
+    assert code == -signal.SIGKILL
+    killed_at = load_checkpoint(run / "last.ckpt")["iteration"]
+    assert 0 < killed_at < 24
+    _resume_to_the_reference(path, reference, run)
     iterations = [json.loads(line)["iteration"] for line in (run / "metrics.jsonl").open()
                   if '"iter"' in line]
     assert iterations == list(range(1, 25))
@@ -79,22 +89,12 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(push_root, tmp_
 
 
 def test_ctrl_c_saves_at_an_iteration_boundary_and_resume_is_exact(push_root, tmp_path):
-    cfg, path = _config(push_root, tmp_path)
-    reference = tmp_path / "reference"
-    train(cfg, reference, progress=False, log=lambda *a: None)
-
-    run = tmp_path / "interrupted"
-    proc = _start(path, run)
-    _wait_for_iterations(run, 10, proc)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out
+    path, reference, run, code, out = _interrupted_run(push_root, tmp_path, signal.SIGINT, 10)
+    assert code == 130, out
     state = load_checkpoint(run / "last.ckpt")
     assert f"SIGINT: saved {run / 'last.ckpt'} at iteration {state['iteration']}" in out
     assert "Traceback" not in out
-    resumed = _start(path, run, "--resume")
-    assert resumed.wait(timeout=300) == 0, resumed.stdout.read()
-    _assert_same_weights(_weights(reference), _weights(run))
+    _resume_to_the_reference(path, reference, run)
 
 
 @pytest.mark.parametrize("term", ["MSE", "KL"])
