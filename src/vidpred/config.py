@@ -24,11 +24,15 @@ class DataConfig:
 
     Attributes:
         root: dataset root.
-        layout: ``bair`` (processed BAIR: ``<root>/<split>/<group>/<k>/0.png``) or ``smmnist``
-            (Stochastic Moving MNIST written by ``vidpred data smmnist``).
+        layout: ``bair`` (processed BAIR: ``<root>/<split>/<group>/<k>/0.png``), ``smmnist``
+            (Stochastic Moving MNIST written by ``vidpred data smmnist``) or ``dance``
+            (``<split>/<split>_img`` and ``<split>_label`` PNG pairs).
         n_past: context frames given to the model.
-        n_future: frames the model predicts after the context.
-        image_size: frame height and width in pixels (the dcgan64/vgg64 backbones need 64).
+        n_future: frames the model predicts after the context (training clips are
+            n_past + n_future frames: the course's ``video_len`` 16 is 1 + 15).
+        image_size: frame height in pixels (and width, unless ``image_width`` is set); bair
+            frames must already have it, dance frames are resized to it.
+        image_width: frame width in pixels; 0 means square (= image_size).
     """
 
     root: str = "data/push"
@@ -36,14 +40,20 @@ class DataConfig:
     n_past: int = 2
     n_future: int = 10
     image_size: int = 64
+    image_width: int = 0
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(H, W) in pixels."""
+        return self.image_size, self.image_width or self.image_size
 
 
 @dataclass
 class ModelConfig:
-    """SVG (Denton & Fergus 2018) network sizes.
+    """Network sizes of SVG (Denton & Fergus 2018) and of the pose CVAE (course 2023/2024).
 
     Attributes:
-        name: model family; ``svg``.
+        name: model family: ``svg`` or ``pose_cvae``.
         backbone: ``dcgan64`` or ``vgg64`` frame encoder/decoder.
         width: channels of the first backbone stage (64 in the paper; 16 is CPU-sized); later
             stages use 2x, 4x, 8x.
@@ -52,12 +62,18 @@ class ModelConfig:
         rnn_size: hidden units of every LSTM.
         predictor_layers, posterior_layers, prior_layers: LSTM depths.
         prior: ``learned`` (SVG-LP) or ``fixed`` N(0, I) (SVG-FP).
+        cond_kind: ``vector`` (actions/positions, (B, T, cond_dim)) or ``image`` (pose labels,
+            (B, T, cond_dim, H, W)).
         cond_dim: size of the per-frame condition vector (7 for BAIR: action 4 + end effector 3;
-            0 for unconditional).
+            0 for unconditional), or the label image's channels (3) for ``image``.
+        cond_embed: SVG only: the vector an image condition is embedded into.
         channels: image channels (3 for RGB, 1 for Moving MNIST).
         output: ``sigmoid`` (the decoder draws the frame) or ``composite`` (the decoder also
-            draws a mask and the frame is mask * drawn + (1 - mask) * the skip frame, so static
-            background is copied rather than redrawn).
+            draws a mask and the frame is mask * drawn + (1 - mask) * a source frame — SVG: the
+            skip frame; pose CVAE: the previous frame — so static background is copied rather
+            than redrawn).
+        frame_channels, label_channels, z_channels, fusion_channels: pose CVAE only: F, L, N, D
+            (template 128, 32, 12, 192).
     """
 
     name: str = "svg"
@@ -70,9 +86,15 @@ class ModelConfig:
     posterior_layers: int = 1
     prior_layers: int = 1
     prior: str = "learned"
+    cond_kind: str = "vector"
     cond_dim: int = 7
+    cond_embed: int = 32
     output: str = "composite"
     channels: int = 3
+    frame_channels: int = 128
+    label_channels: int = 32
+    z_channels: int = 12
+    fusion_channels: int = 192
 
 
 @dataclass
@@ -272,4 +294,24 @@ def demo_config(data_root: str | Path) -> Config:
     """
     cfg = Config()
     cfg.data.root = str(data_root)
+    return cfg
+
+
+def dance_demo_config(data_root: str | Path) -> Config:
+    """The CPU-sized pose CVAE of ``vidpred demo --task dance`` (also ``configs/dance_cpu.yaml``;
+    a test keeps the two equal).
+
+    Frames 32 x 64, clips of 1 + 15 frames, F, L, N, D = 16, 8, 4, 24 (template: 128, 32, 12, 192)
+    with the previous-frame composite output; teacher forcing decays from epoch 2 to 0.3.
+    """
+    cfg = Config()
+    cfg.apply_overrides([
+        f"data.root={data_root}", "data.layout=dance", "data.n_past=1", "data.n_future=15",
+        "data.image_size=32", "data.image_width=64",
+        "model.name=pose_cvae", "model.cond_kind=image", "model.cond_dim=3",
+        "model.output=composite_first", "model.frame_channels=16", "model.label_channels=8",
+        "model.z_channels=4", "model.fusion_channels=24",
+        "train.iterations=1800", "train.iters_per_epoch=150", "train.batch_size=8",
+        "train.kl_anneal=monotonic", "train.kl_anneal_ratio=0.25", "train.tfr_decay_start=2",
+        "train.tfr_floor=0.3", "train.grad_clip=1.0", "train.val_sequences=1"])
     return cfg

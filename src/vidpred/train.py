@@ -27,10 +27,10 @@ import torch
 
 from .checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from .config import Config, config_differences, get_value
-from .data import COND_DIMS, make_dataset
+from .data import CONDITIONS, make_dataset
 from .errors import CheckpointError, ConfigError, TrainingError
 from .metrics import psnr, ssim
-from .models import SVG
+from .models import SVG, PoseCVAE, VideoModel
 from .schedules import KLAnnealing, LearningRate, TeacherForcing
 
 METRICS_FILE = "metrics.jsonl"
@@ -44,14 +44,41 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-def build_model(cfg: Config) -> SVG:
-    """The model a config describes, in the configured memory layout."""
-    if cfg.model.name != "svg":
-        raise ConfigError(f"model.name: unknown model {cfg.model.name!r}; available: svg")
-    model = SVG.from_config(cfg.model)
+MODELS = ("svg", "pose_cvae")
+
+
+def build_model(cfg: Config) -> VideoModel:
+    """The model a config describes (``model.name``), for frames of ``data.frame_size``, in the
+    configured memory layout.
+
+    Raises:
+        ConfigError: unknown model name or an invalid setting (named).
+    """
+    try:
+        if cfg.model.name == "svg":
+            model = SVG.from_config(cfg.model, cfg.data.frame_size)
+        elif cfg.model.name == "pose_cvae":
+            model = PoseCVAE.from_config(cfg.model)
+        else:
+            raise ConfigError(f"model.name: unknown model {cfg.model.name!r}; available: "
+                              f"{', '.join(MODELS)}")
+    except ValueError as e:
+        raise ConfigError(f"model: {e}") from None
     if cfg.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
+
+
+def check_conditions_match(cfg: Config) -> None:
+    """Raise ConfigError when the model's condition kind/size cannot read the layout's."""
+    kind, dim = CONDITIONS.get(cfg.data.layout, (None, None))
+    m = cfg.model
+    if kind is None or m.cond_dim == 0:
+        return
+    if m.cond_kind != kind or m.cond_dim != dim:
+        raise ConfigError(f"model.cond_kind={m.cond_kind!r}, model.cond_dim={m.cond_dim}, but the "
+                          f"{cfg.data.layout} layout gives {kind} conditions of size {dim}; set "
+                          f"model.cond_kind={kind} model.cond_dim={dim} (or cond_dim=0 for none)")
 
 
 def kl_schedule(cfg: Config) -> KLAnnealing:
@@ -91,9 +118,10 @@ class TrainResult:
     seconds: float
 
 
-def validate(model: SVG, dataset, n_past: int, n_future: int,
-             batch_size: int = 64, seed: int = 0) -> dict[str, float]:
-    """PSNR/SSIM (dB, -) of one prior sample per sequence over the predicted frames.
+def validate(model: VideoModel, dataset, n_past: int, batch_size: int = 64,
+             seed: int = 0, use_cond: bool = True) -> dict[str, float]:
+    """PSNR/SSIM (dB, -) of one prior sample per sequence over the frames after the context
+    (all frames each validation item has: n_future for windows, 629 for the dance val clip).
 
     Runs under a forked RNG seeded with ``seed`` so it neither depends on nor disturbs the
     training RNG stream.
@@ -105,7 +133,8 @@ def validate(model: SVG, dataset, n_past: int, n_future: int,
         torch.manual_seed(seed)
         for start in range(0, len(dataset), batch_size):
             frames, cond = dataset.batch(range(start, min(start + batch_size, len(dataset))))
-            pred = model.rollout(frames[:, :n_past], cond, n_future)[:, 0]
+            n_future = frames.shape[1] - n_past
+            pred = model.rollout(frames[:, :n_past], cond if use_cond else None, n_future)[:, 0]
             ps.append(psnr(pred, frames[:, n_past:]))
             ss.append(ssim(pred, frames[:, n_past:]))
     model.train(was_training)
@@ -201,16 +230,14 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: boo
     n_past, n_future = cfg.data.n_past, cfg.data.n_future
     if n_past < 1 or n_future < 1:
         raise ConfigError("data.n_past and data.n_future must be >= 1")
-    layout_dim = COND_DIMS.get(cfg.data.layout)
-    if layout_dim is not None and cfg.model.cond_dim not in (0, layout_dim):
-        raise ConfigError(f"model.cond_dim={cfg.model.cond_dim}, but {cfg.data.layout} conditions "
-                          f"have {layout_dim} values per frame (or use 0 for unconditional)")
+    check_conditions_match(cfg)
     seq_len = n_past + n_future
     train_set = make_dataset(cfg.data.root, cfg.data.layout, "train", seq_len, train=True,
-                             image_size=cfg.data.image_size, progress=progress)
+                             image_size=cfg.data.image_size, image_width=cfg.data.image_width,
+                             progress=progress)
     val_set = make_dataset(cfg.data.root, cfg.data.layout, "validate", seq_len, train=False,
-                           image_size=cfg.data.image_size, max_sequences=t.val_sequences,
-                           progress=progress)
+                           image_size=cfg.data.image_size, image_width=cfg.data.image_width,
+                           max_sequences=t.val_sequences, progress=progress)
 
     torch.manual_seed(t.seed)
     model = build_model(cfg)
@@ -292,7 +319,8 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: boo
                 if it % 10 == 0:
                     bar.set_postfix(loss=f"{record['loss']:.4f}", beta=f"{beta:.2e}", tfr=f"{tfr:.2f}")
                 if it % t.iters_per_epoch == 0 or it == t.iterations:
-                    val = validate(model, val_set, n_past, n_future, seed=t.seed)
+                    val = validate(model, val_set, n_past, seed=t.seed,
+                                   use_cond=cfg.model.cond_dim > 0)
                     tick = time.perf_counter()  # validation time is not training time
                     improved = val["val_psnr"] > best_psnr
                     best_psnr = max(best_psnr, val["val_psnr"])
@@ -349,7 +377,7 @@ def _config_diff(a: Config, b: Config) -> str:
         or "no difference"
 
 
-def load_trained_model(ckpt: str | Path) -> tuple[SVG, Config, dict]:
+def load_trained_model(ckpt: str | Path) -> tuple[VideoModel, Config, dict]:
     """Rebuild the model a checkpoint was trained with and load its weights (eval mode)."""
     state = load_checkpoint(ckpt)
     cfg = state["config"]

@@ -124,7 +124,6 @@ def plot_training(log_path: str | Path, out: str | Path) -> Path:
 def plot_psnr_vs_time(log_path: str | Path, out: str | Path, target_db: float = 25.0) -> Path:
     """Validation PSNR against training wall-clock minutes, with the course's 25 dB pass mark."""
     import matplotlib
-    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -144,7 +143,9 @@ def plot_psnr_vs_time(log_path: str | Path, out: str | Path, target_db: float = 
 
 
 def plot_psnr_per_frame(metrics: dict, out: str | Path, title: str = "") -> Path:
-    """PSNR per predicted frame: the model (best of N and mean over samples) vs the baseline."""
+    """PSNR and SSIM per predicted frame: the model (best of N and mean over samples, when
+    there are several) vs the baseline (copy the last context frame, or the first frame for
+    long rollouts: ``baseline_copy_first``)."""
     import matplotlib
     import matplotlib.ticker
     matplotlib.use("Agg")
@@ -152,12 +153,18 @@ def plot_psnr_per_frame(metrics: dict, out: str | Path, title: str = "") -> Path
 
     n_past = metrics["n_past"]
     x = np.arange(n_past, n_past + len(metrics["psnr_per_frame"]))
+    long = len(x) > 60
+    base_key = "baseline_copy_first" if "baseline_copy_first" in metrics else "baseline_copy_last"
+    base_name = "copy first frame" if base_key == "baseline_copy_first" else "copy last context frame"
+    several = metrics.get("n_samples", 1) > 1 and "sample_mean" in metrics
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key, unit in zip(axes, ("psnr", "ssim"), ("PSNR (dB)", "SSIM")):
-        ax.plot(x, metrics[f"{key}_per_frame"], "o-", label=f"model, best of {metrics['n_samples']}")
-        if metrics["n_samples"] > 1:
-            ax.plot(x, metrics["sample_mean"][f"{key}_per_frame"], "s--", label="model, mean over samples")
-        ax.plot(x, metrics["baseline_copy_last"][f"{key}_per_frame"], "k:", label="copy last context frame")
+        ax.plot(x, metrics[f"{key}_per_frame"], "-" if long else "o-",
+                label=f"model, best of {metrics['n_samples']}" if several else "model")
+        if several:
+            ax.plot(x, metrics["sample_mean"][f"{key}_per_frame"], "--" if long else "s--",
+                    label="model, mean over samples")
+        ax.plot(x, metrics[base_key][f"{key}_per_frame"], "k:", label=base_name)
         ax.set_xlabel("frame index (0-based; context frames are 0..%d)" % (n_past - 1))
         ax.set_ylabel(unit)
         ax.grid(alpha=0.3)

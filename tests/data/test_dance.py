@@ -1,8 +1,11 @@
 import numpy as np
+import pytest
+import torch
 from PIL import Image
 
 from vidpred.cli import main
 from vidpred.data.dance import check_dance, frame_number
+from vidpred.errors import DataError
 
 from ..conftest import tree_digest
 
@@ -71,3 +74,54 @@ def test_empty_and_missing_dance_splits(tmp_path):
     assert any("train_img: empty split" in p for p in problems)
     assert any(p.startswith(f"{tmp_path / 'd' / 'test'}: empty split") for p in problems)
     assert check_dance(tmp_path / "nothing") == [f"{tmp_path / 'nothing'}: dataset root does not exist"]
+
+
+# ---- the loader ----------------------------------------------------------------------------
+def _write_pair_folder(root, split, numbers, size=(16, 32)):
+    from PIL import Image
+
+    for kind in ("img", "label"):
+        d = root / split / f"{split}_{kind}"
+        d.mkdir(parents=True, exist_ok=True)
+        for n in numbers:
+            arr = np.full((*size, 3), n % 256, np.uint8)
+            Image.fromarray(arr).save(d / f"frame{n}.png")
+
+
+def test_loader_pairs_and_sorts_numerically(tmp_path):
+    from vidpred.data.dance import DanceDataset
+
+    _write_pair_folder(tmp_path, "train", range(12))
+    ds = DanceDataset(tmp_path, "train", seq_len=4, frame_size=(16, 32))
+    assert len(ds) == 3  # 12 frames -> 3 non-overlapping clips of 4
+    frames, labels = ds.batch([2])
+    assert frames.shape == labels.shape == (1, 4, 3, 16, 32)
+    # frame10 comes after frame9 (numeric, not lexicographic order): clip 2 = frames 8..11
+    assert [round(float(v) * 255) for v in frames[0, :, 0, 0, 0]] == [8, 9, 10, 11]
+    assert frames.dtype == torch.float32 and float(frames.max()) <= 1.0
+    ds5 = DanceDataset(tmp_path, "train", seq_len=5, frame_size=(8, 16))
+    assert len(ds5) == 2 and ds5.batch([0])[0].shape == (1, 5, 3, 8, 16)  # resized
+
+
+def test_loader_names_both_paths_of_an_unpaired_frame(tmp_path):
+    from vidpred.data.dance import DanceDataset
+
+    _write_pair_folder(tmp_path, "train", range(8))
+    (tmp_path / "train" / "train_label" / "frame3.png").unlink()
+    with pytest.raises(DataError) as e:
+        DanceDataset(tmp_path, "train", seq_len=4, frame_size=(16, 32))
+    msg = str(e.value)
+    assert str(tmp_path / "train" / "train_img" / "frame3.png") in msg
+    assert str(tmp_path / "train" / "train_label" / "frame3.png") in msg
+
+
+def test_loader_serves_val_clip_and_test_sequences(dance_root):
+    from vidpred.data.dance import DanceDataset
+
+    val = DanceDataset(dance_root, "validate", frame_size=(32, 64))
+    assert len(val) == 1 and val.batch([0])[0].shape == (1, 40, 3, 32, 64)
+    test = DanceDataset(dance_root, "test", frame_size=(32, 64))
+    assert len(test) == 2
+    seq = test.tests[1]
+    assert seq.first_frame.shape == (3, 32, 64) and seq.labels.shape == (24, 3, 32, 64)
+    assert torch.equal(seq.truth[0], seq.first_frame)

@@ -136,7 +136,7 @@ def test_unconditional_model_and_condition_checks():
     assert model(frames, None, N_PAST, beta=1e-4).pred.shape == (B, T - 1, 3, 64, 64)
     assert model.rollout(frames[:, :1], None, 4).shape == (B, 1, 4, 3, 64, 64)
     conditional = _small()
-    with pytest.raises(ValueError, match="conditions of size 7"):
+    with pytest.raises(ValueError, match=r"vector conditions of shape \(B, T, 7\)"):
         conditional(frames, torch.zeros(B, T, 3), N_PAST, beta=1e-4)
     with pytest.raises(ValueError, match="backbone"):
         _small(backbone="resnet")

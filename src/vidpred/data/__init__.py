@@ -1,19 +1,23 @@
-"""Datasets: on-disk formats (``bair``), built-in generators (``sim_push``, ``smmnist``) and the
-factory the training loop and evaluation use."""
+"""Datasets: on-disk formats (``bair``, ``dance``), built-in generators (``sim_push``,
+``sim_dance``, ``smmnist``) and the factory the training loop and evaluation use."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..errors import ConfigError
 
-LAYOUTS = ("bair", "smmnist")
-COND_DIMS = {"bair": 7, "smmnist": 0}
+LAYOUTS = ("bair", "smmnist", "dance")
+# what each layout's conditions are: (kind, size) — see vidpred.models.conditions
+CONDITIONS = {"bair": ("vector", 7), "smmnist": ("vector", 0), "dance": ("image", 3)}
 
 
 def make_dataset(root: str | Path, layout: str, split: str, seq_len: int, train: bool,
-                 image_size: int = 64, max_sequences: int | None = None, progress: bool = False):
+                 image_size: int = 64, max_sequences: int | None = None, progress: bool = False,
+                 image_width: int = 0):
     """Open a split of a dataset in ``layout``; every dataset has ``batch(indices)`` returning
-    frames (B, seq_len, C, H, W) float32 in [0, 1] and conditions (B, seq_len, D) float32.
+    frames (B, T, C, H, W) float32 in [0, 1] and conditions: vectors (B, T, D) float32 (bair,
+    smmnist) or label images (B, T, 3, H, W) float32 in [0, 1] (dance). T is ``seq_len``, except
+    for the dance layout's val split (its whole clip) and test split (its full sequences).
 
     Raises:
         ConfigError: unknown layout. DataError: problems with the files (named).
@@ -25,4 +29,9 @@ def make_dataset(root: str | Path, layout: str, split: str, seq_len: int, train:
     if layout == "smmnist":
         from .smmnist import SMMNISTDataset
         return SMMNISTDataset(root, split, seq_len, train=train, max_sequences=max_sequences)
+    if layout == "dance":
+        from .dance import DanceDataset
+        return DanceDataset(root, split, seq_len, train=train,
+                            frame_size=(image_size, image_width or image_size),
+                            max_sequences=max_sequences, progress=progress)
     raise ConfigError(f"data.layout: unknown layout {layout!r}; choose one of {LAYOUTS}")

@@ -6,14 +6,23 @@ convolutions and concatenates the encoder's feature map at every scale.
 ``vgg64``: VGG-style 3x3 blocks (2, 2, 3, 3 convs; w .. 8w channels), max-pooling down and
 nearest-neighbour upsampling up. The paper uses w = 64; ``width`` makes CPU-sized models.
 
-Encoders map (N, C, 64, 64) -> (h (N, g_dim), skips [4 feature maps at 64/32/16/8 or 32/16/8/4]).
-Decoders map (g (N, g_dim), skips) -> raw output (N, out_channels, 64, 64) *before* any output
-activation (the system chooses sigmoid or mask compositing).
+Encoders map (N, C, H, W) -> (h (N, g_dim), skips [4 feature maps at 1/2..1/16 or 1..1/8 scale]).
+Decoders map (g (N, g_dim), skips) -> raw output (N, out_channels, H, W) *before* any output
+activation (the system chooses sigmoid or mask compositing). The paper's frames are 64 x 64; any
+H and W divisible by 16 work (the last encoder conv covers the whole H/16 x W/16 map, e.g. 4 x 4
+for 64 x 64, 2 x 4 for the 32 x 64 dance frames).
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+
+def _head_kernel(image_hw: tuple[int, int]) -> tuple[int, int]:
+    H, W = image_hw
+    if H % 16 or W % 16 or H < 16 or W < 16:
+        raise ValueError(f"the dcgan64/vgg64 backbones need H and W divisible by 16, got {H}x{W}")
+    return H // 16, W // 16
 
 
 def _down(cin: int, cout: int) -> nn.Sequential:
@@ -39,12 +48,13 @@ def _vgg_block(channels: list[int]) -> nn.Sequential:
 
 
 class DCGANEncoder(nn.Module):
-    def __init__(self, g_dim: int, width: int = 64, in_channels: int = 3):
+    def __init__(self, g_dim: int, width: int = 64, in_channels: int = 3,
+                 image_hw: tuple[int, int] = (64, 64)):
         super().__init__()
         w = width
         self.stages = nn.ModuleList([_down(in_channels, w), _down(w, 2 * w), _down(2 * w, 4 * w),
                                      _down(4 * w, 8 * w)])
-        self.head = nn.Sequential(nn.Conv2d(8 * w, g_dim, 4, 1, 0, bias=False),
+        self.head = nn.Sequential(nn.Conv2d(8 * w, g_dim, _head_kernel(image_hw), 1, 0, bias=False),
                                   nn.BatchNorm2d(g_dim), nn.Tanh())
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
@@ -56,10 +66,11 @@ class DCGANEncoder(nn.Module):
 
 
 class DCGANDecoder(nn.Module):
-    def __init__(self, g_dim: int, width: int = 64, out_channels: int = 3):
+    def __init__(self, g_dim: int, width: int = 64, out_channels: int = 3,
+                 image_hw: tuple[int, int] = (64, 64)):
         super().__init__()
         w = width
-        self.head = nn.Sequential(nn.ConvTranspose2d(g_dim, 8 * w, 4, 1, 0, bias=False),
+        self.head = nn.Sequential(nn.ConvTranspose2d(g_dim, 8 * w, _head_kernel(image_hw), 1, 0, bias=False),
                                   nn.BatchNorm2d(8 * w), nn.LeakyReLU(0.2, inplace=True))
         self.stages = nn.ModuleList([_up(16 * w, 4 * w), _up(8 * w, 2 * w), _up(4 * w, w)])
         self.out = nn.ConvTranspose2d(2 * w, out_channels, 4, 2, 1)
@@ -72,7 +83,8 @@ class DCGANDecoder(nn.Module):
 
 
 class VGGEncoder(nn.Module):
-    def __init__(self, g_dim: int, width: int = 64, in_channels: int = 3):
+    def __init__(self, g_dim: int, width: int = 64, in_channels: int = 3,
+                 image_hw: tuple[int, int] = (64, 64)):
         super().__init__()
         w = width
         self.stages = nn.ModuleList([
@@ -82,7 +94,7 @@ class VGGEncoder(nn.Module):
             _vgg_block([4 * w, 8 * w, 8 * w, 8 * w]),
         ])
         self.pool = nn.MaxPool2d(2)
-        self.head = nn.Sequential(nn.Conv2d(8 * w, g_dim, 4, 1, 0, bias=False),
+        self.head = nn.Sequential(nn.Conv2d(8 * w, g_dim, _head_kernel(image_hw), 1, 0, bias=False),
                                   nn.BatchNorm2d(g_dim), nn.Tanh())
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
@@ -94,10 +106,11 @@ class VGGEncoder(nn.Module):
 
 
 class VGGDecoder(nn.Module):
-    def __init__(self, g_dim: int, width: int = 64, out_channels: int = 3):
+    def __init__(self, g_dim: int, width: int = 64, out_channels: int = 3,
+                 image_hw: tuple[int, int] = (64, 64)):
         super().__init__()
         w = width
-        self.head = nn.Sequential(nn.ConvTranspose2d(g_dim, 8 * w, 4, 1, 0, bias=False),
+        self.head = nn.Sequential(nn.ConvTranspose2d(g_dim, 8 * w, _head_kernel(image_hw), 1, 0, bias=False),
                                   nn.BatchNorm2d(8 * w), nn.LeakyReLU(0.2, inplace=True))
         self.stages = nn.ModuleList([
             _vgg_block([16 * w, 8 * w, 8 * w, 4 * w]),
@@ -118,13 +131,15 @@ BACKBONES = {"dcgan64": (DCGANEncoder, DCGANDecoder), "vgg64": (VGGEncoder, VGGD
 
 
 def build_backbone(name: str, g_dim: int, width: int, in_channels: int = 3,
-                   out_channels: int = 3) -> tuple[nn.Module, nn.Module]:
-    """Return (encoder, decoder) for ``dcgan64`` or ``vgg64``.
+                   out_channels: int = 3, image_hw: tuple[int, int] = (64, 64)
+                   ) -> tuple[nn.Module, nn.Module]:
+    """Return (encoder, decoder) for ``dcgan64`` or ``vgg64`` and frames of ``image_hw``.
 
     Raises:
-        ValueError: unknown name.
+        ValueError: unknown name, or H/W not divisible by 16.
     """
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
     enc_cls, dec_cls = BACKBONES[name]
-    return enc_cls(g_dim, width, in_channels), dec_cls(g_dim, width, out_channels)
+    return (enc_cls(g_dim, width, in_channels, image_hw),
+            dec_cls(g_dim, width, out_channels, image_hw))

@@ -10,8 +10,10 @@ Step t (t = 1 .. T-1) predicts frame x_t from x_{t-1}:
 - decoder: x^_t = Dec(g_t, skips of frame s(t)), s(t) = min(t-1, n_past-1) (skips come from the
   last context frame once prediction starts, as in SVG).
 
-The condition of step t is c_t = concat(cond_{t-1}, cond_t): for BAIR, the action that moves
-x_{t-1} to x_t and the end-effector position in both frames.
+The condition of step t is c_t = concat(e(cond_{t-1}), e(cond_t)): for BAIR (vectors, e = identity),
+the action that moves x_{t-1} to x_t and the end-effector position in both frames; for pose
+labels (images), e is a small CNN (:class:`vidpred.models.conditions.ImageToVector`) run over all
+frames in one call.
 
 Loss (SVG eq. 4, averaged rather than summed over the T-1 steps, which rescales both terms alike)::
 
@@ -21,37 +23,25 @@ with the MSE averaged over pixels and the KL summed over z and averaged over the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..losses import frame_mse, gaussian_kl, reparameterize
 from .backbones import build_backbone
+from .base import StepOutput, VideoModel, memory_format_of
+from .conditions import ImageToVector, check_cond_kind, check_conditions, embed_conditions, repeat_samples
 from .recurrent import GaussianLSTM, LSTMPredictor
 
 PRIORS = ("learned", "fixed")
 OUTPUTS = ("sigmoid", "composite")
 
 
-@dataclass
-class SVGOutput:
-    """What one training/validation step returns.
-
-    Attributes:
-        loss: scalar objective (MSE + beta * KL).
-        mse: (T-1,) MSE per predicted step, averaged over batch and pixels.
-        kl: (T-1,) KL per step in nats, summed over z, averaged over the batch.
-        pred: (B, T-1, C, H, W) predicted frames x^_1 .. x^_{T-1} in [0, 1].
-    """
-
-    loss: Tensor
-    mse: Tensor
-    kl: Tensor
-    pred: Tensor
+SVGOutput = StepOutput  # the name before the pose CVAE shared it
 
 
-class SVG(nn.Module):
+class SVG(VideoModel):
     """SVG-LP / SVG-FP with optional condition vectors.
 
     Args:
@@ -60,9 +50,12 @@ class SVG(nn.Module):
         g_dim: frame embedding size. z_dim: latent size. rnn_size: LSTM hidden size.
         predictor_layers, posterior_layers, prior_layers: LSTM depths (paper: 2, 1, 1).
         prior: ``learned`` (SVG-LP) or ``fixed`` (SVG-FP).
-        cond_dim: per-frame condition size (0 = unconditional).
+        cond_dim: per-frame condition size (0 = unconditional): vector length, or image channels.
         output: ``sigmoid`` or ``composite`` (see :class:`vidpred.config.ModelConfig`).
         channels: image channels.
+        cond_kind: ``vector`` ((B, T, cond_dim)) or ``image`` ((B, T, cond_dim, H, W)).
+        cond_embed: size of the vector an image condition is embedded into.
+        image_hw: frame (H, W); multiples of 16 (64 x 64 in the paper).
 
     Raises:
         ValueError: unknown backbone, prior or output.
@@ -71,32 +64,40 @@ class SVG(nn.Module):
     def __init__(self, backbone: str = "dcgan64", width: int = 64, g_dim: int = 128,
                  z_dim: int = 64, rnn_size: int = 256, predictor_layers: int = 2,
                  posterior_layers: int = 1, prior_layers: int = 1, prior: str = "learned",
-                 cond_dim: int = 0, output: str = "sigmoid", channels: int = 3):
+                 cond_dim: int = 0, output: str = "sigmoid", channels: int = 3,
+                 cond_kind: str = "vector", cond_embed: int = 32,
+                 image_hw: tuple[int, int] = (64, 64)):
         super().__init__()
+        check_cond_kind(cond_kind)
         if prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         self.z_dim, self.cond_dim, self.channels = z_dim, cond_dim, channels
+        self.cond_kind = cond_kind
         self.composite = output == "composite"
         self.encoder, self.decoder = build_backbone(backbone, g_dim, width, channels,
-                                                    channels + int(self.composite))
-        c = 2 * cond_dim
+                                                    channels + int(self.composite), image_hw)
+        self.cond_encoder = None
+        if cond_kind == "image" and cond_dim:
+            self.cond_encoder = ImageToVector(cond_dim, cond_embed, image_hw)
+        c = 2 * (cond_embed if self.cond_encoder is not None else cond_dim)
         self.posterior = GaussianLSTM(g_dim + c, z_dim, rnn_size, posterior_layers)
         self.prior = GaussianLSTM(g_dim + c, z_dim, rnn_size, prior_layers) if prior == "learned" else None
         self.frame_predictor = LSTMPredictor(g_dim + z_dim + c, g_dim, rnn_size, predictor_layers)
 
     @classmethod
-    def from_config(cls, m) -> "SVG":
-        """Build from a :class:`vidpred.config.ModelConfig`."""
+    def from_config(cls, m, image_hw: tuple[int, int] = (64, 64)) -> "SVG":
+        """Build from a :class:`vidpred.config.ModelConfig` for frames of ``image_hw``."""
         return cls(m.backbone, m.width, m.g_dim, m.z_dim, m.rnn_size, m.predictor_layers,
-                   m.posterior_layers, m.prior_layers, m.prior, m.cond_dim, m.output, m.channels)
+                   m.posterior_layers, m.prior_layers, m.prior, m.cond_dim, m.output, m.channels,
+                   m.cond_kind, m.cond_embed, image_hw)
 
     # ---- pieces ---------------------------------------------------------------------------
     def encode(self, frames: Tensor) -> tuple[Tensor, list[Tensor]]:
         """(B, T, C, H, W) -> h (B, T, g_dim), skips [(B, T, c_i, h_i, w_i)], one encoder call."""
         B, T = frames.shape[:2]
-        x = frames.flatten(0, 1).contiguous(memory_format=_memory_format(self))
+        x = frames.flatten(0, 1).contiguous(memory_format=memory_format_of(self.encoder))
         h, skips = self.encoder(x)
         return h.unflatten(0, (B, T)), [s.unflatten(0, (B, T)) for s in skips]
 
@@ -112,13 +113,13 @@ class SVG(nn.Module):
         return out.unflatten(0, (B, T))
 
     def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
-        """Per-frame conditions (B, T, D) -> step conditions c_t (B, T-1, 2D); empty if D == 0."""
+        """Per-frame conditions (B, T, D) or (B, T, C, H, W) -> step conditions c_t
+        (B, T-1, 2D'); empty if the model is unconditional."""
         if self.cond_dim == 0:
             return torch.zeros(B, T - 1, 0, device=device)
-        if cond is None or cond.shape[-1] != self.cond_dim:
-            got = None if cond is None else tuple(cond.shape)
-            raise ValueError(f"model expects conditions of size {self.cond_dim} per frame, got {got}")
-        return torch.cat([cond[:, :-1], cond[:, 1:]], dim=-1)
+        check_conditions(cond, self.cond_kind, self.cond_dim)
+        e = embed_conditions(self.cond_encoder, cond[:, :T])
+        return torch.cat([e[:, :-1], e[:, 1:]], dim=-1)
 
     def _prior(self, x: Tensor, state=None):
         if self.prior is None:
@@ -128,12 +129,13 @@ class SVG(nn.Module):
 
     # ---- training -------------------------------------------------------------------------
     def forward(self, frames: Tensor, cond: Tensor | None, n_past: int, beta: float,
-                teacher_forcing: bool = True) -> SVGOutput:
+                teacher_forcing: bool = True) -> StepOutput:
         """One training/validation pass over a window of frames.
 
         Args:
-            frames: (B, T, C, 64, 64) float in [0, 1], T = n_past + n_future.
-            cond: (B, T, cond_dim) float, or None for an unconditional model.
+            frames: (B, T, C, H, W) float in [0, 1], T = n_past + n_future.
+            cond: (B, T, cond_dim) vectors or (B, T, cond_dim, H, W) images, float, or None for
+                an unconditional model.
             n_past: context frames (>= 1).
             beta: KL weight.
             teacher_forcing: feed ground-truth frames to the predictor and prior at every step
@@ -141,7 +143,7 @@ class SVG(nn.Module):
                 the model's own previous prediction (one step at a time).
 
         Returns:
-            :class:`SVGOutput`.
+            :class:`StepOutput`.
         """
         B, T = frames.shape[:2]
         h, skips = self.encode(frames)
@@ -159,7 +161,7 @@ class SVG(nn.Module):
             pred, mu_p, logvar_p = self._free_running(h, z, c, step_skips, background, n_past)
         kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).mean(0)
         mse = frame_mse(pred, frames[:, 1:])
-        return SVGOutput(mse.mean() + beta * kl.mean(), mse, kl, pred)
+        return StepOutput(mse.mean() + beta * kl.mean(), mse, kl, pred)
 
     def _free_running(self, h, z, c, step_skips, background, n_past):
         k = n_past  # steps 1..n_past read ground-truth (context) frames
@@ -180,52 +182,54 @@ class SVG(nn.Module):
 
     # ---- inference ------------------------------------------------------------------------
     @torch.inference_mode()
-    def rollout(self, context: Tensor, cond: Tensor | None, n_future: int, samples: int = 1) -> Tensor:
-        """Sample futures autoregressively with z from the prior.
+    def rollout_steps(self, context: Tensor, cond: Tensor | None, n_future: int,
+                      samples: int = 1) -> Iterator[Tensor]:
+        """Yield predicted frames one at a time, (B, samples, C, H, W) in [0, 1], z from the prior.
 
         The context frames warm up the LSTMs (with posterior z, since those frames are observed,
         as in SVG's generation), then each future frame is decoded and re-encoded as the next
-        input. All samples of all sequences run as one batch. Call ``model.eval()`` first so
+        input. All samples of all sequences run as one batch; conditions are embedded step by
+        step, so long rollouts hold one frame per sample. Call ``model.eval()`` first so
         BatchNorm uses its running statistics.
 
         Args:
             context: (B, n_past, C, H, W) in [0, 1].
-            cond: (B, n_past + n_future, cond_dim) or None.
-            n_future: frames to predict.
-            samples: futures per sequence.
-
-        Returns:
-            (B, samples, n_future, C, H, W) float in [0, 1].
+            cond: conditions of the n_past + n_future frames, or None.
+            n_future: frames to predict. samples: futures per sequence.
         """
         B, n_past = context.shape[:2]
         T = n_past + n_future
-        x = context.repeat_interleave(samples, 0)
-        if cond is not None:
-            if cond.shape[1] < T:
-                raise ValueError(f"need conditions for {T} frames, got {cond.shape[1]}")
-            cond = cond[:, :T].repeat_interleave(samples, 0)
+        if cond is not None and self.cond_dim and cond.shape[1] < T:
+            raise ValueError(f"need conditions for {T} frames, got {cond.shape[1]}")
+        x = repeat_samples(context, samples)
         h, skips = self.encode(x)
-        c = self.step_conditions(cond, x.shape[0], T, x.device)
+        n = x.shape[0]
+
+        def step_cond(i: int) -> Tensor:  # c_{i+1}: the step from frame i to frame i + 1
+            if self.cond_dim == 0:
+                return torch.zeros(n, 1, 0, device=x.device)
+            return self.step_conditions(repeat_samples(cond[:, i:i + 2], samples), n, 2, x.device)
+
         pred_state = prior_state = None
         if n_past > 1:
-            mu_q, logvar_q, _ = self.posterior(torch.cat([h[:, 1:], c[:, :n_past - 1]], -1))
+            c = self.step_conditions(repeat_samples(cond[:, :n_past], samples) if self.cond_dim
+                                     else None, n, n_past, x.device)
+            mu_q, logvar_q, _ = self.posterior(torch.cat([h[:, 1:], c], -1))
             z = reparameterize(mu_q, logvar_q)
-            _, pred_state = self.frame_predictor(torch.cat([h[:, :-1], z, c[:, :n_past - 1]], -1))
-            _, _, prior_state = self._prior(torch.cat([h[:, :-1], c[:, :n_past - 1]], -1))
+            _, pred_state = self.frame_predictor(torch.cat([h[:, :-1], z, c], -1))
+            _, _, prior_state = self._prior(torch.cat([h[:, :-1], c], -1))
         last_skips = [s[:, -1:] for s in skips]
         background = x[:, -1:]
         h_prev = h[:, -1:]
-        out = []
         for i in range(n_past - 1, T - 1):
-            ci = c[:, i:i + 1]
+            ci = step_cond(i)
             mu_p, logvar_p, prior_state = self._prior(torch.cat([h_prev, ci], -1), prior_state)
             z = reparameterize(mu_p, logvar_p)
             g, pred_state = self.frame_predictor(torch.cat([h_prev, z, ci], -1), pred_state)
             frame = self.decode(g, last_skips, background)
-            out.append(frame)
+            yield frame[:, 0].unflatten(0, (B, samples))
             if i < T - 2:
                 h_prev, _ = self.encode(frame)
-        return torch.cat(out, 1).unflatten(0, (B, samples))
 
 
 def _skip_sources(x: Tensor, n_past: int) -> Tensor:
@@ -236,8 +240,3 @@ def _skip_sources(x: Tensor, n_past: int) -> Tensor:
     last = x[:, n_past - 1:n_past].expand(-1, T - n_past, *x.shape[2:])
     return torch.cat([x[:, :n_past - 1], last], 1)
 
-
-def _memory_format(module: nn.Module) -> torch.memory_format:
-    w = next(module.encoder.parameters())
-    return torch.channels_last if w.dim() == 4 and w.is_contiguous(memory_format=torch.channels_last) \
-        and not w.is_contiguous() else torch.contiguous_format

@@ -1,0 +1,329 @@
+"""Built-in pose-conditioned videos: a dancing MuJoCo humanoid written in the dance layout.
+
+The body is gymnasium's ``envs/mujoco/assets/humanoid.xml``, posed kinematically (no physics):
+each hinge joint follows rest pose + 3 harmonics of a random tempo (0.4-1.2 Hz) with random
+amplitudes and phases, clipped to the joint's range; the root turns and sways slowly and is
+lowered so that the lowest foot touches the floor (``../shared/DATA.md`` section 3). Each dance
+has a random body colour (the "person"). The label of a frame is its skeleton: 15 keypoints
+projected with the camera MuJoCo rendered with, 14 limbs drawn in OpenPose-style colours on
+black (drawn at 2x and downscaled).
+
+Output (``../shared/DATA.md`` section 2; frames H x W RGB, default 64 x 128)::
+
+    <out>/train/train_img/frame<k>.png   <out>/train/train_label/frame<k>.png
+        ``train`` dances of ``train_len`` frames, numbered consecutively (k = 0 .. train*train_len-1)
+    <out>/val/val_img/frame<k>.png       <out>/val/val_label/frame<k>.png      one dance, val_len frames
+    <out>/test/test_img/<i>/frame0.png   only the first frame is given
+    <out>/test/test_label/<i>/frame<k>.png   test_len labels
+    <out>/test/test_gt/<i>/frame<k>.png      the ground-truth frames, for scoring rollouts
+
+Every dance is seeded from (seed, split, index) alone, so the output does not depend on the
+number of worker processes.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import multiprocessing as mp
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, SimulatorError
+from .gl import select_gl_backend
+
+GENERATOR_VERSION = 1
+META_FILE = "vidpred_dataset.json"
+SPLITS = ("train", "val", "test")
+LABEL_SUPERSAMPLE = 2
+
+# keypoint -> (MuJoCo object kind, name) whose world position marks it
+KEYPOINTS = {
+    "head": ("geom", "head"), "neck": ("body", "torso"), "pelvis": ("body", "pelvis"),
+    "r_sho": ("body", "right_upper_arm"), "r_elb": ("body", "right_lower_arm"),
+    "r_hand": ("geom", "right_hand"), "l_sho": ("body", "left_upper_arm"),
+    "l_elb": ("body", "left_lower_arm"), "l_hand": ("geom", "left_hand"),
+    "r_hip": ("body", "right_thigh"), "r_knee": ("body", "right_shin"), "r_ank": ("body", "right_foot"),
+    "l_hip": ("body", "left_thigh"), "l_knee": ("body", "left_shin"), "l_ank": ("body", "left_foot"),
+}
+# the 14 limbs and their OpenPose-style colours
+LIMBS = [("head", "neck", (255, 0, 0)), ("neck", "pelvis", (255, 85, 0)),
+         ("neck", "r_sho", (255, 170, 0)), ("r_sho", "r_elb", (255, 255, 0)),
+         ("r_elb", "r_hand", (170, 255, 0)), ("neck", "l_sho", (85, 255, 0)),
+         ("l_sho", "l_elb", (0, 255, 0)), ("l_elb", "l_hand", (0, 255, 85)),
+         ("pelvis", "r_hip", (0, 255, 170)), ("r_hip", "r_knee", (0, 255, 255)),
+         ("r_knee", "r_ank", (0, 170, 255)), ("pelvis", "l_hip", (0, 85, 255)),
+         ("l_hip", "l_knee", (0, 0, 255)), ("l_knee", "l_ank", (85, 0, 255))]
+CAMERA = dict(lookat=(0.0, 0.0, 0.85), distance=2.7, azimuth=180.0, elevation=-8.0)
+
+
+@dataclass(frozen=True)
+class DanceSpec:
+    """What to generate. Changing any field invalidates a cached dataset.
+
+    Attributes:
+        train: training dances; train_len: frames per training dance (a multiple of the
+            16-frame training clip keeps clips inside one dance).
+        val_len: frames of the one validation dance (the course uses 630).
+        test: test dances; test_len: labels per test dance (630: frame 0 + 629 to predict).
+        height, width: rendered frame size in pixels (the dataset resizes, default to 32 x 64).
+        fps: frames per second of the dance time axis.
+        seed: same seed, same dataset.
+    """
+
+    train: int = 40
+    train_len: int = 160
+    val_len: int = 630
+    test: int = 5
+    test_len: int = 630
+    height: int = 64
+    width: int = 128
+    fps: float = 15.0
+    seed: int = 0
+    version: int = GENERATOR_VERSION
+
+
+def humanoid_xml() -> Path:
+    """Path of gymnasium's ``humanoid.xml``. Raises SimulatorError when gymnasium is missing."""
+    spec = importlib.util.find_spec("gymnasium")
+    if spec is None or not spec.submodule_search_locations:
+        raise SimulatorError("the dance generator needs the humanoid model shipped in gymnasium: "
+                             "pip install 'vidpred[sim]'")
+    path = Path(spec.submodule_search_locations[0]) / "envs" / "mujoco" / "assets" / "humanoid.xml"
+    if not path.exists():
+        raise SimulatorError(f"{path} not found in the installed gymnasium")
+    return path
+
+
+class HumanoidScene:
+    """The humanoid, a renderer and the skeleton drawer; one per process."""
+
+    def __init__(self, height: int = 64, width: int = 128):
+        import mujoco
+
+        self.mj = mujoco
+        self.m = m = mujoco.MjModel.from_xml_path(str(humanoid_xml()))
+        self.d = mujoco.MjData(m)
+        self.height, self.width = height, width
+        m.vis.quality.offsamples = 0
+        m.vis.global_.offwidth = max(m.vis.global_.offwidth, width)
+        m.vis.global_.offheight = max(m.vis.global_.offheight, height)
+        self.renderer = mujoco.Renderer(m, height, width)
+        self.camera = mujoco.MjvCamera()
+        self.camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+        self.camera.lookat[:] = CAMERA["lookat"]
+        self.camera.distance = CAMERA["distance"]
+        self.camera.azimuth = CAMERA["azimuth"]
+        self.camera.elevation = CAMERA["elevation"]
+        self.hinges = [j for j in range(m.njnt) if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_HINGE]
+        self.lo, self.hi = m.jnt_range[self.hinges, 0], m.jnt_range[self.hinges, 1]
+        self.qadr = m.jnt_qposadr[self.hinges]
+        names = [m.joint(j).name for j in self.hinges]
+        self.is_arm = np.array(["shoulder" in n or "elbow" in n for n in names])
+        self.is_knee = np.array(["knee" in n for n in names])
+        self.feet = [m.geom("right_foot").id, m.geom("left_foot").id]
+        self.body_geoms = m.geom_bodyid > 0
+        m.geom_matid[self.body_geoms] = -1
+
+    def trajectory(self, rng: np.random.Generator, n_frames: int, fps: float):
+        """Joint angles (T, J), root yaw (T,) and sideways sway (T,) of one random dance."""
+        t = np.arange(n_frames) / fps
+        f0 = rng.uniform(0.4, 1.2)  # tempo, Hz
+        lo, hi, arm = self.lo, self.hi, self.is_arm
+        rest = np.where(self.is_knee, -0.3, 0.0)
+        centre = np.clip(rest + rng.normal(0, 0.08, len(lo)) * (hi - lo) * np.where(arm, 2.0, 1.0),
+                         lo, hi)
+        q = np.tile(centre, (n_frames, 1))
+        scale = np.where(arm, 0.35, 0.15)  # arms move a lot, legs and torso less
+        for k in (1, 2, 3):
+            amp = (hi - lo) * rng.uniform(0, scale / k, len(lo))
+            phase = rng.uniform(0, 2 * np.pi, len(lo))
+            q += amp * np.sin(2 * np.pi * k * f0 * t[:, None] + phase)
+        q = np.clip(q, lo, hi)
+        yaw = rng.uniform(-0.6, 0.6) + rng.uniform(-0.4, 0.4) * np.sin(np.pi * f0 * t)
+        sway = 0.15 * np.sin(2 * np.pi * f0 * t + rng.uniform(0, 2 * np.pi))
+        return q, yaw, sway
+
+    def set_pose(self, q: np.ndarray, yaw: float, sway: float) -> None:
+        m, d, mj = self.m, self.d, self.mj
+        d.qpos[:] = m.qpos0
+        d.qpos[self.qadr] = q
+        d.qpos[0:3] = [0.0, sway, 1.4]
+        d.qpos[3:7] = [np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]
+        mj.mj_kinematics(m, d)
+        lowest = min(d.geom_xpos[g][2] - m.geom_size[g][0] for g in self.feet)
+        d.qpos[2] -= lowest  # the lowest foot touches the floor
+        mj.mj_forward(m, d)
+
+    def render(self) -> np.ndarray:
+        r = self.renderer
+        r.update_scene(self.d, camera=self.camera)
+        r.scene.flags[self.mj.mjtRndFlag.mjRND_SHADOW] = False
+        r.scene.flags[self.mj.mjtRndFlag.mjRND_REFLECTION] = False
+        return r.render().copy()
+
+    def keypoints_2d(self) -> np.ndarray:
+        """(15, 2) pixel coordinates (u right, v down) of the keypoints, projected with the
+        camera of the last :meth:`render` (MuJoCo's OpenGL frustum for this viewport)."""
+        d = self.d
+        world = np.array([d.geom(name).xpos if kind == "geom" else d.body(name).xpos
+                          for kind, name in KEYPOINTS.values()])
+        c = self.renderer.scene.camera[0]
+        pos, fwd, up = np.array(c.pos), np.array(c.forward), np.array(c.up)
+        right = np.cross(fwd, up)
+        rel = world - pos
+        depth = rel @ fwd
+        x = (rel @ right) * c.frustum_near / depth
+        y = (rel @ up) * c.frustum_near / depth
+        top, bottom = c.frustum_top, c.frustum_bottom
+        half_w = (top - bottom) / 2 * self.width / self.height
+        u = (x - (c.frustum_center - half_w)) / (2 * half_w) * self.width
+        v = (top - y) / (top - bottom) * self.height
+        return np.stack([u, v], 1)
+
+    def draw_label(self, uv: np.ndarray) -> np.ndarray:
+        """The skeleton image (H, W, 3) uint8 for keypoints ``uv`` (15, 2)."""
+        from PIL import Image, ImageDraw
+
+        s = LABEL_SUPERSAMPLE
+        img = Image.new("RGB", (self.width * s, self.height * s), (0, 0, 0))
+        draw = ImageDraw.Draw(img)
+        index = {k: i for i, k in enumerate(KEYPOINTS)}
+        line = max(1, round(s * self.height / 20))
+        for a, b, colour in LIMBS:
+            draw.line([tuple(uv[index[a]] * s), tuple(uv[index[b]] * s)], fill=colour, width=line)
+        r = line * 0.6
+        for p in uv * s:
+            draw.ellipse([p[0] - r, p[1] - r, p[0] + r, p[1] + r], fill=(255, 255, 255))
+        return np.asarray(img.resize((self.width, self.height), Image.BILINEAR))
+
+    def dance(self, seed_seq: np.random.SeedSequence, n_frames: int, fps: float):
+        """Render one dance: frames and labels, both uint8 (T, H, W, 3)."""
+        rng = np.random.default_rng(seed_seq)
+        q, yaw, sway = self.trajectory(rng, n_frames, fps)
+        self.m.geom_rgba[self.body_geoms, :3] = rng.uniform(0.2, 1.0, 3)
+        frames = np.empty((n_frames, self.height, self.width, 3), np.uint8)
+        labels = np.empty_like(frames)
+        for t in range(n_frames):
+            self.set_pose(q[t], yaw[t], sway[t])
+            frames[t] = self.render()
+            labels[t] = self.draw_label(self.keypoints_2d())
+        return frames, labels
+
+    def close(self) -> None:
+        self.renderer.close()
+
+
+def _write_pngs(folder: Path, images: np.ndarray, first_number: int) -> None:
+    """Write ``frame<n>.png`` files, each via a temporary name and a rename."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for t, img in enumerate(images):
+        final = folder / f"frame{first_number + t}.png"
+        tmp = folder / f".frame{first_number + t}.png.partial"
+        Image.fromarray(img).save(tmp, format="PNG", compress_level=1)
+        os.replace(tmp, final)
+
+
+def _jobs(spec: DanceSpec) -> list[tuple[str, int]]:
+    return ([("train", i) for i in range(spec.train)] + [("val", 0)]
+            + [("test", i) for i in range(spec.test)])
+
+
+def _write_job(root: Path, spec: DanceSpec, split: str, index: int,
+               frames: np.ndarray, labels: np.ndarray) -> None:
+    if split == "train":
+        first = index * spec.train_len
+        _write_pngs(root / "train" / "train_img", frames, first)
+        _write_pngs(root / "train" / "train_label", labels, first)
+    elif split == "val":
+        _write_pngs(root / "val" / "val_img", frames, 0)
+        _write_pngs(root / "val" / "val_label", labels, 0)
+    else:
+        _write_pngs(root / "test" / "test_img" / str(index), frames[:1], 0)
+        _write_pngs(root / "test" / "test_label" / str(index), labels, 0)
+        _write_pngs(root / "test" / "test_gt" / str(index), frames, 0)
+
+
+def _progress_marker(root: Path, split: str, index: int) -> Path:
+    return root / ".progress" / f"{split}_{index}.done"
+
+
+# ---- worker processes ---------------------------------------------------------------------
+_scene: HumanoidScene | None = None
+
+
+def _init_worker(gl_backend: str, height: int, width: int) -> None:
+    global _scene
+    os.environ["MUJOCO_GL"] = gl_backend
+    _scene = HumanoidScene(height, width)
+
+
+def _job(args) -> str:
+    root, spec_dict, split, index = args
+    spec = DanceSpec(**spec_dict)
+    n = {"train": spec.train_len, "val": spec.val_len, "test": spec.test_len}[split]
+    frames, labels = _scene.dance(np.random.SeedSequence([spec.seed, SPLITS.index(split), index]),
+                                  n, spec.fps)
+    root = Path(root)
+    _write_job(root, spec, split, index, frames, labels)
+    _progress_marker(root, split, index).touch()
+    return split
+
+
+def generate_dance_dataset(out: str | Path, spec: DanceSpec = DanceSpec(), workers: int = 2,
+                           progress: bool = True, log=print) -> Path:
+    """Generate (or complete) the dance dataset under ``out``.
+
+    Dances already written are kept, so an interrupted run resumes; ``vidpred_dataset.json``
+    (the spec) is written last, and a folder generated with another spec is refused.
+
+    Returns:
+        The dataset root.
+
+    Raises:
+        SimulatorError: MuJoCo, gymnasium's humanoid or an OpenGL backend is unavailable.
+        DataError: ``out`` holds a dataset generated with different settings.
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    meta_path = out / META_FILE
+    if meta_path.exists():
+        old = json.loads(meta_path.read_text())
+        if old != asdict(spec):
+            raise DataError(f"{out} already holds a generated dataset with other settings "
+                            f"({old}); choose another --out or delete it")
+        return out
+    if spec.train < 1 or spec.test < 0 or min(spec.train_len, spec.val_len, spec.test_len) < 2:
+        raise DataError("dance generator: need >= 1 training dance and >= 2 frames per dance")
+    humanoid_xml()
+    backend = select_gl_backend(log)
+    (out / ".progress").mkdir(parents=True, exist_ok=True)
+    spec_dict = asdict(spec)
+    jobs = [(str(out), spec_dict, split, i) for split, i in _jobs(spec)
+            if not _progress_marker(out, split, i).exists()]
+    n_frames = {"train": spec.train_len, "val": spec.val_len, "test": spec.test_len}
+    bar = tqdm(total=len(jobs), desc="generating dances", unit="dance", disable=not progress)
+    init = (backend, spec.height, spec.width)
+    if workers <= 1:
+        _init_worker(*init)
+        for job in jobs:
+            _job(job)
+            bar.update()
+        _scene.close()
+    else:
+        ctx = mp.get_context("spawn")  # never fork a process that holds a GL context
+        with ctx.Pool(workers, initializer=_init_worker, initargs=init) as pool:
+            # the long dances first, so the pool's two workers finish together
+            jobs.sort(key=lambda j: -n_frames[j[2]])
+            for _ in pool.imap_unordered(_job, jobs):
+                bar.update()
+    bar.close()
+    meta_path.write_text(json.dumps(spec_dict, indent=1))
+    shutil.rmtree(out / ".progress", ignore_errors=True)
+    return out

@@ -1,0 +1,61 @@
+"""What every vidpred model shares: the training-step output and rollouts built from a
+step-by-step generator, so a short evaluation rollout and a 630-frame streamed one are the same
+code."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class StepOutput:
+    """What one training/validation pass returns.
+
+    Attributes:
+        loss: scalar objective (MSE + beta * KL).
+        mse: (T-1,) MSE per predicted step, averaged over batch and pixels.
+        kl: (T-1,) KL per step in nats, summed over the latent, averaged over the batch.
+        pred: (B, T-1, C, H, W) predicted frames x^_1 .. x^_{T-1} in [0, 1].
+    """
+
+    loss: Tensor
+    mse: Tensor
+    kl: Tensor
+    pred: Tensor
+
+
+class VideoModel(nn.Module):
+    """Base class: subclasses implement ``forward`` (a training pass returning
+    :class:`StepOutput`) and ``rollout_steps`` (a generator of predicted frames)."""
+
+    def rollout_steps(self, context: Tensor, cond: Tensor | None, n_future: int,
+                      samples: int = 1) -> Iterator[Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @torch.inference_mode()
+    def rollout(self, context: Tensor, cond: Tensor | None, n_future: int, samples: int = 1) -> Tensor:
+        """Sample futures autoregressively with z from the prior (call ``model.eval()`` first).
+
+        Args:
+            context: (B, n_past, C, H, W) in [0, 1].
+            cond: conditions for the n_past + n_future frames — (B, T, D) vectors or
+                (B, T, C', H, W) images — or None for an unconditional model.
+            n_future: frames to predict. samples: futures per sequence, run as one batch.
+
+        Returns:
+            (B, samples, n_future, C, H, W) float in [0, 1].
+        """
+        return torch.stack(list(self.rollout_steps(context, cond, n_future, samples)), 2)
+
+
+def memory_format_of(module: nn.Module) -> torch.memory_format:
+    """channels_last if the module's first 4-d weight is stored that way, else contiguous."""
+    for w in module.parameters():
+        if w.dim() == 4:
+            if w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous():
+                return torch.channels_last
+            return torch.contiguous_format
+    return torch.contiguous_format

@@ -1,0 +1,233 @@
+"""The pose-conditioned CVAE of the 2023/2024 course lab (``../shared/ANCHORS.md``), rebuilt.
+
+Step t (t = 1 .. T-1) predicts frame x_t from the previous frame and the label (pose image or
+condition vector) of frame t, with a *spatial* latent z_t of N channels at full resolution:
+
+- RGB encoder:        f_t = E_rgb(x_t)                      (F channels, H x W)
+- label encoder:      l_t = E_lab(label_t)                  (L channels)
+- Gaussian predictor: q(z_t | x_t, label_t) = N(mu, exp(logvar)) from cat(f_t, l_t) (posterior)
+- prior:              p(z_t) = N(0, I)
+- decoder fusion:     d_t = Fuse(cat(f_{t-1}, l_t, z_t))     (D channels)
+- generator:          x^_t = G(d_t)
+
+f_{t-1} comes from the ground-truth previous frame under teacher forcing and from the model's own
+previous prediction otherwise. Everything is stride 1, as in the template. All ground-truth frames
+go through E_rgb in one call, all labels through E_lab in one call, and under teacher forcing the
+predictor, fusion and generator also run once over all steps (B * (T-1) images).
+
+Loss: mean_t MSE(x^_t, x_t) + beta * mean_t KL(q || N(0, I)), KL summed over N x H x W and
+averaged over the batch (the template's KL / batch_size, per step).
+
+Choices that differ from the course template (its known flaws are not reproduced):
+
+- activations are ``LeakyReLU(0.2)``; the template's ``LeakyReLU(True)`` sets the negative slope
+  to 1.0, i.e. an identity, so its "residual blocks" were linear;
+- the output is bounded to [0, 1]: ``sigmoid`` (the generator draws the frame), ``composite``
+  (the generator also draws a mask and x^_t = mask * drawn + (1 - mask) * x_{t-1}) or
+  ``composite_first`` (x^_t = mask * drawn + (1 - mask) * x_0, the first frame, whose features
+  E_rgb(x_0) are also fed to the decoder fusion so it knows what to cover). With a static camera,
+  ``composite_first`` keeps the background pixel-exact over hundreds of frames: errors cannot
+  accumulate where the mask is 0, which is most of the frame;
+- logvar is bounded smoothly to [-10, 10] so the KL cannot overflow.
+
+Vector conditions (actions) are tiled over the frame (``cat(cond_{t-1}, cond_t)`` at every pixel)
+and read by the same label encoder.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from ..losses import frame_mse, gaussian_kl, reparameterize
+from .base import StepOutput, VideoModel, memory_format_of
+from .conditions import check_cond_kind, check_conditions, repeat_samples, vector_to_map
+
+OUTPUTS = ("sigmoid", "composite", "composite_first")
+
+
+def _act() -> nn.Module:
+    return nn.LeakyReLU(0.2, inplace=True)
+
+
+class ResidualBlock(nn.Module):
+    """conv3x3 -> BN -> act -> conv3x3 -> BN, plus the input (1x1 conv if channels change), act."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), _act(),
+                                  nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        self.skip = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1, bias=False)
+        self.act = _act()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.body(x) + self.skip(x))
+
+
+class DepthConvBlock(nn.Module):
+    """Depthwise conv3x3 -> pointwise conv1x1 -> BN -> act, residual when channels match."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False),
+                                  nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), _act())
+        self.residual = cin == cout
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+def _ladder(cin: int, widths: list[int], cout: int) -> nn.Sequential:
+    """ResidualBlock/DepthConvBlock pairs through ``widths``, then a 3x3 conv to ``cout``."""
+    layers: list[nn.Module] = []
+    c = cin
+    for w in widths:
+        layers += [ResidualBlock(c, w), DepthConvBlock(w, w)]
+        c = w
+    layers.append(nn.Conv2d(c, cout, 3, 1, 1))
+    return nn.Sequential(*layers)
+
+
+class PoseCVAE(VideoModel):
+    """The pose-conditioned CVAE (see module doc).
+
+    Args:
+        frame_channels: F, RGB encoder output channels (template 128).
+        label_channels: L, label encoder output channels (template 32).
+        z_channels: N, latent channels per pixel (template 12).
+        fusion_channels: D, decoder-fusion output channels (template 192).
+        cond_kind: ``image`` (labels (B, T, cond_dim, H, W)) or ``vector`` ((B, T, cond_dim)).
+        cond_dim: label image channels or condition vector size.
+        output: ``sigmoid``, ``composite`` or ``composite_first`` (see module doc).
+        channels: frame channels.
+
+    Raises:
+        ValueError: unknown output or condition kind, or cond_dim < 1.
+    """
+
+    def __init__(self, frame_channels: int = 128, label_channels: int = 32, z_channels: int = 12,
+                 fusion_channels: int = 192, cond_kind: str = "image", cond_dim: int = 3,
+                 output: str = "sigmoid", channels: int = 3):
+        super().__init__()
+        check_cond_kind(cond_kind)
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        if cond_dim < 1:
+            raise ValueError("the pose CVAE needs conditions (model.cond_dim >= 1)")
+        F, L, N, D = frame_channels, label_channels, z_channels, fusion_channels
+        self.cond_kind, self.cond_dim, self.channels, self.z_channels = cond_kind, cond_dim, channels, N
+        self.composite = output.startswith("composite")
+        self.anchor_first = output == "composite_first"
+        label_in = cond_dim if cond_kind == "image" else 2 * cond_dim
+        self.rgb_encoder = _ladder(channels, [max(F // 8, 4), max(F // 4, 4), max(F // 2, 4)], F)
+        self.label_encoder = _ladder(label_in, [max(L // 2, 4)], L)
+        self.gaussian_predictor = nn.Sequential(ResidualBlock(F + L, max(F // 4, 8)),
+                                                DepthConvBlock(max(F // 4, 8), max(F // 4, 8)),
+                                                nn.Conv2d(max(F // 4, 8), 2 * N, 3, 1, 1))
+        fuse_in = F + L + N + (F if self.anchor_first else 0)
+        self.decoder_fusion = nn.Sequential(DepthConvBlock(fuse_in, fuse_in),
+                                            _ladder(fuse_in, [max(D // 4, 4), max(D // 2, 4)], D))
+        self.generator = nn.Sequential(DepthConvBlock(D, D),
+                                       _ladder(D, [max(D // 2, 4), max(D // 4, 4)],
+                                               channels + int(self.composite)))
+
+    @classmethod
+    def from_config(cls, m) -> "PoseCVAE":
+        """Build from a :class:`vidpred.config.ModelConfig`."""
+        return cls(m.frame_channels, m.label_channels, m.z_channels, m.fusion_channels,
+                   m.cond_kind, m.cond_dim, m.output, m.channels)
+
+    # ---- pieces (all take and return (B, T, ...) tensors) ----------------------------------
+    def _run(self, net: nn.Module, x: Tensor) -> Tensor:
+        B, T = x.shape[:2]
+        y = net(x.flatten(0, 1).contiguous(memory_format=memory_format_of(self)))
+        return y.unflatten(0, (B, T))
+
+    def label_maps(self, cond: Tensor, hw: tuple[int, int]) -> Tensor:
+        """Conditions of frames 0..T-1 -> the label input of steps 1..T-1, (B, T-1, C', H, W)."""
+        if self.cond_kind == "image":
+            return cond[:, 1:]
+        return vector_to_map(torch.cat([cond[:, :-1], cond[:, 1:]], -1), hw)
+
+    def posterior(self, feats: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        stats = self._run(self.gaussian_predictor, torch.cat([feats, labels], 2))
+        mu, raw = stats.chunk(2, dim=2)
+        return mu, 10.0 * torch.tanh(raw / 10.0)
+
+    def decode(self, prev_feats: Tensor, labels: Tensor, z: Tensor, prev_frames: Tensor,
+               first_feats: Tensor, first_frame: Tensor) -> Tensor:
+        """Fusion + generator for steps given as (B, T', ...) tensors; ``first_*`` are (B, 1, ...)
+        and only read by ``composite_first``."""
+        parts = [prev_feats, labels, z]
+        if self.anchor_first:
+            parts.append(first_feats.expand(-1, prev_feats.shape[1], -1, -1, -1))
+        raw = self._run(lambda x: self.generator(self.decoder_fusion(x)), torch.cat(parts, 2))
+        if not self.composite:
+            return torch.sigmoid(raw)
+        rgb, mask = torch.sigmoid(raw).split([self.channels, 1], dim=2)
+        source = first_frame if self.anchor_first else prev_frames
+        return mask * rgb + (1 - mask) * source
+
+    # ---- training -------------------------------------------------------------------------
+    def forward(self, frames: Tensor, cond: Tensor, n_past: int, beta: float,
+                teacher_forcing: bool = True) -> StepOutput:
+        """One training/validation pass over a clip.
+
+        Args:
+            frames: (B, T, C, H, W) float in [0, 1].
+            cond: (B, T, cond_dim, H, W) labels or (B, T, cond_dim) vectors, float.
+            n_past: frames that are always fed from the ground truth (>= 1; 1 in the course).
+            beta: KL weight.
+            teacher_forcing: every step reads the ground-truth previous frame (one batched pass
+                over all steps); if False, steps after the context read the model's own previous
+                prediction (one step at a time).
+
+        Returns:
+            :class:`StepOutput`.
+        """
+        check_conditions(cond, self.cond_kind, self.cond_dim)
+        hw = frames.shape[-2:]
+        feats = self._run(self.rgb_encoder, frames)                  # (B, T, F, H, W)
+        labels = self._run(self.label_encoder, self.label_maps(cond, hw))   # (B, T-1, L, H, W)
+        mu, logvar = self.posterior(feats[:, 1:], labels)
+        z = reparameterize(mu, logvar)
+        first = (feats[:, :1], frames[:, :1])
+        if teacher_forcing:
+            pred = self.decode(feats[:, :-1], labels, z, frames[:, :-1], *first)
+        else:
+            k = n_past
+            preds = [self.decode(feats[:, :k], labels[:, :k], z[:, :k], frames[:, :k], *first)]
+            for i in range(k, frames.shape[1] - 1):
+                prev = preds[-1][:, -1:]
+                f_prev = self._run(self.rgb_encoder, prev)
+                preds.append(self.decode(f_prev, labels[:, i:i + 1], z[:, i:i + 1], prev, *first))
+            pred = torch.cat(preds, 1)
+        kl = gaussian_kl(mu.flatten(2), logvar.flatten(2)).mean(0)
+        mse = frame_mse(pred, frames[:, 1:])
+        return StepOutput(mse.mean() + beta * kl.mean(), mse, kl, pred)
+
+    # ---- inference ------------------------------------------------------------------------
+    @torch.inference_mode()
+    def rollout_steps(self, context: Tensor, cond: Tensor, n_future: int,
+                      samples: int = 1) -> Iterator[Tensor]:
+        """Yield predicted frames one at a time, (B, samples, C, H, W) in [0, 1], z ~ N(0, I).
+
+        The last context frame (and, for ``composite_first``, the first) is read. Labels are encoded
+        step by step, so a 630-frame rollout holds one frame per sample in memory.
+        """
+        check_conditions(cond, self.cond_kind, self.cond_dim)
+        B, n_past = context.shape[:2]
+        if cond.shape[1] < n_past + n_future:
+            raise ValueError(f"need conditions for {n_past + n_future} frames, got {cond.shape[1]}")
+        hw = context.shape[-2:]
+        prev = repeat_samples(context[:, -1:], samples)
+        first = repeat_samples(context[:, :1], samples)
+        first = (self._run(self.rgb_encoder, first), first)
+        for t in range(n_past, n_past + n_future):
+            c = repeat_samples(cond[:, t - 1:t + 1], samples)
+            labels = self._run(self.label_encoder, self.label_maps(c, hw))
+            z = torch.randn(prev.shape[0], 1, self.z_channels, *hw, device=prev.device)
+            prev = self.decode(self._run(self.rgb_encoder, prev), labels, z, prev, *first)
+            yield prev[:, 0].unflatten(0, (B, samples))
