@@ -42,3 +42,18 @@ def test_yaml_round_trip_and_unknown_keys_in_files(tmp_path):
 def test_shipped_demo_config_file_is_the_demo_config():
     shipped = Config.load(CONFIGS / "push_cpu.yaml")
     assert shipped == demo_config(shipped.data.root)
+
+
+def test_shipped_dance_configs():
+    from vidpred.config import dance_demo_config
+    from vidpred.train import build_model
+
+    shipped = Config.load(CONFIGS / "dance_cpu.yaml")
+    assert shipped == dance_demo_config(shipped.data.root)
+    template = Config.load(CONFIGS / "dance_template.yaml")
+    m = template.model
+    assert (m.frame_channels, m.label_channels, m.z_channels, m.fusion_channels) == (128, 32, 12, 192)
+    assert template.train.batch_size == 2 and template.data.frame_size == (32, 64)
+    # both build; the CPU-sized one is much smaller
+    sizes = [sum(p.numel() for p in build_model(c).parameters()) for c in (shipped, template)]
+    assert sizes[0] * 20 < sizes[1]

@@ -71,7 +71,8 @@ class ModelConfig:
         output: ``sigmoid`` (the decoder draws the frame) or ``composite`` (the decoder also
             draws a mask and the frame is mask * drawn + (1 - mask) * a source frame — SVG: the
             skip frame; pose CVAE: the previous frame — so static background is copied rather
-            than redrawn).
+            than redrawn); pose CVAE only: ``composite_first`` composites over the first frame
+            (see :mod:`vidpred.models.pose_cvae`).
         frame_channels, label_channels, z_channels, fusion_channels: pose CVAE only: F, L, N, D
             (template 128, 32, 12, 192).
     """
@@ -302,7 +303,7 @@ def dance_demo_config(data_root: str | Path) -> Config:
     a test keeps the two equal).
 
     Frames 32 x 64, clips of 1 + 15 frames, F, L, N, D = 16, 8, 4, 24 (template: 128, 32, 12, 192)
-    with the previous-frame composite output; teacher forcing decays from epoch 2 to 0.3.
+    with the first-frame composite output; teacher forcing decays from epoch 2 to 0.3.
     """
     cfg = Config()
     cfg.apply_overrides([

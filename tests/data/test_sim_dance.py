@@ -58,3 +58,14 @@ def test_generation_is_deterministic_and_refuses_other_settings(tmp_path, dance_
         assert (root / rel).read_bytes() == (dance_root / rel).read_bytes(), rel
     with pytest.raises(DataError, match="other settings"):
         generate_dance_dataset(root, DanceSpec(**{**SMALL_DANCE, "seed": 4}), progress=False)
+
+
+def test_data_dance_command(tmp_path, capsys):
+    from vidpred.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["data", "dance", "--out", str(out), "--train", "1", "--train-len", "16",
+                 "--val-len", "8", "--test", "1", "--test-len", "8", "--height", "32",
+                 "--width", "64", "--workers", "1", "--quiet"]) == 0
+    assert "wrote 32 frames" in capsys.readouterr().out
+    assert check_dance(out) == []
