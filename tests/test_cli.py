@@ -1,6 +1,5 @@
 import shutil
 
-import numpy as np
 from PIL import Image
 
 from vidpred.cli import main

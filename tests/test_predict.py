@@ -93,3 +93,12 @@ def test_svg_trains_on_dance_labels(dance_root, tmp_path):
                          "model.cond_embed=8", "data.n_past=2", "data.n_future=6"])
     result = train(cfg, tmp_path / "svg", progress=False, log=lambda *a: None)
     assert result.iteration == 4 and np.isfinite(result.best_psnr)
+
+
+def test_evaluate_reads_the_dance_frame_size_from_the_checkpoint(dance_run, tmp_path):
+    from vidpred.evaluate import evaluate_checkpoint
+
+    m = evaluate_checkpoint(dance_run / "best.ckpt", None, "test", 1, 7, samples=2,
+                            out=tmp_path / "ev", gifs=1, progress=False)
+    assert m["n_sequences"] == 2 and len(m["psnr_per_frame"]) == 7
+    assert Image.open(tmp_path / "ev" / "seq_000.gif").size[0] > 64 * 3  # 64-wide tiles

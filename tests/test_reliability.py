@@ -1,7 +1,6 @@
 """Interrupted training, numerical faults and unusable output directories, with real processes."""
 import json
 import os
-import re
 import signal
 import subprocess
 import sys

@@ -190,32 +190,42 @@ def cmd_sweep(args) -> None:
 
 
 # ---- demo ---------------------------------------------------------------------------------
+def _demo_train(args, what: str, cache_name: str, generate, make_config, describe):
+    """Steps 1 and 2 of a demo: generate (or reuse) the built-in data, then train (resuming an
+    unfinished run). Returns (out, data, cfg, seconds of data, seconds of training, t0)."""
+    from .train import train
+
+    out = Path(args.out)
+    data = Path(args.data) if args.data else _default_cache() / f"{cache_name}-seed{args.seed}"
+    t0 = time.perf_counter()
+    print(f"[1/3] built-in {what} data in {data} (generated once, then reused)")
+    generate(data)
+    t_data = time.perf_counter() - t0
+    cfg = make_config(data)
+    cfg.apply_overrides(args.set or [])
+    resume = (out / "last.ckpt").exists() and not args.overwrite
+    print(f"[2/3] training {describe(cfg)} for {cfg.train.iterations} iterations into {out}"
+          + (" (resuming)" if resume else ""))
+    train(cfg, out, resume=resume, overwrite=args.overwrite, progress=not args.quiet)
+    return out, data, cfg, t_data, time.perf_counter() - t0 - t_data, t0
+
+
 def cmd_demo(args) -> None:
     if args.task == "dance":
         return cmd_demo_dance(args)
     from .config import demo_config
     from .data.sim_push import PushSpec, generate_push_dataset
     from .evaluate import evaluate_checkpoint
-    from .train import train
 
-    out = Path(args.out)
-    data = Path(args.data) if args.data else _default_cache() / f"push-seed{args.seed}"
-    t0 = time.perf_counter()
-    print(f"[1/3] built-in robot-pushing data in {data} (generated once, then reused)")
-    generate_push_dataset(data, PushSpec(seed=args.seed), workers=args.workers,
-                          progress=not args.quiet)
-    t_data = time.perf_counter() - t0
-    cfg = demo_config(data)
-    cfg.apply_overrides(args.set or [])
-    resume = (out / "last.ckpt").exists() and not args.overwrite
-    print(f"[2/3] training SVG-LP ({cfg.model.backbone}, width {cfg.model.width}) for "
-          f"{cfg.train.iterations} iterations into {out}" + (" (resuming)" if resume else ""))
-    result = train(cfg, out, resume=resume, overwrite=args.overwrite, progress=not args.quiet)
-    t_train = time.perf_counter() - t0 - t_data
+    out, data, cfg, t_data, t_train, t0 = _demo_train(
+        args, "robot-pushing", "push",
+        lambda d: generate_push_dataset(d, PushSpec(seed=args.seed), workers=args.workers,
+                                        progress=not args.quiet),
+        demo_config, lambda c: f"SVG-LP ({c.model.backbone}, width {c.model.width})")
     print(f"[3/3] evaluating {out / 'best.ckpt'} on the test split, {cfg.data.n_past} -> "
           f"{cfg.data.n_future}, {args.samples} samples")
     m = evaluate_checkpoint(out / "best.ckpt", data, "test", cfg.data.n_past, cfg.data.n_future,
-                       args.samples, out / "eval", args.gifs, None, progress=not args.quiet)
+                            args.samples, out / "eval", args.gifs, None, progress=not args.quiet)
     total = time.perf_counter() - t0
     print()
     print(summary_table(m))
@@ -229,36 +239,25 @@ def cmd_demo(args) -> None:
 
 
 def cmd_demo_dance(args) -> None:
+    import torch
+
     from .config import dance_demo_config
     from .data.sim_dance import DanceSpec, generate_dance_dataset
     from .predict import predict_test_split
-    from .train import load_trained_model, train
-    from .viz import plot_training
+    from .train import load_trained_model
 
-    import torch
-
-    out = Path(args.out)
-    data = Path(args.data) if args.data else _default_cache() / f"dance-seed{args.seed}"
-    t0 = time.perf_counter()
-    print(f"[1/3] built-in dancing-humanoid data in {data} (generated once, then reused)")
-    generate_dance_dataset(data, DanceSpec(seed=args.seed), workers=args.workers,
-                           progress=not args.quiet)
-    t_data = time.perf_counter() - t0
-    cfg = dance_demo_config(data)
-    cfg.apply_overrides(args.set or [])
-    resume = (out / "last.ckpt").exists() and not args.overwrite
-    m = cfg.model
-    print(f"[2/3] training the pose CVAE (F, L, N, D = {m.frame_channels}, {m.label_channels}, "
-          f"{m.z_channels}, {m.fusion_channels}) for {cfg.train.iterations} iterations into {out}"
-          + (" (resuming)" if resume else ""))
-    train(cfg, out, resume=resume, overwrite=args.overwrite, progress=not args.quiet)
-    t_train = time.perf_counter() - t0 - t_data
+    out, data, cfg, t_data, t_train, t0 = _demo_train(
+        args, "dancing-humanoid", "dance",
+        lambda d: generate_dance_dataset(d, DanceSpec(seed=args.seed), workers=args.workers,
+                                         progress=not args.quiet),
+        dance_demo_config,
+        lambda c: f"the pose CVAE (F, L, N, D = {c.model.frame_channels}, "
+                  f"{c.model.label_channels}, {c.model.z_channels}, {c.model.fusion_channels})")
     print(f"[3/3] 630-frame rollouts of {out / 'best.ckpt'} on the test split")
     model, _, _ = load_trained_model(out / "best.ckpt")
     torch.manual_seed(0)
     res = predict_test_split(model, data / "test", cfg.data.frame_size, out / "eval",
                              samples=1, write_frames=False, gifs=args.gifs, progress=not args.quiet)
-    plot_training(out / "metrics.jsonl", out / "training_curves.png")
     total = time.perf_counter() - t0
     base = res["baseline_copy_first"]
     print()

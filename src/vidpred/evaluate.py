@@ -19,7 +19,7 @@ import torch
 
 from .data import make_dataset
 from .metrics import best_of_n, psnr, sample_diversity, ssim
-from .models import SVG
+from .models import VideoModel
 from .viz import plot_psnr_per_frame, save_prediction_gif
 
 
@@ -30,13 +30,13 @@ def _summary(psnr_frames: torch.Tensor, ssim_frames: torch.Tensor) -> dict:
             "ssim_per_frame": [round(float(v), 5) for v in s], "ssim_mean": round(float(s.mean()), 5)}
 
 
-def evaluate(model: SVG, dataset, n_past: int, n_future: int, samples: int = 10,
+def evaluate(model: VideoModel, dataset, n_past: int, n_future: int, samples: int = 10,
              out_dir: str | Path | None = None, gifs: int = 8, batch_size: int = 16,
              seed: int = 0, use_cond: bool = True, progress: bool = True) -> dict:
     """Score ``samples`` futures per sequence of ``dataset`` (in its fixed order).
 
     Args:
-        model: a trained SVG (switched to eval mode here).
+        model: a trained model (switched to eval mode here).
         dataset: an evaluation dataset (``train=False``) with windows of n_past + n_future.
         samples: prior samples per sequence (N of best-of-N).
         out_dir: if given, writes ``metrics.json``, ``psnr_per_frame.png`` and GIFs there.
@@ -115,8 +115,8 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | Path | None, split: str, n
     model, cfg, _ = load_trained_model(ckpt)
     data = data or cfg.data.root
     dataset = make_dataset(data, cfg.data.layout, split, n_past + n_future, train=False,
-                           image_size=cfg.data.image_size, max_sequences=max_sequences,
-                           progress=progress)
+                           image_size=cfg.data.image_size, image_width=cfg.data.image_width,
+                           max_sequences=max_sequences, progress=progress)
     metrics = evaluate(model, dataset, n_past, n_future, samples=samples, out_dir=out, gifs=gifs,
                        use_cond=cfg.model.cond_dim > 0, progress=progress)
     metrics.update(split=split, checkpoint=str(ckpt), data=str(data))

@@ -31,8 +31,7 @@ def test_generator_writes_the_documented_layout(dance_root):
     # the label is a skeleton on black: mostly black, with coloured limbs
     black = (label.max(-1) == 0).mean()
     assert 0.6 < black < 0.99
-    # the skeleton lies on the body: labelled pixels differ from the empty background more
-    # than unlabelled ones (the body is drawn there)
+    # the given first frame of a test dance is its ground-truth frame 0
     gt0 = np.asarray(Image.open(dance_root / "test" / "test_gt" / "0" / "frame0.png")).astype(float)
     given0 = np.asarray(Image.open(dance_root / "test" / "test_img" / "0" / "frame0.png")).astype(float)
     assert np.array_equal(gt0, given0)
@@ -44,7 +43,7 @@ def test_dances_move_and_differ(dance_root):
     a = np.asarray(Image.open(dance_root / "train" / "train_label" / "frame0.png")).astype(int)
     b = np.asarray(Image.open(dance_root / "train" / "train_label" / "frame10.png")).astype(int)
     assert np.abs(a - b).sum() > 0, "the pose changes over time"
-    # the two training dances have different body colours (the 'person')
+    # two training dances are different videos (own pose, turn and body colour)
     f0 = np.asarray(Image.open(dance_root / "train" / "train_img" / "frame0.png")).astype(int)
     f1 = np.asarray(Image.open(dance_root / "train" / "train_img" / "frame32.png")).astype(int)
     assert np.abs(f0 - f1).max() > 30

@@ -23,8 +23,6 @@ number of worker processes.
 from __future__ import annotations
 
 import importlib.util
-import json
-import multiprocessing as mp
 import os
 import shutil
 from dataclasses import asdict, dataclass
@@ -34,9 +32,9 @@ import numpy as np
 
 from ..errors import DataError, SimulatorError
 from .gl import select_gl_backend
+from .jobs import cached_dataset, mark_complete, run_jobs
 
 GENERATOR_VERSION = 1
-META_FILE = "vidpred_dataset.json"
 SPLITS = ("train", "val", "test")
 LABEL_SUPERSAMPLE = 2
 
@@ -263,6 +261,10 @@ def _init_worker(gl_backend: str, height: int, width: int) -> None:
     _scene = HumanoidScene(height, width)
 
 
+def _close_worker() -> None:
+    _scene.close()
+
+
 def _job(args) -> str:
     root, spec_dict, split, index = args
     spec = DanceSpec(**spec_dict)
@@ -289,41 +291,22 @@ def generate_dance_dataset(out: str | Path, spec: DanceSpec = DanceSpec(), worke
         SimulatorError: MuJoCo, gymnasium's humanoid or an OpenGL backend is unavailable.
         DataError: ``out`` holds a dataset generated with different settings.
     """
-    from tqdm import tqdm
-
     out = Path(out)
-    meta_path = out / META_FILE
-    if meta_path.exists():
-        old = json.loads(meta_path.read_text())
-        if old != asdict(spec):
-            raise DataError(f"{out} already holds a generated dataset with other settings "
-                            f"({old}); choose another --out or delete it")
+    spec_dict = asdict(spec)
+    if cached_dataset(out, spec_dict):
         return out
     if spec.train < 1 or spec.test < 0 or min(spec.train_len, spec.val_len, spec.test_len) < 2:
         raise DataError("dance generator: need >= 1 training dance and >= 2 frames per dance")
     humanoid_xml()
     backend = select_gl_backend(log)
     (out / ".progress").mkdir(parents=True, exist_ok=True)
-    spec_dict = asdict(spec)
-    jobs = [(str(out), spec_dict, split, i) for split, i in _jobs(spec)
-            if not _progress_marker(out, split, i).exists()]
     n_frames = {"train": spec.train_len, "val": spec.val_len, "test": spec.test_len}
-    bar = tqdm(total=len(jobs), desc="generating dances", unit="dance", disable=not progress)
-    init = (backend, spec.height, spec.width)
-    if workers <= 1:
-        _init_worker(*init)
-        for job in jobs:
-            _job(job)
-            bar.update()
-        _scene.close()
-    else:
-        ctx = mp.get_context("spawn")  # never fork a process that holds a GL context
-        with ctx.Pool(workers, initializer=_init_worker, initargs=init) as pool:
-            # the long dances first, so the pool's two workers finish together
-            jobs.sort(key=lambda j: -n_frames[j[2]])
-            for _ in pool.imap_unordered(_job, jobs):
-                bar.update()
-    bar.close()
-    meta_path.write_text(json.dumps(spec_dict, indent=1))
+    # the long dances first, so that the workers finish together
+    jobs = sorted(((str(out), spec_dict, split, i) for split, i in _jobs(spec)
+                   if not _progress_marker(out, split, i).exists()),
+                  key=lambda j: -n_frames[j[2]])
+    run_jobs(jobs, _job, _init_worker, (backend, spec.height, spec.width), _close_worker,
+             workers, "generating dances", "dance", progress)
+    mark_complete(out, spec_dict)
     shutil.rmtree(out / ".progress", ignore_errors=True)
     return out

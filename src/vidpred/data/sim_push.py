@@ -18,8 +18,6 @@ from (seed, split, index) alone, so the output does not depend on the number of 
 from __future__ import annotations
 
 import importlib.util
-import json
-import multiprocessing as mp
 import os
 import shutil
 from dataclasses import asdict, dataclass
@@ -27,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, SimulatorError
+from ..errors import SimulatorError
 from .gl import select_gl_backend
+from .jobs import cached_dataset, mark_complete, run_jobs
 
 GENERATOR_VERSION = 1
 SPLITS = ("train", "validate", "test")
 GROUP_SIZE = 256  # sequences per traj_<a>_to_<b>.tfrecords folder, as in BAIR
-META_FILE = "vidpred_dataset.json"
 
 N_SUBSTEPS = 20
 ACTION_SCALE = 0.05            # metres of mocap motion per unit action (FetchPush)
@@ -239,6 +237,10 @@ def _init_worker(gl_backend: str, image_size: int, block_half: float) -> None:
     _scene = FetchPushScene(image_size, block_half)
 
 
+def _close_worker() -> None:
+    _scene.close()
+
+
 def _job(args) -> str:
     root, split, index, seed, seq_len = args
     seq = np.random.SeedSequence([seed, SPLITS.index(split), index])
@@ -267,34 +269,15 @@ def generate_push_dataset(out: str | Path, spec: PushSpec = PushSpec(), workers:
         SimulatorError: MuJoCo or its assets/OpenGL backend are unavailable.
         DataError: ``out`` holds a dataset generated with a different spec.
     """
-    from tqdm import tqdm
-
     out = Path(out)
-    meta_path = out / META_FILE
-    if meta_path.exists():
-        old = json.loads(meta_path.read_text())
-        if old != asdict(spec):
-            raise DataError(f"{out} already holds a generated dataset with other settings "
-                            f"({old}); choose another --out or delete it")
+    if cached_dataset(out, asdict(spec)):
         return out
     backend = select_gl_backend(log)
     jobs = [(str(out), split, i, spec.seed, spec.seq_len)
             for split in SPLITS for i in range(spec.count(split))
             if not sequence_dir(out, split, i).exists()]
     out.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(total=len(jobs), desc="generating push sequences", unit="seq", disable=not progress)
-    init = (backend, spec.image_size, spec.block_half)
-    if workers <= 1:
-        _init_worker(*init)
-        for job in jobs:
-            _job(job)
-            bar.update()
-        _scene.close()
-    else:
-        ctx = mp.get_context("spawn")  # never fork a process that holds a GL context
-        with ctx.Pool(workers, initializer=_init_worker, initargs=init) as pool:
-            for _ in pool.imap_unordered(_job, jobs, chunksize=4):
-                bar.update()
-    bar.close()
-    meta_path.write_text(json.dumps(asdict(spec), indent=1))
+    run_jobs(jobs, _job, _init_worker, (backend, spec.image_size, spec.block_half), _close_worker,
+             workers, "generating push sequences", "seq", progress, chunksize=4)
+    mark_complete(out, asdict(spec))
     return out

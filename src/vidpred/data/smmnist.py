@@ -24,13 +24,13 @@ import numpy as np
 import torch
 
 from ..errors import DataError
+from .jobs import META_FILE
 
 CANVAS = 64
 DIGIT = 32
 MAX_SPEED = 4
 TRAIN_DIGITS = slice(0, 4000)
 TEST_DIGITS = slice(4000, 5000)
-META_FILE = "vidpred_dataset.json"
 
 
 def load_digits() -> np.ndarray:
