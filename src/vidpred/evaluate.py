@@ -58,6 +58,8 @@ def evaluate(model: VideoModel, dataset, n_past: int, n_future: int, samples: in
         for start in tqdm(range(0, len(dataset), batch_size), desc="evaluating", unit="batch",
                           disable=not progress, leave=False):
             frames, cond = dataset.batch(range(start, min(start + batch_size, len(dataset))))
+            # datasets of whole sequences (dance test split) give more frames than the window
+            frames, cond = frames[:, :n_past + n_future], cond[:, :n_past + n_future]
             truth = frames[:, n_past:]
             pred = model.rollout(frames[:, :n_past], cond if use_cond else None, n_future, samples)
             B, S = pred.shape[:2]
