@@ -17,6 +17,18 @@ SMALL_DANCE = dict(train=2, train_len=32, val_len=40, test=2, test_len=24, heigh
                    seed=3)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Decoded-frame caches of the tests go to a temporary folder, not the user's cache."""
+    old = os.environ.get("VIDPRED_CACHE")
+    os.environ["VIDPRED_CACHE"] = str(tmp_path_factory.mktemp("vidpred_cache"))
+    yield
+    if old is None:
+        os.environ.pop("VIDPRED_CACHE", None)
+    else:
+        os.environ["VIDPRED_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def push_root(tmp_path_factory) -> Path:
     """6 train / 3 validate / 3 test sequences of 14 frames, generated with 2 workers."""

@@ -7,18 +7,11 @@ or settings print one ``vidpred: error: ...`` line and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 from .errors import VidpredError
-
-
-def _default_cache() -> Path:
-    root = os.environ.get("VIDPRED_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vidpred")
-    return Path(root)
 
 
 # ---- data ---------------------------------------------------------------------------------
@@ -127,7 +120,8 @@ def cmd_evaluate(args) -> None:
 # ---- predict ------------------------------------------------------------------------------
 def cmd_predict(args) -> None:
     from .predict import load_image, load_label_folder, predict_sequence, predict_test_split
-    from .train import default_threads, load_trained_model
+    from .device import default_threads
+    from .train import load_trained_model
 
     import torch
 
@@ -193,10 +187,11 @@ def cmd_sweep(args) -> None:
 def _demo_train(args, what: str, cache_name: str, generate, make_config, describe):
     """Steps 1 and 2 of a demo: generate (or reuse) the built-in data, then train (resuming an
     unfinished run). Returns (out, data, cfg, seconds of data, seconds of training, t0)."""
+    from .data import cache_root
     from .train import train
 
     out = Path(args.out)
-    data = Path(args.data) if args.data else _default_cache() / f"{cache_name}-seed{args.seed}"
+    data = Path(args.data) if args.data else cache_root() / f"{cache_name}-seed{args.seed}"
     t0 = time.perf_counter()
     print(f"[1/3] built-in {what} data in {data} (generated once, then reused)")
     generate(data)

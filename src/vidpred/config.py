@@ -75,6 +75,11 @@ class ModelConfig:
             (see :mod:`vidpred.models.pose_cvae`).
         frame_channels, label_channels, z_channels, fusion_channels: pose CVAE only: F, L, N, D
             (template 128, 32, 12, 192).
+        time_chunk: time steps of a clip that go through the convolutional networks in one call
+            (0 = all at once). A speed setting with one side effect: in training, BatchNorm
+            statistics are those of each chunk (B x time_chunk frames). 1 gives SVG's and the
+            course templates' per-step statistics; 4 is measured fastest on a 2-core CPU (small
+            calls keep activations in cache; ``benchmarks/train_speed.py``).
     """
 
     name: str = "svg"
@@ -96,6 +101,7 @@ class ModelConfig:
     label_channels: int = 32
     z_channels: int = 12
     fusion_channels: int = 192
+    time_chunk: int = 4
 
 
 @dataclass

@@ -111,7 +111,8 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | Path | None, split: str, n
 
     ``data`` None means the dataset the checkpoint was trained on.
     """
-    from .train import default_threads, load_trained_model
+    from .device import default_threads
+    from .train import load_trained_model
 
     torch.set_num_threads(default_threads())
     model, cfg, _ = load_trained_model(ckpt)

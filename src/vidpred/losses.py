@@ -33,9 +33,12 @@ def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor | None = None,
 def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
     """Sample z = mu + sigma * eps with eps ~ N(0, I) (the reparameterization trick).
 
-    Uses the global torch RNG, whose state the training checkpoint saves.
+    Uses the global torch RNG, whose state the training checkpoint saves. eps is drawn in the
+    contiguous order of ``mu.shape`` whatever mu's memory layout, so the sample does not depend on
+    channels_last.
     """
-    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device)
+    return mu + eps * torch.exp(0.5 * logvar)
 
 
 def frame_mse(pred: Tensor, target: Tensor) -> Tensor:

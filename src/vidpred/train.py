@@ -15,7 +15,6 @@ so ``resume=True`` continues exactly where the last checkpoint stopped.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import threading
@@ -28,20 +27,13 @@ import torch
 from .checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from .config import Config, config_differences, get_value
 from .data import CONDITIONS, make_dataset
+from .device import default_threads
 from .errors import CheckpointError, ConfigError, TrainingError
 from .metrics import psnr, ssim
 from .models import SVG, PoseCVAE, VideoModel
 from .schedules import KLAnnealing, LearningRate, TeacherForcing
 
 METRICS_FILE = "metrics.jsonl"
-
-
-def default_threads() -> int:
-    """CPU cores available to this process (the machines here have no SMT siblings)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 MODELS = ("svg", "pose_cvae")

@@ -103,3 +103,31 @@ def test_missing_and_empty_splits_are_clear_errors(tmp_path):
 def test_sequences_shorter_than_the_window_are_refused(push_root):
     with pytest.raises(DataError, match="14 frames, but windows of 20"):
         BairDataset(push_root, "test", seq_len=20, train=False)
+
+
+def test_decoded_frames_are_cached_and_the_cache_follows_the_files(tmp_path, push_root, monkeypatch):
+    import vidpred.data.bair as bair
+
+    root = tmp_path / "push"
+    shutil.copytree(push_root, root)
+    first = BairDataset(root, "train", seq_len=12)
+
+    def no_decoding(*a, **k):
+        raise AssertionError("decoded PNGs although the cache is fresh")
+
+    with monkeypatch.context() as m:
+        m.setattr(bair, "read_sequence", no_decoding)
+        again = BairDataset(root, "train", seq_len=12)
+    assert torch.equal(first.seqs.frames, again.seqs.frames)
+    assert torch.equal(first.seqs.cond, again.seqs.cond)
+
+    # a rewritten frame makes the entry stale: decoded again, with the new pixels
+    png = first.seqs.paths[0] / "3.png"
+    img = np.array(Image.open(png))
+    Image.fromarray(255 - img).save(png)
+    changed = BairDataset(root, "train", seq_len=12)
+    assert torch.equal(changed.seqs.frames[0, 3], torch.from_numpy(255 - img).permute(2, 0, 1))
+    # and a frame broken after caching is reported, not served from the cache
+    png.write_bytes(png.read_bytes()[:40])
+    with pytest.raises(DataError, match="3.png"):
+        BairDataset(root, "train", seq_len=12)

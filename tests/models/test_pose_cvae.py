@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidpred.losses import frame_mse, gaussian_kl
 from vidpred.models import SVG, PoseCVAE
+from vidpred.models.reference import draw_noise, pose_cvae_reference_forward
 
 B, T, H, W = 2, 5, 32, 64
 
@@ -51,30 +51,8 @@ def test_pose_cvae_with_vector_conditions_and_svg_with_image_labels():
     assert svg.rollout(frames[:, :2], labels, 3, samples=2).shape == (B, 2, 3, 3, H, W)
 
 
-def _reference_loss(model: PoseCVAE, frames, labels, beta):
-    """The course template's loop: every step encodes its previous frame, its current frame and
-    its label separately (z = the posterior mean, so both paths are deterministic)."""
-    mses, kls = [], []
-    f0 = model.rgb_encoder(frames[:, 0])
-    for t in range(1, frames.shape[1]):
-        prev_f = model.rgb_encoder(frames[:, t - 1])
-        cur_f = model.rgb_encoder(frames[:, t])
-        lab = model.label_encoder(labels[:, t])
-        mu, raw = model.gaussian_predictor(torch.cat([cur_f, lab], 1)).chunk(2, 1)
-        logvar = 10 * torch.tanh(raw / 10)
-        parts = [prev_f, lab, mu] + ([f0] if model.anchor_first else [])
-        rgb, mask = torch.sigmoid(model.generator(model.decoder_fusion(torch.cat(parts, 1)))).split([3, 1], 1)
-        src = frames[:, 0] if model.anchor_first else frames[:, t - 1]
-        pred = mask * rgb + (1 - mask) * src
-        mses.append(frame_mse(pred[:, None], frames[:, t:t + 1]))
-        kls.append(gaussian_kl(mu.flatten(1), logvar.flatten(1)).mean())
-    return torch.cat(mses).mean() + beta * torch.stack(kls).mean()
-
-
 @pytest.mark.parametrize("output", ["composite", "composite_first"])
-def test_batched_pass_equals_per_step_reference(output, monkeypatch):
-    import vidpred.models.pose_cvae as pose_module
-
+def test_batched_pass_equals_per_step_reference(output):
     torch.manual_seed(1)
     model = _small(output=output).eval()  # eval: BatchNorm uses running stats
     with torch.no_grad():
@@ -83,11 +61,25 @@ def test_batched_pass_equals_per_step_reference(output, monkeypatch):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
     frames, labels = torch.rand(B, T, 3, H, W), torch.rand(B, T, 3, H, W)
-    monkeypatch.setattr(pose_module, "reparameterize", lambda mu, logvar: mu)
     with torch.no_grad():
+        torch.manual_seed(2)
         ours = float(model(frames, labels, 1, beta=0.5).loss)
-        ref = float(_reference_loss(model, frames, labels, beta=0.5))
+        torch.manual_seed(2)
+        ref = float(pose_cvae_reference_forward(model, frames, labels, 1, 0.5,
+                                                draw_noise(model, frames)).loss)
     assert abs(ours - ref) < 1e-5 * max(1.0, abs(ref))
+
+
+def test_time_chunk_one_gives_the_templates_train_mode_loss():
+    """With one time step per call, BatchNorm sees the same batches as the template's loop."""
+    torch.manual_seed(1)
+    model = _small(output="composite_first", time_chunk=1).train()
+    frames, labels = torch.rand(B, T, 3, H, W), torch.rand(B, T, 3, H, W)
+    torch.manual_seed(2)
+    ours = model(frames, labels, 1, beta=0.5).loss.item()
+    torch.manual_seed(2)
+    ref = pose_cvae_reference_forward(model, frames, labels, 1, 0.5, draw_noise(model, frames))
+    assert ours == pytest.approx(ref.loss.item(), rel=1e-5)
 
 
 def test_rollout_steps_stream_frames_without_graph():

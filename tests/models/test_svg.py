@@ -3,6 +3,7 @@ import torch
 
 from vidpred.losses import gaussian_kl
 from vidpred.models import SVG
+from vidpred.models.reference import draw_noise, svg_reference_forward
 
 B, T, N_PAST = 3, 7, 2
 
@@ -20,27 +21,6 @@ def _data(seed=0):
     return torch.rand(B, T, 3, 64, 64, generator=g), torch.randn(B, T, 7, generator=g)
 
 
-def _reference_loss(model, frames, cond, n_past, beta, eps):
-    """The straightforward per-step implementation (encoder called per frame, loop over time)."""
-    mse = kl = 0.0
-    post = prior = pred = None
-    for t in range(1, frames.shape[1]):
-        h_prev, skips_prev = model.encoder(frames[:, t - 1])
-        h_t, _ = model.encoder(frames[:, t])
-        if t - 1 < n_past:
-            skip, background = skips_prev, frames[:, t - 1]
-        c = torch.cat([cond[:, t - 1], cond[:, t]], -1)
-        mu_q, lv_q, post = model.posterior(torch.cat([h_t, c], -1)[:, None], post)
-        z = mu_q + eps[:, t - 1:t] * torch.exp(0.5 * lv_q)
-        mu_p, lv_p, prior = model.prior(torch.cat([h_prev, c], -1)[:, None], prior)
-        g, pred = model.frame_predictor(torch.cat([h_prev[:, None], z, c[:, None]], -1), pred)
-        rgb, mask = torch.sigmoid(model.decoder(g[:, 0], skip)).split([3, 1], 1)
-        x = mask * rgb + (1 - mask) * background
-        mse = mse + ((x - frames[:, t]) ** 2).mean()
-        kl = kl + gaussian_kl(mu_q, lv_q, mu_p, lv_p).mean()
-    return mse / (T - 1) + beta * kl / (T - 1)
-
-
 @pytest.mark.parametrize("backbone", ["dcgan64", "vgg64"])
 def test_batched_forward_equals_the_per_step_reference(backbone):
     model = _small(backbone).eval()  # eval: BatchNorm statistics do not depend on batching
@@ -48,11 +28,53 @@ def test_batched_forward_equals_the_per_step_reference(backbone):
     torch.manual_seed(1)
     out = model(frames, cond, N_PAST, beta=0.1)
     torch.manual_seed(1)
-    eps = torch.randn(B, T - 1, 4)
-    ref = _reference_loss(model, frames, cond, N_PAST, 0.1, eps)
-    assert out.loss.item() == pytest.approx(ref.item(), rel=1e-5, abs=1e-7)
+    ref = svg_reference_forward(model, frames, cond, N_PAST, 0.1, draw_noise(model, frames))
+    assert out.loss.item() == pytest.approx(ref.loss.item(), rel=1e-5, abs=1e-7)
+    assert torch.allclose(out.pred, ref.pred, atol=1e-5)
     assert out.pred.shape == (B, T - 1, 3, 64, 64)
     assert out.mse.shape == (T - 1,) and out.kl.shape == (T - 1,)
+
+
+@pytest.mark.parametrize("backbone", ["dcgan64", "vgg64"])
+def test_skip_terms_decoder_equals_the_concatenating_decoder(backbone):
+    """Each step's skip enters as a precomputed term of the merge convolutions; step i reads skip
+    frame min(i, S-1). The plain decoder concatenates that frame's skips instead."""
+    model = _small(backbone).eval()
+    frames, _ = _data()
+    _, skips = model.encode(frames[:, :N_PAST])
+    g = torch.randn(B, 5, 16)
+    fast = model.decoder(g, model.decoder.skip_terms(skips))
+    for i in range(5):
+        src = min(i, N_PAST - 1)
+        plain = model.decoder.forward_concat(g[:, i], [s[:, src] for s in skips])
+        assert torch.allclose(fast[:, i], plain, atol=1e-5), i
+
+
+@pytest.mark.parametrize("backbone", ["dcgan64", "vgg64"])
+def test_time_chunk_one_reproduces_the_per_step_batchnorm_of_svg(backbone):
+    """In training mode BatchNorm normalises each network call; with time_chunk=1 every call holds
+    one time step, as in SVG's loop, so even the train-mode loss equals the reference loop's."""
+    model = _small(backbone, time_chunk=1).train()
+    frames, cond = _data()
+    torch.manual_seed(1)
+    out = model(frames, cond, N_PAST, beta=0.1)
+    torch.manual_seed(1)
+    ref = svg_reference_forward(model, frames, cond, N_PAST, 0.1, draw_noise(model, frames))
+    assert out.loss.item() == pytest.approx(ref.loss.item(), rel=1e-5)
+    model.time_chunk = 0  # one call over all steps: other statistics, another loss
+    torch.manual_seed(1)
+    assert abs(model(frames, cond, N_PAST, beta=0.1).loss.item() - ref.loss.item()) > 1e-6
+
+
+def test_time_chunk_does_not_change_the_eval_mode_pass():
+    model = _small(time_chunk=0).eval()
+    frames, cond = _data()
+    losses = []
+    for k in (0, 1, 3):
+        model.time_chunk = k
+        torch.manual_seed(1)
+        losses.append(model(frames, cond, N_PAST, beta=0.1).loss.item())
+    assert losses == pytest.approx([losses[0]] * 3, rel=1e-6)
 
 
 def test_channels_last_gives_the_same_loss():

@@ -2,6 +2,7 @@
 ``sim_dance``, ``smmnist``) and the factory the training loop and evaluation use."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -9,6 +10,14 @@ from ..errors import ConfigError
 LAYOUTS = ("bair", "smmnist", "dance")
 # what each layout's conditions are: (kind, size) — see vidpred.models.conditions
 CONDITIONS = {"bair": ("vector", 7), "smmnist": ("vector", 0), "dance": ("image", 3)}
+
+
+def cache_root() -> Path:
+    """Where built-in datasets and decoded-frame caches live: ``$VIDPRED_CACHE``, else
+    ``$XDG_CACHE_HOME/vidpred``, else ``~/.cache/vidpred``."""
+    root = os.environ.get("VIDPRED_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vidpred")
+    return Path(root)
 
 
 def make_dataset(root: str | Path, layout: str, split: str, seq_len: int, train: bool,

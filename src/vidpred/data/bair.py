@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DataError
+from .frame_cache import cached_arrays
 
 ACTION_DIM = 4
 EE_DIM = 3
@@ -216,6 +217,30 @@ def check_dataset(root: str | Path, image_size: int = 64, progress: bool = False
     return problems
 
 
+def _decode(paths: list[Path], image_size: int, max_frames: int | None, seq_len: int,
+            progress: bool, name: str) -> dict[str, np.ndarray]:
+    """Decode and validate every sequence: frames uint8 (N, T, 3, H, W), cond float32 (N, T, 7),
+    T the shortest sequence's length (sequences of unequal length keep the common prefix)."""
+    from tqdm import tqdm
+
+    frames = conds = None
+    length = None
+    for i, p in enumerate(tqdm(paths, desc=f"reading {name}", unit="seq", disable=not progress,
+                               leave=False)):
+        f, c = read_sequence(p, image_size, max_frames=max_frames)
+        if len(f) < seq_len:
+            raise DataError(f"{p}: {len(f)} frames, but windows of {seq_len} frames "
+                            "(n_past + n_future) were asked for")
+        if frames is None:  # preallocate: one copy of the split in memory, not two
+            length = len(f)
+            frames = np.empty((len(paths), *f.shape), np.uint8)
+            conds = np.empty((len(paths), *c.shape), np.float32)
+        length = min(length, len(f))
+        frames[i, :length] = f[:length]
+        conds[i, :length] = c[:length]
+    return {"frames": frames[:, :length], "cond": conds[:, :length]}
+
+
 @dataclass
 class _Sequences:
     frames: torch.Tensor     # uint8 (N, T, 3, H, W)
@@ -239,6 +264,8 @@ class BairDataset(Dataset):
         image_size: expected frame size.
         max_sequences: read only the first sequences (in order).
         progress: show a progress bar while decoding.
+        cache: keep the decoded frames in the decoded-frame cache
+            (:mod:`vidpred.data.frame_cache`; rebuilt when any file of the split changes).
 
     Items:
         frames float32 (seq_len, 3, H, W) in [0, 1]; cond float32 (seq_len, 7).
@@ -248,30 +275,23 @@ class BairDataset(Dataset):
     """
 
     def __init__(self, root: str | Path, split: str, seq_len: int, train: bool = True,
-                 image_size: int = 64, max_sequences: int | None = None, progress: bool = False):
-        from tqdm import tqdm
-
+                 image_size: int = 64, max_sequences: int | None = None, progress: bool = False,
+                 cache: bool = True):
         self.split_dir = resolve_split(root, split)
         paths = find_sequences(self.split_dir)[:max_sequences]
-        frames = conds = None
-        length = None
-        for i, p in enumerate(tqdm(paths, desc=f"reading {self.split_dir.name}", unit="seq",
-                                   disable=not progress, leave=False)):
-            f, c = read_sequence(p, image_size, max_frames=None if train else seq_len)
-            if len(f) < seq_len:
-                raise DataError(f"{p}: {len(f)} frames, but windows of {seq_len} frames "
-                                "(n_past + n_future) were asked for")
-            if frames is None:  # preallocate: one copy of the split in memory, not two
-                length = len(f)
-                frames = np.empty((len(paths), *f.shape), np.uint8)
-                conds = np.empty((len(paths), *c.shape), np.float32)
-            length = min(length, len(f))  # sequences of unequal length: keep the common prefix
-            frames[i, :length] = f[:length]
-            conds[i, :length] = c[:length]
-        self.seqs = _Sequences(torch.from_numpy(frames[:, :length]),
-                               torch.from_numpy(conds[:, :length]), paths)
+        max_frames = None if train else seq_len
+        settings = {"layout": "bair", "image_size": image_size, "sequences": len(paths),
+                    "max_frames": max_frames}
+        arrays = cached_arrays(self.split_dir, settings,
+                               lambda: _decode(paths, image_size, max_frames, seq_len, progress,
+                                               self.split_dir.name), enabled=cache)
+        frames = torch.from_numpy(arrays["frames"])
+        if frames.shape[1] < seq_len:
+            raise DataError(f"{self.split_dir}: sequences of {frames.shape[1]} frames, but windows "
+                            f"of {seq_len} frames (n_past + n_future) were asked for")
+        self.seqs = _Sequences(frames, torch.from_numpy(arrays["cond"]), paths)
         self.seq_len = seq_len
-        self.n_starts = length - seq_len + 1 if train else 1
+        self.n_starts = frames.shape[1] - seq_len + 1 if train else 1
 
     @property
     def n_sequences(self) -> int:

@@ -7,14 +7,16 @@ convolutions and concatenates the encoder's feature map at every scale.
 nearest-neighbour upsampling up. The paper uses w = 64; ``width`` makes CPU-sized models.
 
 Encoders map (N, C, H, W) -> (h (N, g_dim), skips [4 feature maps at 1/2..1/16 or 1..1/8 scale]).
-Decoders map (g (N, g_dim), skips) -> raw output (N, out_channels, H, W) *before* any output
-activation (the system chooses sigmoid or mask compositing). The paper's frames are 64 x 64; any
+Decoders map (g (B, T', g_dim), skip terms of S skip frames) -> raw output (B, T', out_channels, H, W)
+*before* any output activation (the system chooses sigmoid or mask compositing); see
+:class:`_SkipDecoder` for why the skips enter as precomputed terms. The paper's frames are 64 x 64; any
 H and W divisible by 16 work (the last encoder conv covers the whole H/16 x W/16 map, e.g. 4 x 4
 for 64 x 64, 2 x 4 for the 32 x 64 dance frames).
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -65,7 +67,66 @@ class DCGANEncoder(nn.Module):
         return self.head(x).flatten(1), skips
 
 
-class DCGANDecoder(nn.Module):
+class _SkipDecoder(nn.Module):
+    """What both decoders share: every stage's first layer reads cat(x, skip), a convolution,
+    which is linear in its input, so it is split into a part that reads x and a part that reads
+    the skip. The skip part (:meth:`skip_terms`) is computed once per distinct skip frame and added
+    to every step that uses it: SVG decodes all T-1 steps of a sequence from the skips of at most
+    n_past frames, and a rollout from one. Same weights, same result as the concatenation
+    (:meth:`forward_concat`, the straightforward form), fewer FLOPs and no skip copies per step.
+
+    Subclasses set ``head``, ``merge`` (the layers that read a concatenation, coarse to fine),
+    ``rest`` (what follows each of them) and ``pre`` (applied to x before each merge).
+    """
+
+    def skip_terms(self, skips: list[Tensor]) -> list[Tensor]:
+        """Encoder skips [(B, S, c_i, h_i, w_i)] (fine to coarse) -> the skip part of every merge
+        layer [(B, S, c'_i, h'_i, w'_i)] (coarse to fine)."""
+        terms = []
+        for layer, skip in zip(self.merge, reversed(skips)):
+            B, S = skip.shape[:2]
+            cx = layer.in_channels - skip.shape[2]
+            terms.append(_partial_conv(layer, skip.flatten(0, 1), cx, None, bias=False).unflatten(0, (B, S)))
+        return terms
+
+    def forward(self, g: Tensor, terms: list[Tensor]) -> Tensor:
+        """g (B, T', g_dim) and :meth:`skip_terms` of S skip frames -> raw output (B, T', C, H, W).
+        Step i reads skip frame min(i, S-1)."""
+        B, T = g.shape[:2]
+        x = self.head(g.flatten(0, 1)[:, :, None, None])
+        for layer, rest, term in zip(self.merge, self.rest, terms):
+            x = self.pre(x)
+            y = _partial_conv(layer, x, 0, x.shape[1], bias=True).unflatten(0, (B, T))
+            x = rest(_add_per_step(y, term).flatten(0, 1))
+        return x.unflatten(0, (B, T))
+
+    def forward_concat(self, g: Tensor, skips: list[Tensor]) -> Tensor:
+        """The straightforward form: g (N, g_dim), skips [(N, c_i, h_i, w_i)] -> (N, C, H, W)."""
+        x = self.head(g[:, :, None, None])
+        for layer, rest, skip in zip(self.merge, self.rest, reversed(skips)):
+            x = rest(layer(torch.cat([self.pre(x), skip], 1)))
+        return x
+
+
+def _partial_conv(layer: nn.Module, x: Tensor, lo: int, hi: int | None, bias: bool) -> Tensor:
+    """``layer`` applied with only its input channels lo:hi (the rest taken as zeros)."""
+    if isinstance(layer, nn.ConvTranspose2d):  # weight (in, out, kh, kw)
+        return F.conv_transpose2d(x, layer.weight[lo:hi], layer.bias if bias else None, layer.stride,
+                                  layer.padding, layer.output_padding, layer.groups, layer.dilation)
+    return F.conv2d(x, layer.weight[:, lo:hi], layer.bias if bias else None, layer.stride,
+                    layer.padding, layer.dilation, layer.groups)
+
+
+def _add_per_step(y: Tensor, s: Tensor) -> Tensor:
+    """y (B, T', ...) + s (B, S, ...), step i getting s[:, min(i, S-1)] (broadcast, no copies of s)."""
+    S = s.shape[1]
+    out = y + s[:, S - 1:S]
+    if S > 1:
+        out[:, :S - 1] += s[:, :S - 1] - s[:, S - 1:S]
+    return out
+
+
+class DCGANDecoder(_SkipDecoder):
     def __init__(self, g_dim: int, width: int = 64, out_channels: int = 3,
                  image_hw: tuple[int, int] = (64, 64)):
         super().__init__()
@@ -74,12 +135,9 @@ class DCGANDecoder(nn.Module):
                                   nn.BatchNorm2d(8 * w), nn.LeakyReLU(0.2, inplace=True))
         self.stages = nn.ModuleList([_up(16 * w, 4 * w), _up(8 * w, 2 * w), _up(4 * w, w)])
         self.out = nn.ConvTranspose2d(2 * w, out_channels, 4, 2, 1)
-
-    def forward(self, g: Tensor, skips: list[Tensor]) -> Tensor:
-        x = self.head(g[:, :, None, None])
-        for stage, skip in zip(self.stages, reversed(skips[1:])):
-            x = stage(torch.cat([x, skip], 1))
-        return self.out(torch.cat([x, skips[0]], 1))
+        self.merge = [st[0] for st in self.stages] + [self.out]  # plain lists: no new parameter names
+        self.rest = [st[1:] for st in self.stages] + [nn.Identity()]
+        self.pre = nn.Identity()
 
 
 class VGGEncoder(nn.Module):
@@ -105,7 +163,7 @@ class VGGEncoder(nn.Module):
         return self.head(self.pool(x)).flatten(1), skips
 
 
-class VGGDecoder(nn.Module):
+class VGGDecoder(_SkipDecoder):
     def __init__(self, g_dim: int, width: int = 64, out_channels: int = 3,
                  image_hw: tuple[int, int] = (64, 64)):
         super().__init__()
@@ -119,12 +177,9 @@ class VGGDecoder(nn.Module):
         ])
         self.last = nn.Sequential(*_vgg(2 * w, w), nn.Conv2d(w, out_channels, 3, 1, 1))
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
-
-    def forward(self, g: Tensor, skips: list[Tensor]) -> Tensor:
-        x = self.head(g[:, :, None, None])
-        for stage, skip in zip(self.stages, reversed(skips[1:])):
-            x = stage(torch.cat([self.up(x), skip], 1))
-        return self.last(torch.cat([self.up(x), skips[0]], 1))
+        self.merge = [st[0] for st in self.stages] + [self.last[0]]
+        self.rest = [st[1:] for st in self.stages] + [self.last[1:]]
+        self.pre = self.up
 
 
 BACKBONES = {"dcgan64": (DCGANEncoder, DCGANDecoder), "vgg64": (VGGEncoder, VGGDecoder)}

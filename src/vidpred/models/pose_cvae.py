@@ -11,9 +11,10 @@ condition vector) of frame t, with a *spatial* latent z_t of N channels at full 
 - generator:          x^_t = G(d_t)
 
 f_{t-1} comes from the ground-truth previous frame under teacher forcing and from the model's own
-previous prediction otherwise. Everything is stride 1, as in the template. All ground-truth frames
-go through E_rgb in one call, all labels through E_lab in one call, and under teacher forcing the
-predictor, fusion and generator also run once over all steps (B * (T-1) images).
+previous prediction otherwise. Everything is stride 1, as in the template. Every ground-truth frame
+goes through E_rgb once (the template encodes each frame twice: as current and as previous frame),
+and under teacher forcing the predictor, fusion and generator also run over all steps, in calls of
+``time_chunk`` time steps (B x time_chunk images).
 
 Loss: mean_t MSE(x^_t, x_t) + beta * mean_t KL(q || N(0, I)), KL summed over N x H x W and
 averaged over the batch (the template's KL / batch_size, per step).
@@ -102,6 +103,8 @@ class PoseCVAE(VideoModel):
         cond_dim: label image channels or condition vector size.
         output: ``sigmoid``, ``composite`` or ``composite_first`` (see module doc).
         channels: frame channels.
+        time_chunk: time steps per network call (0 = all); in training, BatchNorm statistics are
+            per chunk (see :class:`vidpred.config.ModelConfig`).
 
     Raises:
         ValueError: unknown output or condition kind, or cond_dim < 1.
@@ -109,13 +112,16 @@ class PoseCVAE(VideoModel):
 
     def __init__(self, frame_channels: int = 128, label_channels: int = 32, z_channels: int = 12,
                  fusion_channels: int = 192, cond_kind: str = "image", cond_dim: int = 3,
-                 output: str = "sigmoid", channels: int = 3):
+                 output: str = "sigmoid", channels: int = 3, time_chunk: int = 0):
         super().__init__()
         check_cond_kind(cond_kind)
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         if cond_dim < 1:
             raise ValueError("the pose CVAE needs conditions (model.cond_dim >= 1)")
+        if time_chunk < 0:
+            raise ValueError(f"time_chunk must be >= 0, got {time_chunk}")
+        self.time_chunk = time_chunk
         F, L, N, D = frame_channels, label_channels, z_channels, fusion_channels
         self.cond_kind, self.cond_dim, self.channels, self.z_channels = cond_kind, cond_dim, channels, N
         self.composite = output.startswith("composite")
@@ -137,10 +143,14 @@ class PoseCVAE(VideoModel):
     def from_config(cls, m) -> "PoseCVAE":
         """Build from a :class:`vidpred.config.ModelConfig`."""
         return cls(m.frame_channels, m.label_channels, m.z_channels, m.fusion_channels,
-                   m.cond_kind, m.cond_dim, m.output, m.channels)
+                   m.cond_kind, m.cond_dim, m.output, m.channels, m.time_chunk)
 
     # ---- pieces (all take and return (B, T, ...) tensors) ----------------------------------
     def _run(self, net: nn.Module, x: Tensor) -> Tensor:
+        """net over (B, T, ...) images, ``time_chunk`` time steps per call."""
+        k = self.time_chunk or x.shape[1]
+        if x.shape[1] > k:
+            return torch.cat([self._run(net, part) for part in x.split(k, 1)], 1)
         B, T = x.shape[:2]
         y = net(x.flatten(0, 1).contiguous(memory_format=memory_format_of(self)))
         return y.unflatten(0, (B, T))

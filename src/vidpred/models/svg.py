@@ -3,12 +3,15 @@ with per-frame condition vectors (actions, end-effector positions) fed to the LS
 
 Step t (t = 1 .. T-1) predicts frame x_t from x_{t-1}:
 
-- encoder: h_t, skips_t = Enc(x_t) — all ground-truth frames in one batched call;
+- encoder: h_t, skips_t = Enc(x_t) — every ground-truth frame encoded once, ``time_chunk`` time
+  steps per call (not twice per step, as in SVG's loop);
 - posterior q(z_t | x_<=t): GaussianLSTM(h_t, c_t);
 - prior p(z_t | x_<t): GaussianLSTM(h_{t-1}, c_t) (SVG-LP) or N(0, I) (SVG-FP);
 - frame predictor: g_t = LSTM(h_{t-1}, z_t, c_t);
 - decoder: x^_t = Dec(g_t, skips of frame s(t)), s(t) = min(t-1, n_past-1) (skips come from the
-  last context frame once prediction starts, as in SVG).
+  last context frame once prediction starts, as in SVG); the skips' share of the decoder's
+  convolutions is computed once per skip frame, not once per step (see
+  :class:`vidpred.models.backbones._SkipDecoder`).
 
 The condition of step t is c_t = concat(e(cond_{t-1}), e(cond_t)): for BAIR (vectors, e = identity),
 the action that moves x_{t-1} to x_t and the end-effector position in both frames; for pose
@@ -56,6 +59,8 @@ class SVG(VideoModel):
         cond_kind: ``vector`` ((B, T, cond_dim)) or ``image`` ((B, T, cond_dim, H, W)).
         cond_embed: size of the vector an image condition is embedded into.
         image_hw: frame (H, W); multiples of 16 (64 x 64 in the paper).
+        time_chunk: time steps per encoder/decoder call (0 = all); in training, BatchNorm
+            statistics are per chunk (see :class:`vidpred.config.ModelConfig`).
 
     Raises:
         ValueError: unknown backbone, prior or output.
@@ -66,7 +71,7 @@ class SVG(VideoModel):
                  posterior_layers: int = 1, prior_layers: int = 1, prior: str = "learned",
                  cond_dim: int = 0, output: str = "sigmoid", channels: int = 3,
                  cond_kind: str = "vector", cond_embed: int = 32,
-                 image_hw: tuple[int, int] = (64, 64)):
+                 image_hw: tuple[int, int] = (64, 64), time_chunk: int = 0):
         super().__init__()
         check_cond_kind(cond_kind)
         if prior not in PRIORS:
@@ -75,6 +80,9 @@ class SVG(VideoModel):
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         self.z_dim, self.cond_dim, self.channels = z_dim, cond_dim, channels
         self.cond_kind = cond_kind
+        if time_chunk < 0:
+            raise ValueError(f"time_chunk must be >= 0, got {time_chunk}")
+        self.time_chunk = time_chunk
         self.composite = output == "composite"
         self.encoder, self.decoder = build_backbone(backbone, g_dim, width, channels,
                                                     channels + int(self.composite), image_hw)
@@ -91,26 +99,36 @@ class SVG(VideoModel):
         """Build from a :class:`vidpred.config.ModelConfig` for frames of ``image_hw``."""
         return cls(m.backbone, m.width, m.g_dim, m.z_dim, m.rnn_size, m.predictor_layers,
                    m.posterior_layers, m.prior_layers, m.prior, m.cond_dim, m.output, m.channels,
-                   m.cond_kind, m.cond_embed, image_hw)
+                   m.cond_kind, m.cond_embed, image_hw, m.time_chunk)
 
     # ---- pieces ---------------------------------------------------------------------------
     def encode(self, frames: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """(B, T, C, H, W) -> h (B, T, g_dim), skips [(B, T, c_i, h_i, w_i)], one encoder call."""
+        """(B, T, C, H, W) -> h (B, T, g_dim), skips [(B, T, c_i, h_i, w_i)], one encoder call per
+        ``time_chunk`` time steps."""
+        k = self.time_chunk or frames.shape[1]
+        if frames.shape[1] > k:
+            parts = [self.encode(f) for f in frames.split(k, 1)]
+            return (torch.cat([p[0] for p in parts], 1),
+                    [torch.cat([p[1][i] for p in parts], 1) for i in range(len(parts[0][1]))])
         B, T = frames.shape[:2]
         x = frames.flatten(0, 1).contiguous(memory_format=memory_format_of(self.encoder))
         h, skips = self.encoder(x)
         return h.unflatten(0, (B, T)), [s.unflatten(0, (B, T)) for s in skips]
 
-    def decode(self, g: Tensor, skips: list[Tensor], background: Tensor) -> Tensor:
-        """g (B, T, g_dim), skips [(B, T, ...)], background (B, T, C, H, W) -> frames in [0, 1]."""
-        B, T = g.shape[:2]
-        raw = self.decoder(g.flatten(0, 1), [s.flatten(0, 1) for s in skips])
-        if self.composite:
-            rgb, mask = torch.sigmoid(raw).split([self.channels, 1], dim=1)
-            out = mask * rgb + (1 - mask) * background.flatten(0, 1)
-        else:
-            out = torch.sigmoid(raw)
-        return out.unflatten(0, (B, T))
+    def decode(self, g: Tensor, terms: list[Tensor], background: Tensor) -> Tensor:
+        """g (B, T', g_dim), ``decoder.skip_terms`` of S skip frames, background (B, S, C, H, W)
+        -> frames (B, T', C, H, W) in [0, 1]; step i reads skip frame and background min(i, S-1)."""
+        k = self.time_chunk or g.shape[1]
+        if g.shape[1] > k:
+            S = background.shape[1]
+            return torch.cat([self.decode(g[:, i:i + k], [t[:, min(i, S - 1):] for t in terms],
+                                          background[:, min(i, S - 1):])
+                              for i in range(0, g.shape[1], k)], 1)
+        raw = self.decoder(g, terms)
+        if not self.composite:
+            return torch.sigmoid(raw)
+        rgb, mask = torch.sigmoid(raw).split([self.channels, 1], dim=2)
+        return mask * rgb + (1 - mask) * _skip_sources(background, raw.shape[1])
 
     def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
         """Per-frame conditions (B, T, D) or (B, T, C, H, W) -> step conditions c_t
@@ -150,26 +168,28 @@ class SVG(VideoModel):
         c = self.step_conditions(cond, B, T, frames.device)
         mu_q, logvar_q, _ = self.posterior(torch.cat([h[:, 1:], c], -1))
         z = reparameterize(mu_q, logvar_q)
-        step_skips = [_skip_sources(s, n_past) for s in skips]
-        background = _skip_sources(frames, n_past)
+        # steps read the skips and background of frame min(t-1, n_past-1): the context frames
+        terms = self.decoder.skip_terms([s[:, :n_past] for s in skips])
+        background = frames[:, :n_past]
         if teacher_forcing:
             h_in = h[:, :-1]
             g, _ = self.frame_predictor(torch.cat([h_in, z, c], -1))
             mu_p, logvar_p, _ = self._prior(torch.cat([h_in, c], -1))
-            pred = self.decode(g, step_skips, background)
+            pred = self.decode(g, terms, background)
         else:
-            pred, mu_p, logvar_p = self._free_running(h, z, c, step_skips, background, n_past)
+            pred, mu_p, logvar_p = self._free_running(h, z, c, terms, background, n_past)
         kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).mean(0)
         mse = frame_mse(pred, frames[:, 1:])
         return StepOutput(mse.mean() + beta * kl.mean(), mse, kl, pred)
 
-    def _free_running(self, h, z, c, step_skips, background, n_past):
+    def _free_running(self, h, z, c, terms, background, n_past):
         k = n_past  # steps 1..n_past read ground-truth (context) frames
         h_in = h[:, :k]
         g, pred_state = self.frame_predictor(torch.cat([h_in, z[:, :k], c[:, :k]], -1))
         mu_p, logvar_p, prior_state = self._prior(torch.cat([h_in, c[:, :k]], -1))
-        preds = [self.decode(g, [s[:, :k] for s in step_skips], background[:, :k])]
+        preds = [self.decode(g, terms, background)]
         mus, logvars = [mu_p], [logvar_p]
+        last_terms, last_background = [t[:, -1:] for t in terms], background[:, -1:]
         for i in range(k, z.shape[1]):
             h_prev, _ = self.encode(preds[-1][:, -1:])
             ci = c[:, i:i + 1]
@@ -177,7 +197,7 @@ class SVG(VideoModel):
             mu_p, logvar_p, prior_state = self._prior(torch.cat([h_prev, ci], -1), prior_state)
             mus.append(mu_p)
             logvars.append(logvar_p)
-            preds.append(self.decode(g, [s[:, i:i + 1] for s in step_skips], background[:, i:i + 1]))
+            preds.append(self.decode(g, last_terms, last_background))
         return torch.cat(preds, 1), torch.cat(mus, 1), torch.cat(logvars, 1)
 
     # ---- inference ------------------------------------------------------------------------
@@ -218,7 +238,7 @@ class SVG(VideoModel):
             z = reparameterize(mu_q, logvar_q)
             _, pred_state = self.frame_predictor(torch.cat([h[:, :-1], z, c], -1))
             _, _, prior_state = self._prior(torch.cat([h[:, :-1], c], -1))
-        last_skips = [s[:, -1:] for s in skips]
+        last_terms = self.decoder.skip_terms([s[:, -1:] for s in skips])  # once per rollout
         background = x[:, -1:]
         h_prev = h[:, -1:]
         for i in range(n_past - 1, T - 1):
@@ -226,17 +246,16 @@ class SVG(VideoModel):
             mu_p, logvar_p, prior_state = self._prior(torch.cat([h_prev, ci], -1), prior_state)
             z = reparameterize(mu_p, logvar_p)
             g, pred_state = self.frame_predictor(torch.cat([h_prev, z, ci], -1), pred_state)
-            frame = self.decode(g, last_skips, background)
+            frame = self.decode(g, last_terms, background)
             yield frame[:, 0].unflatten(0, (B, samples))
             if i < T - 2:
                 h_prev, _ = self.encode(frame)
 
 
-def _skip_sources(x: Tensor, n_past: int) -> Tensor:
-    """Per-frame tensors (B, T, ...) -> the skip source of each step t = 1..T-1: frame
-    min(t-1, n_past-1). Slicing + expand (whose backward is a sum) rather than an index gather
-    (whose backward is a slow index_put)."""
-    T = x.shape[1]
-    last = x[:, n_past - 1:n_past].expand(-1, T - n_past, *x.shape[2:])
-    return torch.cat([x[:, :n_past - 1], last], 1)
+def _skip_sources(x: Tensor, steps: int) -> Tensor:
+    """(B, S, ...) -> (B, steps, ...) whose step i is x[:, min(i, S-1)]: a view when S = 1, else
+    slicing + expand (whose backward is a sum) rather than an index gather."""
+    S = x.shape[1]
+    last = x[:, S - 1:S].expand(-1, steps - S + 1, *x.shape[2:])
+    return last if S == 1 else torch.cat([x[:, :S - 1], last], 1)
 

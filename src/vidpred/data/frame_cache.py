@@ -1,0 +1,81 @@
+"""Decoded-frame cache: a split's frames decoded once into uint8 ``.npy`` files, memory-mapped on
+later runs, so PNG decoding is off the start-up path.
+
+A cache entry lives in ``<cache_root>/decoded/<key>/`` (``cache_root`` is ``$VIDPRED_CACHE`` or
+``~/.cache/vidpred``), where ``key`` hashes the split's absolute path and the reading settings.
+It records a fingerprint of the source files (relative path, size and modification time of every
+file under the split): any added, removed, rewritten or touched file makes the entry stale and it
+is rebuilt from the PNGs, with their full validation. Entries are written to a temporary folder
+and renamed into place, so an interrupted write leaves no half entry.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from . import cache_root
+
+VERSION = 1
+META = "meta.json"
+
+
+def fingerprint(split_dir: Path) -> str:
+    """sha1 over (relative path, size, mtime_ns) of every file under ``split_dir``."""
+    h = hashlib.sha1()
+    for root, dirs, files in os.walk(split_dir):
+        dirs.sort()
+        for name in sorted(files):
+            p = Path(root) / name
+            st = p.stat()
+            h.update(f"{p.relative_to(split_dir)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def cached_arrays(split_dir: Path, settings: dict, build: Callable[[], dict[str, np.ndarray]],
+                  enabled: bool = True) -> dict[str, np.ndarray]:
+    """The arrays ``build()`` returns for ``split_dir``, from the cache when it is fresh.
+
+    Args:
+        split_dir: the folder whose files the arrays are decoded from.
+        settings: everything besides the files that changes the arrays (sizes, frame limits).
+        build: decodes and validates the files; returns named arrays (raises on bad files).
+        enabled: False decodes every time and writes nothing.
+
+    Returns:
+        name -> array; a cache hit gives copy-on-write memory maps (pages read on first touch).
+    """
+    if not enabled:
+        return build()
+    split_dir = Path(split_dir).resolve()
+    ident = json.dumps({"split": str(split_dir), "settings": settings, "version": VERSION},
+                       sort_keys=True)
+    entry = cache_root() / "decoded" / hashlib.sha1(ident.encode()).hexdigest()[:20]
+    stamp = fingerprint(split_dir)
+    meta = entry / META
+    if meta.exists():
+        try:
+            info = json.loads(meta.read_text())
+            if info.get("fingerprint") == stamp:
+                return {name: np.load(entry / f"{name}.npy", mmap_mode="c") for name in info["arrays"]}
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable entry: rebuild it below
+    arrays = build()
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=entry.name + ".", dir=entry.parent))
+        for name, a in arrays.items():
+            np.save(tmp / f"{name}.npy", a)
+        (tmp / META).write_text(json.dumps({"fingerprint": stamp, "arrays": list(arrays),
+                                            "source": str(split_dir), "settings": settings}))
+        shutil.rmtree(entry, ignore_errors=True)
+        os.replace(tmp, entry)
+    except OSError:  # a read-only or full cache only costs speed
+        shutil.rmtree(tmp, ignore_errors=True) if "tmp" in locals() else None
+    return arrays
