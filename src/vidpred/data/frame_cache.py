@@ -70,12 +70,15 @@ def cached_arrays(split_dir: Path, settings: dict, build: Callable[[], dict[str,
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=entry.name + ".", dir=entry.parent))
+    except OSError:  # a read-only cache only costs speed
+        return arrays
+    try:
         for name, a in arrays.items():
             np.save(tmp / f"{name}.npy", a)
         (tmp / META).write_text(json.dumps({"fingerprint": stamp, "arrays": list(arrays),
                                             "source": str(split_dir), "settings": settings}))
         shutil.rmtree(entry, ignore_errors=True)
         os.replace(tmp, entry)
-    except OSError:  # a read-only or full cache only costs speed
-        shutil.rmtree(tmp, ignore_errors=True) if "tmp" in locals() else None
+    except OSError:  # a full disk only costs speed
+        shutil.rmtree(tmp, ignore_errors=True)
     return arrays
