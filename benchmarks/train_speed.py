@@ -67,7 +67,7 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class Path_:
+class TrainingPath:
     """One implementation (ours or reference) with its own model copy and optimizer."""
 
     def __init__(self, name, model, cfg, device, compiled=False):
@@ -108,7 +108,7 @@ class Path_:
         return out
 
 
-def check_same_loss(ours: Path_, ref: Path_, frames, cond, beta) -> dict:
+def check_same_loss(ours: TrainingPath, ref: TrainingPath, frames, cond, beta) -> dict:
     """First-step loss and gradients of both paths from the same seed, BatchNorm in eval mode."""
     res = {}
     grads = []
@@ -139,7 +139,7 @@ def matmul_gflops(device, n: int = 4096, reps: int = 5) -> float:
     return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
 
 
-def profile_step(path: Path_, dataset, indices, beta, rows: int = 12) -> tuple[str, float]:
+def profile_step(path: TrainingPath, dataset, indices, beta, rows: int = 12) -> tuple[str, float]:
     """torch.profiler table (top operators by self time) and FLOPs of one training step."""
     from torch.profiler import ProfilerActivity, profile
     from torch.utils.flop_counter import FlopCounterMode
@@ -168,9 +168,9 @@ def run_config(key: str, args) -> dict:
                            image_size=cfg.data.image_size, image_width=cfg.data.image_width)
     torch.manual_seed(0)
     model = build_model(cfg).to(device)
-    ours = Path_("ours", model, cfg, device, compiled=args.compile)
+    ours = TrainingPath("ours", model, cfg, device, compiled=args.compile)
     # the straightforward implementation keeps PyTorch's default NCHW layout
-    ref = Path_("reference", copy.deepcopy(model).to(memory_format=torch.contiguous_format), cfg,
+    ref = TrainingPath("reference", copy.deepcopy(model).to(memory_format=torch.contiguous_format), cfg,
                 device)
     sampler = IterationSampler(len(dataset), cfg.train.batch_size, cfg.train.seed)
     beta = cfg.train.beta

