@@ -26,3 +26,20 @@ def test_cpu_autocast_keeps_float32_and_threads_are_the_cores():
         y = torch.nn.Linear(4, 4)(torch.randn(2, 4))
     assert y.dtype == torch.float32
     assert 1 <= default_threads() <= (os.cpu_count() or 1)
+
+
+def test_train_command_takes_device_auto_and_names_a_missing_gpu(push_root, tmp_path, capsys):
+    from vidpred.cli import main
+    from vidpred.config import Config
+
+    from .conftest import tiny_config
+
+    cfg = tiny_config(push_root, iterations=2, iters_per_epoch=2)
+    cfg.save(tmp_path / "c.yaml")
+    assert main(["train", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "auto"),
+                 "--device", "auto", "--quiet"]) == 0
+    assert Config.load(tmp_path / "auto" / "config.yaml") == cfg   # the device is not a config value
+    if not torch.cuda.is_available():
+        assert main(["train", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "gpu"),
+                     "--device", "cuda", "--quiet"]) == 2
+        assert "use --device cpu or auto" in capsys.readouterr().err

@@ -89,6 +89,6 @@ def test_cli_reports_data_and_config_problems_without_a_traceback(tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("vidpred: error:") and "does not exist" in err and "Traceback" not in err
     assert main(["train", "--out", str(tmp_path / "r2"), "--set", "train.lrate=1"]) == 2
-    assert "did you mean train.'lr'" in capsys.readouterr().err
+    assert "did you mean 'train.lr'" in capsys.readouterr().err
     assert main(["evaluate", "--ckpt", str(tmp_path / "none.ckpt"), "--out", str(tmp_path)]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -33,3 +33,14 @@ def test_run_curves_plot_long_runs_with_smoothing(tmp_path):
 
     path = plot_run_curves([("a", *run(0.0)), ("b", *run(0.01))], tmp_path / "c.png")
     assert Image.open(path).size[0] > 1000
+
+
+def test_frame_grid_tiles_rows_and_evenly_spaced_steps():
+    from vidpred.viz import frame_grid
+
+    truth = torch.zeros(30, 3, 8, 16)
+    pred = torch.ones(30, 3, 8, 16)
+    grid = frame_grid({"truth": truth, "pred": pred}, max_columns=5, gap=2)
+    assert grid.shape == (2 * 8 + 2, 5 * 16 + 4 * 2, 3) and grid.dtype == np.uint8
+    assert (grid[:8, :16] == 0).all() and (grid[10:, :16] == 255).all()
+    assert (grid[8:10] == 255).all()   # the white gap between the rows

@@ -5,7 +5,7 @@ A checkpoint is a dict::
 
     {"format": "vidpred-checkpoint", "version": 1, "config": <JSON str>, "model": state_dict,
      "optimizer": state_dict or None, "iteration": int, "rng": ByteTensor, "best_psnr": float,
-     "extra": {str: number}}
+     "extra": {str: number}, "rng_ranks": [ByteTensor per rank] (multi-process runs only)}
 """
 from __future__ import annotations
 
@@ -28,10 +28,12 @@ VERSION = 1
 
 def save_checkpoint(path: str | Path, *, config: Config, model: torch.nn.Module,
                     optimizer: torch.optim.Optimizer | None = None, iteration: int = 0,
-                    best_psnr: float = float("-inf"), extra: dict[str, Any] | None = None) -> Path:
+                    best_psnr: float = float("-inf"), extra: dict[str, Any] | None = None,
+                    rng_ranks: list[torch.Tensor] | None = None) -> Path:
     """Write a checkpoint atomically: a temporary file in the same folder, fsync, rename.
 
     A crash at any moment leaves either the old file or the new one, never a torn one.
+    ``rng_ranks``: in a multi-process run, every rank's RNG state (rank 0's is also ``rng``).
     """
     path = Path(path)
     state = {
@@ -41,6 +43,8 @@ def save_checkpoint(path: str | Path, *, config: Config, model: torch.nn.Module,
         "iteration": int(iteration), "rng": torch.get_rng_state(),
         "best_psnr": float(best_psnr), "extra": dict(extra or {}),
     }
+    if rng_ranks is not None and len(rng_ranks) > 1:
+        state["rng_ranks"] = list(rng_ranks)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -87,11 +87,14 @@ def _load_config(args):
 
 
 def cmd_train(args) -> None:
+    from .distributed import is_main_process
     from .train import train
 
     cfg = _load_config(args)
     result = train(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
-                   progress=not args.quiet)
+                   progress=not args.quiet, device=args.device)
+    if not is_main_process():
+        return
     print(f"trained to iteration {result.iteration} in {result.seconds / 60:.1f} min; best "
           f"validation PSNR {result.best_psnr:.2f} dB; checkpoints in {result.run_dir}")
 
@@ -112,7 +115,8 @@ def cmd_evaluate(args) -> None:
     from .evaluate import evaluate_checkpoint
 
     m = evaluate_checkpoint(args.ckpt, args.data, args.split, args.n_past, args.n_future, args.samples,
-                       args.out, args.gifs, args.max_sequences, progress=not args.quiet)
+                       args.out, args.gifs, args.max_sequences, progress=not args.quiet,
+                       device=args.device)
     print(summary_table(m))
     print(f"wrote {Path(args.out) / 'metrics.json'}, psnr_per_frame.png and GIFs")
 
@@ -173,6 +177,13 @@ def cmd_compare(args) -> None:
     _print_rows(compare(args.runs, args.out), Path(args.out))
 
 
+def cmd_report(args) -> None:
+    from .report import write_report
+
+    path = write_report(args.runs, args.out, gifs=args.gifs)
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, self-contained: open it in any browser)")
+
+
 def cmd_sweep(args) -> None:
     from .sweep import parse_grid, sweep
 
@@ -201,7 +212,8 @@ def _demo_train(args, what: str, cache_name: str, generate, make_config, describ
     resume = (out / "last.ckpt").exists() and not args.overwrite
     print(f"[2/3] training {describe(cfg)} for {cfg.train.iterations} iterations into {out}"
           + (" (resuming)" if resume else ""))
-    train(cfg, out, resume=resume, overwrite=args.overwrite, progress=not args.quiet)
+    train(cfg, out, resume=resume, overwrite=args.overwrite, progress=not args.quiet,
+          device=args.device)
     return out, data, cfg, t_data, time.perf_counter() - t0 - t_data, t0
 
 
@@ -220,7 +232,8 @@ def cmd_demo(args) -> None:
     print(f"[3/3] evaluating {out / 'best.ckpt'} on the test split, {cfg.data.n_past} -> "
           f"{cfg.data.n_future}, {args.samples} samples")
     m = evaluate_checkpoint(out / "best.ckpt", data, "test", cfg.data.n_past, cfg.data.n_future,
-                            args.samples, out / "eval", args.gifs, None, progress=not args.quiet)
+                            args.samples, out / "eval", args.gifs, None, progress=not args.quiet,
+                            device=args.device)
     total = time.perf_counter() - t0
     print()
     print(summary_table(m))
@@ -276,6 +289,13 @@ def _simulator_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="same seed, same dataset")
     p.add_argument("--workers", type=int, default=2, help="simulator processes (default 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", metavar="auto|cpu|cuda",
+                   help="where to compute: cpu (default), cuda (bf16 autocast, float32 weights) or "
+                   "auto (cuda when present, else cpu). Under torchrun each process takes GPU "
+                   "LOCAL_RANK")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -340,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
     t.add_argument("--overwrite", action="store_true", help="start again in an existing run dir")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _device_arg(t)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="PSNR/SSIM per frame, best of N samples, GIFs")
@@ -354,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-sequences", type=int, help="score only the first sequences")
     e.add_argument("--out", required=True, help="output folder for metrics.json, plot and GIFs")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+    _device_arg(e)
     e.set_defaults(func=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="long rollouts: one first frame + a folder of labels in, "
@@ -386,6 +408,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "results.md and results.csv")
     c.set_defaults(func=cmd_compare)
 
+    r = sub.add_parser("report", help="one self-contained HTML page (plots and GIFs embedded, no "
+                       "network requests) with the config, curves, PSNR per frame, GIFs and a "
+                       "metrics table of one or several runs side by side")
+    r.add_argument("runs", nargs="+", help="run directories written by vidpred train / demo")
+    r.add_argument("--out", required=True, help="the .html file to write")
+    r.add_argument("--gifs", type=int, default=4, help="prediction GIFs per run (default 4)")
+    r.set_defaults(func=cmd_report)
+
     w = sub.add_parser("sweep", help="train, evaluate and compare one run per grid combination")
     w.add_argument("--config", help="base YAML config")
     w.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the base config")
@@ -414,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override the demo config, e.g. --set train.iterations=500")
     m.add_argument("--overwrite", action="store_true", help="retrain instead of resuming OUT")
     m.add_argument("--quiet", action="store_true", help="no progress bars")
+    _device_arg(m)
     m.set_defaults(func=cmd_demo)
     return p
 

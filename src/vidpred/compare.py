@@ -17,7 +17,7 @@ from pathlib import Path
 from .config import Config, config_differences, get_value
 from .errors import ConfigError
 from .train import METRICS_FILE
-from .viz import plot_run_curves, plot_runs_psnr_per_frame, read_log
+from .viz import baseline_of, plot_run_curves, plot_runs_psnr_per_frame, read_log
 
 COLUMNS = ("run", "label", "iterations", "train_minutes", "best_val_psnr", "final_val_psnr",
            "final_val_ssim", "test_psnr", "test_ssim", "test_psnr_sample_mean", "baseline_psnr")
@@ -46,9 +46,12 @@ def load_run(path: str | Path) -> Run:
 
 
 def label_runs(runs: list[Run]) -> None:
-    """Label each run by the config values that differ between the runs (else its folder name)."""
+    """Label each run by the config values that differ between the runs (at most three; else,
+    and for a single run, its folder name)."""
     keys = [k for k in config_differences([r.config for r in runs]) if k != "data.root"] \
         if len(runs) > 1 else []
+    if len(keys) > 3:  # different setups, not a sweep: the folder names say more
+        keys = []
     for r in runs:
         r.label = ", ".join(f"{k.split('.', 1)[1]}={get_value(r.config, k)}" for k in keys) or r.path.name
     seen: dict[str, int] = {}
@@ -59,7 +62,8 @@ def label_runs(runs: list[Run]) -> None:
             r.label = f"{r.label} ({r.path.name})"
 
 
-def _row(r: Run) -> dict:
+def summary_row(r: Run) -> dict:
+    """The run's figures in ``COLUMNS`` (PSNR in dB, rounded; "" where the run has none)."""
     last = r.epochs[-1] if r.epochs else {}
     ev = r.eval or {}
     fmt = lambda v, n=2: "" if v is None else round(float(v), n)  # noqa: E731
@@ -73,7 +77,7 @@ def _row(r: Run) -> dict:
         "test_psnr": fmt(ev.get("psnr_mean")),
         "test_ssim": fmt(ev.get("ssim_mean"), 4),
         "test_psnr_sample_mean": fmt(ev.get("sample_mean", {}).get("psnr_mean")),
-        "baseline_psnr": fmt(ev.get("baseline_copy_last", {}).get("psnr_mean")),
+        "baseline_psnr": fmt(ev.get(baseline_of(ev)[0], {}).get("psnr_mean")),
     }
 
 
@@ -96,7 +100,7 @@ def compare(run_dirs: list[str | Path], out: str | Path) -> list[dict]:
     evaluated = [(r.label, r.eval) for r in runs if r.eval]
     if evaluated:
         plot_runs_psnr_per_frame(evaluated, out / "psnr_per_frame.png")
-    rows = [_row(r) for r in runs]
+    rows = [summary_row(r) for r in runs]
     with (out / "results.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()

@@ -127,6 +127,7 @@ class TrainConfig:
         channels_last: NHWC memory layout for the convolutions (faster on CPU).
         deterministic: ``torch.use_deterministic_algorithms(True)`` (bit-exact reruns/resumes).
         keep_checkpoints: how many epoch checkpoints to keep besides ``last`` and ``best``.
+        tensorboard: also write TensorBoard event files into the run directory.
     """
 
     iterations: int = 3000
@@ -149,6 +150,7 @@ class TrainConfig:
     channels_last: bool = True
     deterministic: bool = False
     keep_checkpoints: int = 2
+    tensorboard: bool = True
 
 
 @dataclass
@@ -262,7 +264,7 @@ def _fields(cls: type) -> dict[str, type]:
 
 def _suggest(word: str, options: list[str] | dict, prefix: str = "") -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
-    return f" (did you mean {prefix}{close[0]!r}?)" if close else ""
+    return f" (did you mean '{prefix}{close[0]}'?)" if close else ""
 
 
 def _coerce(value: Any, typ: type, where: str) -> Any:

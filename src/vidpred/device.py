@@ -54,3 +54,8 @@ def synchronize(device: torch.device) -> None:
     """Wait for queued GPU work (for honest timings); nothing on CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def to_device(batch: tuple, device) -> tuple:
+    """A dataset batch ``(frames, cond)`` moved to ``device`` (``cond`` may be None)."""
+    return tuple(None if x is None else x.to(device, non_blocking=True) for x in batch)

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from .data import make_dataset
+from .device import default_threads, resolve_device, to_device
 from .metrics import best_of_n, psnr, sample_diversity, ssim
 from .models import VideoModel
 from .viz import plot_psnr_per_frame, save_prediction_gif
@@ -32,7 +33,8 @@ def _summary(psnr_frames: torch.Tensor, ssim_frames: torch.Tensor) -> dict:
 
 def evaluate(model: VideoModel, dataset, n_past: int, n_future: int, samples: int = 10,
              out_dir: str | Path | None = None, gifs: int = 8, batch_size: int = 16,
-             seed: int = 0, use_cond: bool = True, progress: bool = True) -> dict:
+             seed: int = 0, use_cond: bool = True, progress: bool = True,
+             device: torch.device | str = "cpu") -> dict:
     """Score ``samples`` futures per sequence of ``dataset`` (in its fixed order).
 
     Args:
@@ -43,6 +45,7 @@ def evaluate(model: VideoModel, dataset, n_past: int, n_future: int, samples: in
         gifs: how many sequences get a GIF (ground truth | best sample | baseline).
         batch_size: sequences per rollout batch (each is expanded by ``samples``).
         seed: RNG seed of the prior samples (the global RNG is restored afterwards).
+        device: where the model lives; batches go there, figures come back to the CPU.
 
     Returns:
         The metrics dict described in the module doc.
@@ -57,25 +60,27 @@ def evaluate(model: VideoModel, dataset, n_past: int, n_future: int, samples: in
         torch.manual_seed(seed)
         for start in tqdm(range(0, len(dataset), batch_size), desc="evaluating", unit="batch",
                           disable=not progress, leave=False):
-            frames, cond = dataset.batch(range(start, min(start + batch_size, len(dataset))))
+            frames, cond = to_device(dataset.batch(range(start, min(start + batch_size, len(dataset)))),
+                                     device)
             # datasets of whole sequences (dance test split) give more frames than the window
             frames, cond = frames[:, :n_past + n_future], cond[:, :n_past + n_future]
             truth = frames[:, n_past:]
-            pred = model.rollout(frames[:, :n_past], cond if use_cond else None, n_future, samples)
+            pred = model.rollout(frames[:, :n_past], cond if use_cond else None, n_future,
+                                 samples).float()
             B, S = pred.shape[:2]
             truth_s = truth[:, None].expand_as(pred).flatten(0, 1)
-            p = psnr(pred.flatten(0, 1), truth_s).view(B, S, -1)
-            s = ssim(pred.flatten(0, 1), truth_s).view(B, S, -1)
+            p = psnr(pred.flatten(0, 1), truth_s).view(B, S, -1).cpu()
+            s = ssim(pred.flatten(0, 1), truth_s).view(B, S, -1).cpu()
             model_p.append(p)
             model_s.append(s)
             copy = frames[:, n_past - 1:n_past].expand_as(truth)
-            base_p.append(psnr(copy, truth))
-            base_s.append(ssim(copy, truth))
-            div.append(sample_diversity(pred))
+            base_p.append(psnr(copy, truth).cpu())
+            base_s.append(ssim(copy, truth).cpu())
+            div.append(sample_diversity(pred).cpu())
             for b in range(B):
                 if start + b < gifs:
                     best = int(p[b].mean(1).argmax())
-                    gif_items.append((start + b, frames[b], pred[b, best], copy[b]))
+                    gif_items.append((start + b, frames[b].cpu(), pred[b, best].cpu(), copy[b].cpu()))
     seconds = time.perf_counter() - t0
     model_p, model_s = torch.cat(model_p), torch.cat(model_s)
     n_seq = model_p.shape[0]
@@ -105,23 +110,25 @@ def evaluate(model: VideoModel, dataset, n_past: int, n_future: int, samples: in
 
 def evaluate_checkpoint(ckpt: str | Path, data: str | Path | None, split: str, n_past: int,
                         n_future: int, samples: int, out: str | Path, gifs: int = 8,
-                        max_sequences: int | None = None, progress: bool = True) -> dict:
+                        max_sequences: int | None = None, progress: bool = True,
+                        device: str = "cpu") -> dict:
     """Load a checkpoint, evaluate it on a split and write ``out/metrics.json`` (with the
     split, checkpoint and data root recorded), the PSNR plot and GIFs.
 
-    ``data`` None means the dataset the checkpoint was trained on.
+    ``data`` None means the dataset the checkpoint was trained on; ``device``: ``cpu``, ``cuda``
+    or ``auto``.
     """
-    from .device import default_threads
     from .train import load_trained_model
 
     torch.set_num_threads(default_threads())
-    model, cfg, _ = load_trained_model(ckpt)
+    dev = resolve_device(device)
+    model, cfg, _ = load_trained_model(ckpt, dev)
     data = data or cfg.data.root
     dataset = make_dataset(data, cfg.data.layout, split, n_past + n_future, train=False,
                            image_size=cfg.data.image_size, image_width=cfg.data.image_width,
                            max_sequences=max_sequences, progress=progress)
     metrics = evaluate(model, dataset, n_past, n_future, samples=samples, out_dir=out, gifs=gifs,
-                       use_cond=cfg.model.cond_dim > 0, progress=progress)
+                       use_cond=cfg.model.cond_dim > 0, progress=progress, device=dev)
     metrics.update(split=split, checkpoint=str(ckpt), data=str(data))
     (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics

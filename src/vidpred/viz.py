@@ -67,6 +67,28 @@ def save_prediction_gif(path: str | Path, truth: torch.Tensor, panels: dict[str,
     return path
 
 
+def frame_grid(rows: dict[str, torch.Tensor], max_columns: int = 12, gap: int = 2) -> np.ndarray:
+    """Tile sequences into one image: one row per sequence, one column per (sampled) time step.
+
+    Args:
+        rows: name -> (T, C, H, W) frames in [0, 1] (C = 1 or 3); all the same T, H, W.
+        max_columns: long sequences show ``max_columns`` evenly spaced steps (first and last
+            included), so a 629-frame rollout fits on a screen.
+        gap: white pixels between tiles.
+
+    Returns:
+        (H_grid, W_grid, 3) uint8 — what TensorBoard's ``add_image(..., dataformats="HWC")`` takes.
+    """
+    seqs = [_to_uint8(v) for v in rows.values()]
+    T, H, W, _ = seqs[0].shape
+    steps = np.unique(np.linspace(0, T - 1, min(T, max_columns)).round().astype(int))
+    grid = np.full((len(seqs) * (H + gap) - gap, len(steps) * (W + gap) - gap, 3), 255, np.uint8)
+    for r, seq in enumerate(seqs):
+        for c, t in enumerate(steps):
+            grid[r * (H + gap):r * (H + gap) + H, c * (W + gap):c * (W + gap) + W] = seq[t]
+    return grid
+
+
 def read_log(path: str | Path) -> tuple[list[dict], list[dict]]:
     """metrics.jsonl -> (iteration records, epoch records)."""
     iters, epochs = [], []
@@ -154,8 +176,7 @@ def plot_psnr_per_frame(metrics: dict, out: str | Path, title: str = "") -> Path
     n_past = metrics["n_past"]
     x = np.arange(n_past, n_past + len(metrics["psnr_per_frame"]))
     long = len(x) > 60
-    base_key = "baseline_copy_first" if "baseline_copy_first" in metrics else "baseline_copy_last"
-    base_name = "copy first frame" if base_key == "baseline_copy_first" else "copy last context frame"
+    base_key, base_name = baseline_of(metrics)
     several = metrics.get("n_samples", 1) > 1 and "sample_mean" in metrics
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key, unit in zip(axes, ("psnr", "ssim"), ("PSNR (dB)", "SSIM")):
@@ -174,6 +195,14 @@ def plot_psnr_per_frame(metrics: dict, out: str | Path, title: str = "") -> Path
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return Path(out)
+
+
+def baseline_of(metrics: dict) -> tuple[str, str]:
+    """The key and name of the baseline an evaluation's metrics hold: ``baseline_copy_first``
+    (long rollouts, ``vidpred predict``) or ``baseline_copy_last`` (``vidpred evaluate``)."""
+    if "baseline_copy_first" in metrics:
+        return "baseline_copy_first", "copy first frame"
+    return "baseline_copy_last", "copy last context frame"
 
 
 def plot_run_curves(runs: list[tuple[str, list[dict], list[dict]]], out: str | Path) -> Path:
@@ -225,11 +254,12 @@ def plot_runs_psnr_per_frame(runs: list[tuple[str, dict]], out: str | Path) -> P
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for i, (label, m) in enumerate(runs):
         x = np.arange(m["n_past"], m["n_past"] + len(m["psnr_per_frame"]))
+        base_key, base_name = baseline_of(m)
         for ax, key in zip(axes, ("psnr", "ssim")):
-            ax.plot(x, m[f"{key}_per_frame"], "o-", color=f"C{i % 10}", ms=3,
-                    label=f"{label} (best of {m['n_samples']})")
-            if i == 0:
-                ax.plot(x, m["baseline_copy_last"][f"{key}_per_frame"], "k:", label="copy last frame")
+            ax.plot(x, m[f"{key}_per_frame"], "-" if len(x) > 60 else "o-", color=f"C{i % 10}",
+                    ms=3, label=f"{label} (best of {m['n_samples']})")
+            ax.plot(x, m[base_key][f"{key}_per_frame"], ":", color=f"C{i % 10}", alpha=0.8,
+                    label=f"{label}: {base_name}")
     for ax, unit in zip(axes, ("PSNR (dB)", "SSIM")):
         ax.set_xlabel("frame index")
         ax.set_ylabel(unit)
