@@ -8,9 +8,12 @@ Run directory::
     best.ckpt          the epoch with the best validation PSNR
     epoch_<e>.ckpt     the last ``keep_checkpoints`` epochs
     training_curves.png
+    events.out.tfevents.*   TensorBoard scalars and prediction grids (:mod:`vidpred.tblog`)
 
-Batches are a pure function of (seed, iteration) and the checkpoint stores the torch RNG state,
-so ``resume=True`` continues exactly where the last checkpoint stopped.
+Batches are a pure function of (seed, iteration) and the checkpoint stores the torch RNG state
+(every rank's, under torchrun), so ``resume=True`` continues exactly where the last checkpoint
+stopped. Under ``torchrun`` the same loop trains with DistributedDataParallel
+(:mod:`vidpred.distributed`).
 """
 from __future__ import annotations
 
