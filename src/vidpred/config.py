@@ -310,7 +310,7 @@ def dance_demo_config(data_root: str | Path) -> Config:
     """The CPU-sized pose CVAE of ``vidpred demo --task dance`` (also ``configs/dance_cpu.yaml``;
     a test keeps the two equal).
 
-    Frames 32 x 64, clips of 1 + 15 frames, F, L, N, D = 16, 8, 4, 24 (template: 128, 32, 12, 192)
+    Frames 32 x 64, clips of 1 + 15 frames, F, L, N, D = 24, 8, 4, 32 (template: 128, 32, 12, 192)
     with the first-frame composite output; teacher forcing decays from epoch 2 to 0.3.
     """
     cfg = Config()
@@ -318,9 +318,9 @@ def dance_demo_config(data_root: str | Path) -> Config:
         f"data.root={data_root}", "data.layout=dance", "data.n_past=1", "data.n_future=15",
         "data.image_size=32", "data.image_width=64",
         "model.name=pose_cvae", "model.cond_kind=image", "model.cond_dim=3",
-        "model.output=composite_first", "model.frame_channels=16", "model.label_channels=8",
-        "model.z_channels=4", "model.fusion_channels=24",
-        "train.iterations=1800", "train.iters_per_epoch=150", "train.batch_size=8",
+        "model.output=composite_first", "model.frame_channels=24", "model.label_channels=8",
+        "model.z_channels=4", "model.fusion_channels=32",
+        "train.iterations=1550", "train.iters_per_epoch=150", "train.batch_size=8",
         "train.kl_anneal=monotonic", "train.kl_anneal_ratio=0.25", "train.tfr_decay_start=2",
         "train.tfr_floor=0.3", "train.grad_clip=1.0", "train.val_sequences=1"])
     return cfg
