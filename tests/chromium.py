@@ -9,6 +9,7 @@ log (``--log-net-log``). A request is the page's when its network isolation key 
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -71,8 +72,7 @@ def render(binary: str, page: Path, work: Path, width: int = 1400) -> dict:
     start = dumped.stdout.find('<pre id="vidpred-probe">')
     assert start >= 0, f"the probe did not run: {dumped.stderr[-2000:]}"
     body = dumped.stdout[start + len('<pre id="vidpred-probe">'):dumped.stdout.index("</pre>", start)]
-    layout = json.loads(body.replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
-                        .replace("&gt;", ">"))
+    layout = json.loads(html.unescape(body))
     shot, netlog = work / f"{page.stem}.png", work / f"{page.stem}_netlog.json"
     height = int(layout["height"]) + 10
     done = _run(binary, work / "profile_shot",

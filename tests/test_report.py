@@ -67,7 +67,10 @@ def test_report_is_one_file_with_everything_embedded(report, runs):
     push_eval = json.loads((runs[0] / "eval" / "metrics.json").read_text())
     assert f"<td>{round(push_eval['psnr_mean'], 2)}</td>" in page
     assert page.count('data-kind="gif"') == 2 + 2   # 2 evaluation GIFs + 2 test-dance rollouts
-    assert "model: pose_cvae" not in page and "name: pose_cvae" in page
+    configs = re.findall(r'<pre class="config">(.*?)</pre>', page, re.S)
+    assert len(configs) == 2
+    assert "name: svg" in configs[0] and "width: 4" in configs[0]
+    assert "name: pose_cvae" in configs[1] and "frame_channels: 8" in configs[1]
 
 
 def test_report_renders_every_plot_and_gif_in_chromium(report, browser, tmp_path):

@@ -1,8 +1,8 @@
 """The ``vidpred`` command line. Thin: parses arguments, calls the library, prints.
 
 Subcommands: ``data push``, ``data dance``, ``data smmnist``, ``data check``, ``train``,
-``evaluate``, ``predict``, ``compare``, ``sweep``, ``demo``. Problems with the user's files
-or settings print one ``vidpred: error: ...`` line and exit with status 2.
+``evaluate``, ``predict``, ``compare``, ``report``, ``sweep``, ``demo``. Problems with the
+user's files or settings print one ``vidpred: error: ...`` line and exit with status 2.
 """
 from __future__ import annotations
 
@@ -28,18 +28,12 @@ def cmd_data_push(args) -> None:
           f"({dt / max(n, 1):.3f} s/sequence with {args.workers} workers)")
 
 
-def _dance_spec(args):
-    from .data.sim_dance import DanceSpec
+def cmd_data_dance(args) -> None:
+    from .data.sim_dance import DanceSpec, generate_dance_dataset
 
-    return DanceSpec(train=args.train, train_len=args.train_len, val_len=args.val_len,
+    spec = DanceSpec(train=args.train, train_len=args.train_len, val_len=args.val_len,
                      test=args.test, test_len=args.test_len, height=args.height,
                      width=args.width, seed=args.seed)
-
-
-def cmd_data_dance(args) -> None:
-    from .data.sim_dance import generate_dance_dataset
-
-    spec = _dance_spec(args)
     t0 = time.perf_counter()
     root = generate_dance_dataset(args.out, spec, workers=args.workers, progress=not args.quiet)
     n = spec.train * spec.train_len + spec.val_len + spec.test * spec.test_len

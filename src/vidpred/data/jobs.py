@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -33,27 +34,49 @@ def mark_complete(out: Path, spec: dict) -> None:
     (out / META_FILE).write_text(json.dumps(spec, indent=1))
 
 
-def run_jobs(jobs: Sequence, job: Callable, init: Callable, init_args: tuple, close: Callable,
+# this worker process's (renderer scene, job function); set once per process by _start_worker
+_worker: tuple | None = None
+
+
+def _start_worker(gl_backend: str, scene_cls: type, scene_args: tuple, job: Callable) -> None:
+    global _worker
+    os.environ["MUJOCO_GL"] = gl_backend
+    _worker = (scene_cls(*scene_args), job)
+
+
+def _run_one(item):
+    scene, job = _worker
+    return job(scene, item)
+
+
+def run_jobs(jobs: Sequence, job: Callable, scene_cls: type, scene_args: tuple, gl_backend: str,
              workers: int, desc: str, unit: str, progress: bool, chunksize: int = 1) -> None:
-    """Run ``job(j)`` for every j, in this process (workers <= 1) or in a spawn pool whose
-    processes each call ``init(*init_args)`` once; ``close()`` ends the in-process run.
+    """Run ``job(scene, j)`` for every j, where ``scene = scene_cls(*scene_args)`` is built once
+    per process with ``MUJOCO_GL=gl_backend``: in this process (workers <= 1, the scene closed
+    at the end) or in a spawn pool of ``workers`` processes. ``job`` and ``scene_cls`` must be
+    module-level (they are sent to the workers by reference).
 
     Spawn, never fork: a forked process must not inherit a GL context.
     """
     from tqdm import tqdm
 
+    global _worker
+    init_args = (gl_backend, scene_cls, tuple(scene_args), job)
     bar = tqdm(total=len(jobs), desc=desc, unit=unit, disable=not progress)
     try:
         if workers <= 1:
-            init(*init_args)
-            for j in jobs:
-                job(j)
-                bar.update()
-            close()
+            _start_worker(*init_args)
+            try:
+                for j in jobs:
+                    _run_one(j)
+                    bar.update()
+            finally:
+                _worker[0].close()
+                _worker = None
         else:
             ctx = mp.get_context("spawn")
-            with ctx.Pool(workers, initializer=init, initargs=init_args) as pool:
-                for _ in pool.imap_unordered(job, jobs, chunksize=chunksize):
+            with ctx.Pool(workers, initializer=_start_worker, initargs=init_args) as pool:
+                for _ in pool.imap_unordered(_run_one, jobs, chunksize=chunksize):
                     bar.update()
     finally:
         bar.close()

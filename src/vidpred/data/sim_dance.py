@@ -252,24 +252,11 @@ def _progress_marker(root: Path, split: str, index: int) -> Path:
 
 
 # ---- worker processes ---------------------------------------------------------------------
-_scene: HumanoidScene | None = None
-
-
-def _init_worker(gl_backend: str, height: int, width: int) -> None:
-    global _scene
-    os.environ["MUJOCO_GL"] = gl_backend
-    _scene = HumanoidScene(height, width)
-
-
-def _close_worker() -> None:
-    _scene.close()
-
-
-def _job(args) -> str:
+def _job(scene: HumanoidScene, args) -> str:
     root, spec_dict, split, index = args
     spec = DanceSpec(**spec_dict)
     n = {"train": spec.train_len, "val": spec.val_len, "test": spec.test_len}[split]
-    frames, labels = _scene.dance(np.random.SeedSequence([spec.seed, SPLITS.index(split), index]),
+    frames, labels = scene.dance(np.random.SeedSequence([spec.seed, SPLITS.index(split), index]),
                                   n, spec.fps)
     root = Path(root)
     _write_job(root, spec, split, index, frames, labels)
@@ -305,7 +292,7 @@ def generate_dance_dataset(out: str | Path, spec: DanceSpec = DanceSpec(), worke
     jobs = sorted(((str(out), spec_dict, split, i) for split, i in _jobs(spec)
                    if not _progress_marker(out, split, i).exists()),
                   key=lambda j: -n_frames[j[2]])
-    run_jobs(jobs, _job, _init_worker, (backend, spec.height, spec.width), _close_worker,
+    run_jobs(jobs, _job, HumanoidScene, (spec.height, spec.width), backend,
              workers, "generating dances", "dance", progress)
     mark_complete(out, spec_dict)
     shutil.rmtree(out / ".progress", ignore_errors=True)

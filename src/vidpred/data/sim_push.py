@@ -228,23 +228,10 @@ def write_sequence(folder: Path, frames: np.ndarray, actions: np.ndarray, ee: np
 
 
 # ---- worker processes ---------------------------------------------------------------------
-_scene: FetchPushScene | None = None
-
-
-def _init_worker(gl_backend: str, image_size: int, block_half: float) -> None:
-    global _scene
-    os.environ["MUJOCO_GL"] = gl_backend
-    _scene = FetchPushScene(image_size, block_half)
-
-
-def _close_worker() -> None:
-    _scene.close()
-
-
-def _job(args) -> str:
+def _job(scene: FetchPushScene, args) -> str:
     root, split, index, seed, seq_len = args
     seq = np.random.SeedSequence([seed, SPLITS.index(split), index])
-    frames, actions, ee = simulate_sequence(_scene, seq, seq_len)
+    frames, actions, ee = simulate_sequence(scene, seq, seq_len)
     write_sequence(sequence_dir(Path(root), split, index), frames, actions, ee)
     return split
 
@@ -277,7 +264,7 @@ def generate_push_dataset(out: str | Path, spec: PushSpec = PushSpec(), workers:
             for split in SPLITS for i in range(spec.count(split))
             if not sequence_dir(out, split, i).exists()]
     out.mkdir(parents=True, exist_ok=True)
-    run_jobs(jobs, _job, _init_worker, (backend, spec.image_size, spec.block_half), _close_worker,
+    run_jobs(jobs, _job, FetchPushScene, (spec.image_size, spec.block_half), backend,
              workers, "generating push sequences", "seq", progress, chunksize=4)
     mark_complete(out, asdict(spec))
     return out
