@@ -45,9 +45,9 @@ import torch
 
 from vidpred.config import Config
 from vidpred.data import cache_root, make_dataset
-from vidpred.device import autocast, default_threads, resolve_device, synchronize
+from vidpred.device import autocast, default_threads, keep_freed_memory, resolve_device, synchronize
 from vidpred.models.reference import draw_noise, reference_forward
-from vidpred.train import IterationSampler, build_model
+from vidpred.train import IterationSampler, build_model, make_optimizer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 NAMES = {"a": "bair_svg_lp", "b": "push_cpu", "c": "dance_template", "d": "dance_cpu"}
@@ -72,7 +72,9 @@ class TrainingPath:
 
     def __init__(self, name, model, cfg, device, compiled=False):
         self.name, self.model, self.cfg, self.device = name, model, cfg, device
-        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, betas=(0.9, 0.999))
+        # ours: the training loop's optimizer; reference: the Adam call SVG's train.py writes
+        self.opt = make_optimizer(model.parameters(), cfg.train.lr) if name == "ours" else \
+            torch.optim.Adam(model.parameters(), lr=cfg.train.lr, betas=(0.9, 0.999))
         self.fn = model
         if name == "ours" and compiled:
             self.fn = torch.compile(model)
@@ -158,6 +160,7 @@ def run_config(key: str, args) -> dict:
     """Benchmark one config in this process; returns the figures as a dict."""
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads or default_threads())
+    keep_freed_memory()  # as the training loop does (both paths run in this process)
     cfg = Config.load(CONFIGS / f"{NAMES[key]}.yaml")
     cfg.apply_overrides(args.set or [])
     if args.channels_last != "auto":

@@ -118,12 +118,13 @@ def cmd_evaluate(args) -> None:
 # ---- predict ------------------------------------------------------------------------------
 def cmd_predict(args) -> None:
     from .predict import load_image, load_label_folder, predict_sequence, predict_test_split
-    from .device import default_threads
+    from .device import default_threads, keep_freed_memory
     from .train import load_trained_model
 
     import torch
 
     torch.set_num_threads(default_threads())
+    keep_freed_memory()
     model, cfg, _ = load_trained_model(args.ckpt)
     size = cfg.data.frame_size
     torch.manual_seed(args.seed)

@@ -6,7 +6,9 @@ weights and optimizer state, as ``torch.autocast`` does) with cuDNN's benchmark 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import platform
 
 import torch
 
@@ -22,6 +24,31 @@ def default_threads() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
+
+
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc's malloc keep freed memory in the process instead of handing it back to the
+    kernel (Linux/glibc; elsewhere a no-op). Call once before training or a rollout.
+
+    By default glibc serves large blocks (from 128 KiB, up to 32 MiB as its threshold adapts) with
+    a fresh ``mmap`` that ``free`` unmaps, and trims the free top of the heap, so each training
+    step faults its activations in page by page again (on a VM each fault is a trip to the host). With mmap off and a
+    2 GiB trim threshold the freed blocks are reused by the next step: ``aten::mul``/``fill_`` on
+    fresh activations went from 30 to 4 ms per demo step in a profile. The same effect as the
+    jemalloc/tcmalloc ``LD_PRELOAD`` that PyTorch's CPU tuning guides recommend, without
+    installing either. Resident memory then stays at its peak until the process exits.
+
+    Returns:
+        True when the settings were applied.
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
 
 def resolve_device(name: str = "cpu") -> torch.device:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .data import make_dataset
-from .device import default_threads, resolve_device, to_device
+from .device import default_threads, keep_freed_memory, resolve_device, to_device
 from .metrics import best_of_n, psnr, sample_diversity, ssim
 from .models import VideoModel
 from .viz import plot_psnr_per_frame, save_prediction_gif
@@ -121,6 +121,7 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | Path | None, split: str, n
     from .train import load_trained_model
 
     torch.set_num_threads(default_threads())
+    keep_freed_memory()
     dev = resolve_device(device)
     model, cfg, _ = load_trained_model(ckpt, dev)
     data = data or cfg.data.root

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -42,5 +43,8 @@ def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def frame_mse(pred: Tensor, target: Tensor) -> Tensor:
-    """Mean squared error per frame: (B, T, C, H, W) x2 -> (T,), averaged over B, C, H, W."""
-    return (pred - target).pow(2).mean(dim=(0, 2, 3, 4))
+    """Mean squared error per frame: (B, T, C, H, W) x2 -> (T,), averaged over B, C, H, W.
+
+    ``F.mse_loss`` computes the squared error in one pass forward and one backward (instead of a
+    difference, a square and their two backward passes over the whole clip)."""
+    return F.mse_loss(pred, target, reduction="none").mean(dim=(0, 2, 3, 4))

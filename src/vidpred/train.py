@@ -32,7 +32,8 @@ from . import distributed
 from .checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from .config import Config, config_differences, get_value
 from .data import CONDITIONS, make_dataset
-from .device import autocast, default_threads, resolve_device, synchronize, to_device
+from .device import (autocast, default_threads, keep_freed_memory, resolve_device, synchronize,
+                     to_device)
 from .errors import CheckpointError, ConfigError, TrainingError
 from .metrics import psnr, ssim
 from .models import SVG, PoseCVAE, VideoModel
@@ -43,6 +44,13 @@ METRICS_FILE = "metrics.jsonl"
 
 
 MODELS = ("svg", "pose_cvae")
+
+
+def make_optimizer(parameters, lr: float) -> torch.optim.Adam:
+    """Adam with betas (0.9, 0.999), as in SVG (Denton & Fergus 2018), using PyTorch's fused
+    kernel: one multi-tensor update per step instead of a Python loop over the parameters (the
+    same update up to float rounding; the state dict has the same format)."""
+    return torch.optim.Adam(parameters, lr=lr, betas=(0.9, 0.999), fused=True)
 
 
 def build_model(cfg: Config) -> VideoModel:
@@ -251,6 +259,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
     t = cfg.train
     dev = ctx.device
     torch.set_num_threads(t.threads or max(1, default_threads() // ctx.local_world_size))
+    keep_freed_memory()
     torch.use_deterministic_algorithms(t.deterministic)
     n_past, n_future = cfg.data.n_past, cfg.data.n_future
     if n_past < 1 or n_future < 1:
@@ -276,7 +285,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
         _check_run_dir(run_dir, resume, overwrite,
                        ckpt_bytes * (t.keep_checkpoints + 3) + 200 * t.iterations + 2**20)
         ctx.barrier()
-    optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, betas=(0.9, 0.999))
+    optimizer = make_optimizer(model.parameters(), t.lr)
     start_it, best_psnr, elapsed = 0, float("-inf"), 0.0
     log_path = run_dir / METRICS_FILE
     if resume and (run_dir / "last.ckpt").exists():

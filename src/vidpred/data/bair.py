@@ -313,5 +313,5 @@ class BairDataset(Dataset):
         idx = torch.as_tensor(indices, dtype=torch.long)
         s, t0 = idx // self.n_starts, idx % self.n_starts
         t = t0[:, None] + torch.arange(self.seq_len)
-        frames = self.seqs.frames[s[:, None], t].float().div_(255.0)
+        frames = self.seqs.frames[s[:, None], t].div(255.0)  # uint8 -> float32 in one pass
         return frames, self.seqs.cond[s[:, None], t]

@@ -275,4 +275,4 @@ class DanceDataset:
             labels = torch.stack([self.tests[i].labels[:T] for i in idx.tolist()])
             return frames.float().div_(255.0), labels.float().div_(255.0)
         t = idx[:, None] * self.seq_len + torch.arange(self.seq_len)
-        return self.frames[t].float().div_(255.0), self.labels[t].float().div_(255.0)
+        return self.frames[t].div(255.0), self.labels[t].div(255.0)  # uint8 -> float32, one pass

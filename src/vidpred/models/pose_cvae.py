@@ -178,7 +178,7 @@ class PoseCVAE(VideoModel):
             return torch.sigmoid(raw)
         rgb, mask = torch.sigmoid(raw).split([self.channels, 1], dim=2)
         source = first_frame if self.anchor_first else prev_frames
-        return mask * rgb + (1 - mask) * source
+        return torch.lerp(source, rgb, mask)  # mask * rgb + (1 - mask) * source, one pass
 
     # ---- training -------------------------------------------------------------------------
     def forward(self, frames: Tensor, cond: Tensor, n_past: int, beta: float,

@@ -102,18 +102,25 @@ class SVG(VideoModel):
                    m.cond_kind, m.cond_embed, image_hw, m.time_chunk)
 
     # ---- pieces ---------------------------------------------------------------------------
-    def encode(self, frames: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """(B, T, C, H, W) -> h (B, T, g_dim), skips [(B, T, c_i, h_i, w_i)], one encoder call per
-        ``time_chunk`` time steps."""
-        k = self.time_chunk or frames.shape[1]
-        if frames.shape[1] > k:
-            parts = [self.encode(f) for f in frames.split(k, 1)]
+    def encode(self, frames: Tensor, skip_frames: int | None = None) -> tuple[Tensor, list[Tensor]]:
+        """(B, T, C, H, W) -> h (B, T, g_dim), skips [(B, S, c_i, h_i, w_i)] of the first
+        S = ``skip_frames`` frames (default all T), one encoder call per ``time_chunk`` time steps.
+
+        Only the skips the decoder reads are kept: the chunks after the first S frames give just
+        h, so their skip maps are neither copied into the output nor given zero gradients.
+        """
+        T = frames.shape[1]
+        S = T if skip_frames is None else min(skip_frames, T)
+        k = self.time_chunk or T
+        if T > k:
+            parts = [self.encode(f, max(0, min(k, S - i))) for i, f in zip(range(0, T, k), frames.split(k, 1))]
+            kept = [p[1] for p in parts if p[1][0].shape[1]]
             return (torch.cat([p[0] for p in parts], 1),
-                    [torch.cat([p[1][i] for p in parts], 1) for i in range(len(parts[0][1]))])
-        B, T = frames.shape[:2]
+                    [torch.cat(ss, 1) if len(ss) > 1 else ss[0] for ss in zip(*kept)])
+        B = frames.shape[0]
         x = frames.flatten(0, 1).contiguous(memory_format=memory_format_of(self.encoder))
         h, skips = self.encoder(x)
-        return h.unflatten(0, (B, T)), [s.unflatten(0, (B, T)) for s in skips]
+        return h.unflatten(0, (B, T)), [s.unflatten(0, (B, T))[:, :S] for s in skips]
 
     def decode(self, g: Tensor, terms: list[Tensor], background: Tensor) -> Tensor:
         """g (B, T', g_dim), ``decoder.skip_terms`` of S skip frames, background (B, S, C, H, W)
@@ -128,7 +135,8 @@ class SVG(VideoModel):
         if not self.composite:
             return torch.sigmoid(raw)
         rgb, mask = torch.sigmoid(raw).split([self.channels, 1], dim=2)
-        return mask * rgb + (1 - mask) * _skip_sources(background, raw.shape[1])
+        # mask * rgb + (1 - mask) * source in one pass forward and backward
+        return torch.lerp(_skip_sources(background, raw.shape[1]), rgb, mask)
 
     def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
         """Per-frame conditions (B, T, D) or (B, T, C, H, W) -> step conditions c_t
@@ -164,12 +172,12 @@ class SVG(VideoModel):
             :class:`StepOutput`.
         """
         B, T = frames.shape[:2]
-        h, skips = self.encode(frames)
+        h, skips = self.encode(frames, n_past)
         c = self.step_conditions(cond, B, T, frames.device)
         mu_q, logvar_q, _ = self.posterior(torch.cat([h[:, 1:], c], -1))
         z = reparameterize(mu_q, logvar_q)
         # steps read the skips and background of frame min(t-1, n_past-1): the context frames
-        terms = self.decoder.skip_terms([s[:, :n_past] for s in skips])
+        terms = self.decoder.skip_terms(skips)
         background = frames[:, :n_past]
         if teacher_forcing:
             h_in = h[:, :-1]
@@ -191,7 +199,7 @@ class SVG(VideoModel):
         mus, logvars = [mu_p], [logvar_p]
         last_terms, last_background = [t[:, -1:] for t in terms], background[:, -1:]
         for i in range(k, z.shape[1]):
-            h_prev, _ = self.encode(preds[-1][:, -1:])
+            h_prev, _ = self.encode(preds[-1][:, -1:], 0)
             ci = c[:, i:i + 1]
             g, pred_state = self.frame_predictor(torch.cat([h_prev, z[:, i:i + 1], ci], -1), pred_state)
             mu_p, logvar_p, prior_state = self._prior(torch.cat([h_prev, ci], -1), prior_state)
@@ -249,7 +257,7 @@ class SVG(VideoModel):
             frame = self.decode(g, last_terms, background)
             yield frame[:, 0].unflatten(0, (B, samples))
             if i < T - 2:
-                h_prev, _ = self.encode(frame)
+                h_prev, _ = self.encode(frame, 0)
 
 
 def _skip_sources(x: Tensor, steps: int) -> Tensor:
