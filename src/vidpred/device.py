@@ -36,9 +36,10 @@ def keep_freed_memory() -> bool:
 
     By default glibc serves large blocks (from 128 KiB, up to 32 MiB as its threshold adapts) with
     a fresh ``mmap`` that ``free`` unmaps, and trims the free top of the heap, so each training
-    step faults its activations in page by page again (on a VM each fault is a trip to the host). With mmap off and a
-    2 GiB trim threshold the freed blocks are reused by the next step: ``aten::mul``/``fill_`` on
-    fresh activations went from 30 to 4 ms per demo step in a profile. The same effect as the
+    step faults its activations in page by page again (on a VM each fault is a trip to the host).
+    With mmap and trimming off, the next step reuses the freed blocks. Measured on this project's
+    2-core VM: BatchNorm + LeakyReLU forward and backward on one (48, 64, 64, 64) activation
+    22-24 ms instead of 98-103 ms; a demo training step 145 -> 137 ms. The same effect as the
     jemalloc/tcmalloc ``LD_PRELOAD`` that PyTorch's CPU tuning guides recommend, without
     installing either. Resident memory then stays at its peak until the process exits.
 
@@ -48,7 +49,8 @@ def keep_freed_memory() -> bool:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     libc = ctypes.CDLL(None)
-    return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    # -1: never trim (man mallopt)
+    return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, -1))
 
 
 def resolve_device(name: str = "cpu") -> torch.device:

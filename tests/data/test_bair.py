@@ -1,4 +1,5 @@
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +132,39 @@ def test_decoded_frames_are_cached_and_the_cache_follows_the_files(tmp_path, pus
     png.write_bytes(png.read_bytes()[:40])
     with pytest.raises(DataError, match="3.png"):
         BairDataset(root, "train", seq_len=12)
+
+
+def _resident_bytes(path) -> int:
+    """Resident bytes of this process's mappings of ``path`` (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if line[:1].isalnum() and "-" in line.split()[0] and ":" not in line.split()[0]:
+            inside = line.endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1]) * 1024
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="MADV_POPULATE_READ is Linux")
+def test_cached_frames_are_mapped_in_at_open(tmp_path, monkeypatch):
+    """A cache hit maps the whole (small) array in at open, before any batch reads it; with
+    populating off (the control) nothing is resident until a read touches it."""
+    from vidpred.data import frame_cache
+
+    frames = np.random.default_rng(0).integers(0, 255, (64, 4, 3, 64, 64), dtype=np.uint8)
+    (tmp_path / "split").mkdir()
+    (tmp_path / "split" / "a.txt").write_text("source")
+    frame_cache.cached_arrays(tmp_path / "split", {"t": 1}, lambda: {"frames": frames})  # write
+
+    def open_hit() -> tuple[np.ndarray, int]:
+        hit = frame_cache.cached_arrays(tmp_path / "split", {"t": 1}, lambda: {"frames": frames})
+        assert isinstance(hit["frames"], np.memmap)
+        return hit["frames"], _resident_bytes(hit["frames"].filename)
+
+    monkeypatch.setattr(frame_cache, "POPULATE_MAX_BYTES", 0)
+    _, lazy = open_hit()
+    monkeypatch.setattr(frame_cache, "POPULATE_MAX_BYTES", 2**30)
+    populated, resident = open_hit()
+    assert lazy < frames.nbytes // 4
+    assert resident >= frames.nbytes
+    assert np.array_equal(populated, frames)

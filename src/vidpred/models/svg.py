@@ -113,8 +113,9 @@ class SVG(VideoModel):
         S = T if skip_frames is None else min(skip_frames, T)
         k = self.time_chunk or T
         if T > k:
-            parts = [self.encode(f, max(0, min(k, S - i))) for i, f in zip(range(0, T, k), frames.split(k, 1))]
-            kept = [p[1] for p in parts if p[1][0].shape[1]]
+            parts = [self.encode(f, max(0, min(k, S - i)))
+                     for i, f in zip(range(0, T, k), frames.split(k, 1))]
+            kept = [p[1] for p in parts if p[1][0].shape[1]] or [parts[0][1]]
             return (torch.cat([p[0] for p in parts], 1),
                     [torch.cat(ss, 1) if len(ss) > 1 else ss[0] for ss in zip(*kept)])
         B = frames.shape[0]
