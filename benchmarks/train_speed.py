@@ -27,7 +27,7 @@ torch.profiler table of one step and the step's achieved GFLOP/s (FLOPs counted 
 ``torch.utils.flop_counter.FlopCounterMode``) next to a large matmul's GFLOP/s on the same
 machine. Each config runs in its own process so peak RSS is its own.
 
-    python benchmarks/train_speed.py [--configs a,b,c] [--steps 8] [--device cpu|cuda]
+    python benchmarks/train_speed.py [--configs a,b,c] [--steps 16] [--rounds 8] [--device cpu|cuda]
         [--channels-last auto|on|off] [--compile] [--profile] [--threads 0] [--set K=V]
 """
 from __future__ import annotations
@@ -202,6 +202,9 @@ def run_config(key: str, args) -> dict:
         res[p.name] = {"step_s": med, "frames_per_s": res["frames_per_step"] / med,
                        "data_share": sum(p.data_s) / sum(p.step_s)}
     res["speedup"] = res["reference"]["step_s"] / res["ours"]["step_s"]
+    per = args.steps // args.rounds  # the speedup of each round alone shows the run's noise
+    res["round_speedups"] = [sum(ref.step_s[i:i + per]) / sum(ours.step_s[i:i + per])
+                             for i in range(0, len(ours.step_s), per)]
     res["peak_rss_mib"] = peak_rss_mib()
     res["peak_rss_ours_mib"] = rss_after_ours
     if device.type == "cuda":
@@ -221,7 +224,8 @@ def describe(r: dict) -> str:
     line = (f"({r['config']}) {r['name']:15s} ours {o['frames_per_s']:7.1f} frames/s "
             f"({o['step_s'] * 1000:7.1f} ms/step, data wait {100 * o['data_share']:.1f}%)  "
             f"reference {f['frames_per_s']:7.1f} frames/s ({f['step_s'] * 1000:7.1f} ms/step)  "
-            f"speedup={r['speedup']:.2f}  loss ours {c['ours']:.6f} ref {c['reference']:.6f} "
+            f"speedup={r['speedup']:.2f} (rounds {min(r['round_speedups']):.2f}-"
+            f"{max(r['round_speedups']):.2f})  loss ours {c['ours']:.6f} ref {c['reference']:.6f} "
             f"|diff| {c['abs_diff']:.1e} grad rel diff {c['grad_rel_diff']:.1e}  "
             f"peak RSS {r['peak_rss_ours_mib']:.0f} MiB (ours) {r['peak_rss_mib']:.0f} MiB (both)  "
             f"params {r['params']:,}  {r['device']} threads={r['threads']} "
@@ -235,8 +239,9 @@ def describe(r: dict) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--configs", default="a,b,c", help="comma-separated keys among a,b,c,d")
-    p.add_argument("--steps", type=int, default=8, help="timed training steps per path")
-    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds (steps split among them)")
+    p.add_argument("--steps", type=int, default=16, help="timed training steps per path")
+    p.add_argument("--rounds", type=int, default=8, help="interleaved rounds (steps split among "
+                   "them): more rounds, less sensitive to the machine's speed drifting")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = physical cores)")
     p.add_argument("--channels-last", default="auto", choices=("auto", "on", "off"),

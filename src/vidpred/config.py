@@ -298,8 +298,8 @@ def demo_config(data_root: str | Path) -> Config:
     """The CPU-sized SVG-LP setup of ``vidpred demo`` (also in ``configs/push_cpu.yaml``).
 
     dcgan64 at width 16 with the mask-composite output, batch 16, 2 -> 10 frames: about
-    5-6 iterations/s on 2 cores, so the default 3,000 iterations train in about 9 minutes
-    (538 s measured).
+    6-7 iterations/s on 2 cores, so the default 3,000 iterations train in about 8 minutes
+    (452 s measured).
     """
     cfg = Config()
     cfg.data.root = str(data_root)
