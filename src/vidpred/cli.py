@@ -427,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="the main job: generate robot video, train SVG-LP, evaluate "
                        "(--task dance: dancing humanoid, pose CVAE, 630-frame rollouts)")
     m.add_argument("--task", default="push", choices=["push", "dance"],
-                   help="push: robot pushing + SVG-LP (about 10 min); dance: dancing humanoid + "
+                   help="push: robot pushing + SVG-LP (about 8 min on 2 cores); dance: dancing humanoid + "
                    "pose CVAE + 630-frame rollouts")
     m.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
     m.add_argument("--data", help="dataset root (default: $VIDPRED_CACHE or ~/.cache/vidpred)")

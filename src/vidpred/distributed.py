@@ -68,14 +68,6 @@ class Distributed:
         dist.all_reduce(values, op=dist.ReduceOp.SUM)
         return (values / self.world_size).cpu()
 
-    def any(self, flag: bool) -> bool:
-        """True when ``flag`` is true on any rank (all ranks get the same answer)."""
-        if not self.enabled:
-            return flag
-        t = torch.tensor([float(flag)], device=self.device)
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
-
     def gather_rng_states(self) -> list[torch.Tensor]:
         """Every rank's CPU RNG state (uint8 tensors), in rank order, on every rank.
 
