@@ -111,11 +111,17 @@ class TrainingPath:
 
 
 def check_same_loss(ours: TrainingPath, ref: TrainingPath, frames, cond, beta) -> dict:
-    """First-step loss and gradients of both paths from the same seed, BatchNorm in eval mode."""
+    """First-step loss and gradients of both paths from the same seed, BatchNorm in eval mode,
+    in float32 (no autocast; on CUDA with TF32 off, which would round both paths differently)."""
     res = {}
     grads = []
+    tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     for p in (ours, ref):
-        p.model.eval()
+        # only BatchNorm: cuDNN's LSTM has no backward in eval mode
+        for m in p.model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
         torch.manual_seed(1234)
         p.model.zero_grad(set_to_none=True)
         out = p.loss(frames, cond, beta)  # float32 check, outside autocast
@@ -124,6 +130,7 @@ def check_same_loss(ours: TrainingPath, ref: TrainingPath, frames, cond, beta) -
         grads.append(torch.cat([q.grad.flatten() for q in p.model.parameters() if q.grad is not None]))
         p.model.zero_grad(set_to_none=True)
         p.model.train()
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
     res["abs_diff"] = abs(res["ours"] - res["reference"])
     res["grad_rel_diff"] = float((grads[0] - grads[1]).norm() / grads[1].norm().clamp_min(1e-30))
     return res

@@ -89,3 +89,14 @@ def test_rollout_steps_stream_frames_without_graph():
     first = next(steps)
     assert first.shape == (1, 2, 3, H, W) and not first.requires_grad
     assert sum(1 for _ in steps) == 38
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "composite", "composite_first"])
+def test_bf16_autocast_trains_and_returns_float32_frames(output):
+    torch.manual_seed(0)
+    model = _small(output=output)
+    frames, labels = torch.rand(B, T, 3, H, W), torch.rand(B, T, 3, H, W)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(frames, labels, n_past=1, beta=1.0)
+    assert out.pred.dtype == torch.float32 and torch.isfinite(out.loss)
+    out.loss.backward()

@@ -173,3 +173,15 @@ def test_logvar_is_bounded_so_the_kl_cannot_overflow():
     mu, logvar, _ = net(torch.full((2, 3, 8), 50.0))
     assert logvar.abs().max() <= net.logvar_bound
     assert torch.isfinite(gaussian_kl(mu, logvar, mu, -logvar)).all()
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "composite"])
+def test_bf16_autocast_trains_and_returns_float32_frames(output):
+    """Under bf16 autocast (what --device cuda uses) the composite mixes the bf16 decoder output
+    with float32 frames; the output and its loss must come back in float32."""
+    model = _small(output=output)
+    frames, cond = _data()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(frames, cond, N_PAST, beta=0.1)
+    assert out.pred.dtype == torch.float32 and torch.isfinite(out.loss)
+    out.loss.backward()

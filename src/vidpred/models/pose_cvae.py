@@ -174,6 +174,7 @@ class PoseCVAE(VideoModel):
         if self.anchor_first:
             parts.append(first_feats.expand(-1, prev_feats.shape[1], -1, -1, -1))
         raw = self._run(lambda x: self.generator(self.decoder_fusion(x)), torch.cat(parts, 2))
+        raw = raw.float()  # float32 output and composite under bf16 autocast too
         if not self.composite:
             return torch.sigmoid(raw)
         rgb, mask = torch.sigmoid(raw).split([self.channels, 1], dim=2)

@@ -132,7 +132,9 @@ class SVG(VideoModel):
             return torch.cat([self.decode(g[:, i:i + k], [t[:, min(i, S - 1):] for t in terms],
                                           background[:, min(i, S - 1):])
                               for i in range(0, g.shape[1], k)], 1)
-        raw = self.decoder(g, terms)
+        # the output and the composite are computed in float32 also under bf16 autocast, so
+        # frames, losses and the float32 background agree in dtype
+        raw = self.decoder(g, terms).float()
         if not self.composite:
             return torch.sigmoid(raw)
         rgb, mask = torch.sigmoid(raw).split([self.channels, 1], dim=2)
