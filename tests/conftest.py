@@ -88,3 +88,19 @@ def tiny_config(root: Path, **train):
     for k, v in train.items():
         setattr(t, k, v)
     return cfg
+
+
+def synthetic_config(**train):
+    """``tiny_config`` on the in-memory synthetic layout (moving squares, 7-d conditions): for
+    tests of the training loop that need some video but not the simulator's."""
+    cfg = tiny_config("synthetic", **train)
+    cfg.data.layout = "synthetic"
+    return cfg
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that render data with MuJoCo (through the push_root / dance_root fixtures) are
+    marked ``sim``: ``pytest -m "not sim"`` runs the rest without the simulator."""
+    for item in items:
+        if {"push_root", "dance_root"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.sim)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from vidpred.config import Config, demo_config
+from vidpred.config import Config, check_config, config_problems, named_config
 from vidpred.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -40,17 +40,67 @@ def test_yaml_round_trip_and_unknown_keys_in_files(tmp_path):
         Config.load(tmp_path / "missing.yaml")
 
 
-def test_shipped_demo_config_file_is_the_demo_config():
-    shipped = Config.load(CONFIGS / "push_cpu.yaml")
-    assert shipped == demo_config(shipped.data.root)
+def test_shipped_configs_are_reachable_by_name_and_from_the_repository_root():
+    assert named_config("push_cpu") == Config.load(CONFIGS / "push_cpu.yaml")
+    with pytest.raises(ConfigError, match=r"no shipped config named 'push_cp'.*did you mean 'push_cpu'"):
+        named_config("push_cp")
+
+
+@pytest.mark.parametrize("item, message", [
+    ("train.kl_anneal=cosine", "train.kl_anneal='cosine': choose one of cyclical, monotonic, none"),
+    ("train.lr=-1", r"train.lr=-1.0: must be > 0"),
+    ("model.width=0", r"model.width=0: must be >= 1"),
+    ("train.tfr_start=1.5", r"train.tfr_start=1.5: must be in \[0, 1\]"),
+    ("train.kl_anneal_cycles=0", r"train.kl_anneal_cycles=0: must be >= 1"),
+    ("train.batch_size=0", r"train.batch_size=0: must be >= 1"),
+    ("train.iterations=-5", r"train.iterations=-5: must be >= 1"),
+    ("model.z_dim=-3", r"model.z_dim=-3: must be >= 1"),
+    ("model.backbone=resnet", r"model.backbone='resnet': choose one of dcgan64, vgg64"),
+    ("train.kl_anneal_ratio=2", r"train.kl_anneal_ratio=2.0: must be in \(0, 1\]"),
+    ("data.n_past=0", r"data.n_past=0: must be >= 1"),
+    ("train.lr=nan", r"train.lr=nan: must be > 0"),
+    ("data.image_size=60", r"needs height and width divisible by 16"),
+    ("model.output=composite_first", r"model svg offers sigmoid, composite"),
+    ("model.cond_dim=3", r"the bair layout gives vector conditions of size 7"),
+])
+def test_every_bad_value_is_one_line_naming_the_key(item, message):
+    cfg = Config().apply_overrides([item])
+    problems = config_problems(cfg)
+    assert len(problems) == 1 and "\n" not in problems[0]
+    with pytest.raises(ConfigError, match=message):
+        check_config(cfg)
+
+
+def test_all_problems_are_listed_at_once_and_the_global_batch_must_split():
+    cfg = Config().apply_overrides(["train.lr=-1", "model.width=0", "train.batch_size=6"])
+    assert len(config_problems(cfg)) == 2
+    assert any("split evenly over 4 processes" in p for p in config_problems(cfg, world_size=4))
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        assert config_problems(Config.load(path)) == [], path.name
+
+
+def test_model_defaults_are_the_config_defaults():
+    """One source of defaults: the constructors' keyword defaults equal the config's."""
+    import inspect
+
+    from vidpred.config import ModelConfig
+    from vidpred.models import SVG, PoseCVAE
+    from vidpred.models.factory import model_fields
+
+    m = ModelConfig()
+    for cls, name in ((SVG, "svg"), (PoseCVAE, "pose_cvae")):
+        params = inspect.signature(cls).parameters
+        own = [k for k in model_fields(name) if not (cls is PoseCVAE and k in ("cond_kind", "cond_dim", "output", "time_chunk"))]
+        assert {k: params[k].default for k in own} == {k: getattr(m, k) for k in own}, name
 
 
 def test_shipped_dance_configs():
-    from vidpred.config import dance_demo_config
-    from vidpred.train import build_model
+    from vidpred.models import build_model
 
     shipped = Config.load(CONFIGS / "dance_cpu.yaml")
-    assert shipped == dance_demo_config(shipped.data.root)
+    m = shipped.model
+    assert (m.name, m.output, m.frame_channels, m.label_channels, m.z_channels,
+            m.fusion_channels) == ("pose_cvae", "composite_first", 24, 8, 4, 32)
     template = Config.load(CONFIGS / "dance_template.yaml")
     m = template.model
     assert (m.frame_channels, m.label_channels, m.z_channels, m.fusion_channels) == (128, 32, 12, 192)
@@ -66,7 +116,7 @@ def test_every_shipped_config_loads_builds_and_trains_one_step(path):
     loss and gradients on one random clip of its frame size and condition kind."""
     import torch
 
-    from vidpred.train import build_model
+    from vidpred.models import build_model
 
     cfg = Config.load(path)
     model = build_model(cfg)
@@ -89,7 +139,7 @@ def test_the_2022_course_setting_is_svg_fp_with_7d_conditions():
     assert (m.g_dim, m.z_dim, m.rnn_size, m.predictor_layers, m.posterior_layers) == (128, 64, 256, 2, 1)
     assert (t.batch_size, t.lr, t.iterations, t.iters_per_epoch) == (12, 0.002, 300 * 600, 600)
     assert (t.kl_anneal, t.kl_anneal_cycles, cfg.data.n_past, cfg.data.n_future) == ("cyclical", 3, 2, 10)
-    from vidpred.train import build_model
+    from vidpred.models import build_model
 
     assert not any("prior" in name for name, _ in build_model(cfg).named_parameters())
 

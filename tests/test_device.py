@@ -31,13 +31,13 @@ def test_cpu_autocast_keeps_float32_and_threads_are_the_cores():
     assert 1 <= default_threads() <= (os.cpu_count() or 1)
 
 
-def test_train_command_takes_device_auto_and_names_a_missing_gpu(push_root, tmp_path, capsys):
+def test_train_command_takes_device_auto_and_names_a_missing_gpu(tmp_path, capsys):
     from vidpred.cli import main
     from vidpred.config import Config
 
-    from .conftest import tiny_config
+    from .conftest import synthetic_config
 
-    cfg = tiny_config(push_root, iterations=2, iters_per_epoch=2)
+    cfg = synthetic_config(iterations=2, iters_per_epoch=2)
     cfg.save(tmp_path / "c.yaml")
     assert main(["train", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "auto"),
                  "--device", "auto", "--quiet"]) == 0

@@ -43,10 +43,12 @@ def test_predict_one_sequence_with_ground_truth(dance_run, dance_root, tmp_path)
                  "--out", str(out), "--samples", "2", "--quiet"]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert len(m["psnr_per_frame"]) == 23  # frames 1..23 of 24 labels
-    assert m["scored_frames"] == "1..23" and m["n_samples"] == 2
+    p = m["protocol"]
+    assert p["scored_frames"] == 23 and p["n_samples"] == 2 and p["n_past"] == 1
+    assert p["baseline"] == "copy last context frame" and p["data_range"] == 1.0
     assert np.isfinite(m["psnr_mean"]) and 0 < m["ssim_mean"] <= 1
-    assert m["best_sample_psnr_mean"] >= m["psnr_mean"] - 1e-6
-    base = m["baseline_copy_first"]["psnr_mean"]
+    assert m["psnr_mean"] >= m["sample_mean"]["psnr_mean"] - 1e-6  # best of N >= mean
+    base = m["baseline"]["psnr_mean"]
     assert 10 < base < 60
     for k in range(2):
         files = sorted((out / f"sample_{k}").glob("*.png"))
@@ -73,7 +75,9 @@ def test_predict_test_split_writes_the_kaggle_submission(dance_run, dance_root, 
     first = np.asarray(Image.open(dance_root / "test" / "test_img" / "1" / "frame0.png"))
     assert np.array_equal(body[24, 1:], first.transpose(2, 0, 1).reshape(-1))
     m = json.loads((out / "metrics.json").read_text())
-    assert m["n_sequences"] == 2 and len(m["per_sequence"]) == 2
+    assert m["protocol"]["n_sequences"] == 2 and len(m["per_sequence"]) == 2
+    per = [x["psnr_mean"] for x in m["per_sequence"]]
+    assert m["psnr_mean"] == pytest.approx(sum(per) / 2, abs=1e-3)  # curves averaged over sequences
     assert (out / "psnr_per_frame.png").exists()
     assert not sub.with_name(sub.name + ".partial").exists()
 
@@ -100,5 +104,5 @@ def test_evaluate_reads_the_dance_frame_size_from_the_checkpoint(dance_run, tmp_
 
     m = evaluate_checkpoint(dance_run / "best.ckpt", None, "test", 1, 7, samples=2,
                             out=tmp_path / "ev", gifs=1, progress=False)
-    assert m["n_sequences"] == 2 and len(m["psnr_per_frame"]) == 7
+    assert m.protocol.n_sequences == 2 and len(m.best.psnr_per_frame) == 7
     assert Image.open(tmp_path / "ev" / "seq_000.gif").size[0] > 64 * 3  # 64-wide tiles

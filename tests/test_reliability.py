@@ -10,14 +10,15 @@ import pytest
 import torch
 
 from vidpred.checkpoint import load_checkpoint
+from vidpred.device import process_settings
 from vidpred.errors import ConfigError, TrainingError
 from vidpred.train import train
 
-from .conftest import tiny_config
+from .conftest import synthetic_config
 
 
-def _config(push_root, tmp_path, **train_kw):
-    cfg = tiny_config(push_root, iterations=24, iters_per_epoch=4, threads=1, deterministic=True,
+def _config(tmp_path, **train_kw):
+    cfg = synthetic_config(iterations=24, iters_per_epoch=4, threads=1, deterministic=True,
                       tfr_decay_start=2, tfr_decay_step=0.25, **train_kw)
     path = tmp_path / "cfg.yaml"
     cfg.save(path)
@@ -53,11 +54,12 @@ def _assert_same_weights(a, b):
         assert torch.equal(a[k], b[k]), k
 
 
-def _interrupted_run(push_root, tmp_path, sig, after_iterations):
+def _interrupted_run(tmp_path, sig, after_iterations):
     """An uninterrupted reference run (in process) and a `vidpred train` subprocess sent `sig`."""
-    cfg, path = _config(push_root, tmp_path)
+    cfg, path = _config(tmp_path)
     reference = tmp_path / "reference"
-    train(cfg, reference, progress=False, log=lambda *a: None)
+    with process_settings(cfg.train.threads, cfg.train.deterministic):  # as the CLI runs it
+        train(cfg, reference, progress=False, log=lambda *a: None)
     run = tmp_path / "run"
     proc = _start(path, run)
     _wait_for_iterations(run, after_iterations, proc)
@@ -73,8 +75,8 @@ def _resume_to_the_reference(path, reference, run):
     _assert_same_weights(_weights(reference), _weights(run))
 
 
-def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(push_root, tmp_path):
-    path, reference, run, code, _ = _interrupted_run(push_root, tmp_path, signal.SIGKILL, 14)
+def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path):
+    path, reference, run, code, _ = _interrupted_run(tmp_path, signal.SIGKILL, 14)
     assert code == -signal.SIGKILL
     killed_at = load_checkpoint(run / "last.ckpt")["iteration"]
     assert 0 < killed_at < 24
@@ -87,8 +89,8 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(push_root, tmp_
         "best.ckpt", "epoch_0004.ckpt", "epoch_0005.ckpt", "last.ckpt"]
 
 
-def test_ctrl_c_saves_at_an_iteration_boundary_and_resume_is_exact(push_root, tmp_path):
-    path, reference, run, code, out = _interrupted_run(push_root, tmp_path, signal.SIGINT, 10)
+def test_ctrl_c_saves_at_an_iteration_boundary_and_resume_is_exact(tmp_path):
+    path, reference, run, code, out = _interrupted_run(tmp_path, signal.SIGINT, 10)
     assert code == 130, out
     state = load_checkpoint(run / "last.ckpt")
     assert f"SIGINT: saved {run / 'last.ckpt'} at iteration {state['iteration']}" in out
@@ -98,7 +100,7 @@ def test_ctrl_c_saves_at_an_iteration_boundary_and_resume_is_exact(push_root, tm
 
 @pytest.mark.parametrize("term", ["MSE", "KL"])
 def test_non_finite_loss_stops_naming_the_iteration_and_term_and_keeps_the_last_good_checkpoint(
-        push_root, tmp_path, monkeypatch, term):
+        tmp_path, monkeypatch, term):
     import vidpred.train as vt
 
     build = vt.build_model
@@ -119,7 +121,7 @@ def test_non_finite_loss_stops_naming_the_iteration_and_term_and_keeps_the_last_
         return model
 
     monkeypatch.setattr(vt, "build_model", faulty_model)
-    cfg = tiny_config(push_root, iterations=12, iters_per_epoch=4)
+    cfg = synthetic_config(iterations=12, iters_per_epoch=4)
     with pytest.raises(TrainingError, match=f"non-finite {term} at iteration 6 "):
         train(cfg, tmp_path / "run", progress=False, log=lambda *a: None)
     state = load_checkpoint(tmp_path / "run" / "last.ckpt")
@@ -127,14 +129,14 @@ def test_non_finite_loss_stops_naming_the_iteration_and_term_and_keeps_the_last_
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
 
 
-def test_unwritable_or_full_output_is_detected_before_training(push_root, tmp_path, monkeypatch):
-    cfg = tiny_config(push_root, iterations=4)
+def test_unwritable_or_full_output_is_detected_before_training(tmp_path, monkeypatch):
+    cfg = synthetic_config(iterations=4)
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(ConfigError, match="is not writable"):
         train(cfg, tmp_path / "a_file" / "run", progress=False)
     import shutil
-    import vidpred.train as vt
-    monkeypatch.setattr(vt.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10, 10, 1024))
+    import vidpred.runs as runs
+    monkeypatch.setattr(runs.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10, 10, 1024))
     with pytest.raises(ConfigError, match=r"has 0 MiB free, but this run's checkpoints"):
         train(cfg, tmp_path / "full", progress=False)
     assert not (tmp_path / "full" / "metrics.jsonl").exists()

@@ -8,11 +8,11 @@ from vidpred.errors import ConfigError
 from vidpred.sweep import parse_grid
 from vidpred.viz import read_log
 
-from .conftest import tiny_config
+from .conftest import synthetic_config
 
 
-def test_sweep_trains_evaluates_and_compares_every_combination(push_root, tmp_path, capsys):
-    cfg = tiny_config(push_root, iterations=6, iters_per_epoch=3)
+def test_sweep_trains_evaluates_and_compares_every_combination(tmp_path, capsys):
+    cfg = synthetic_config(iterations=6, iters_per_epoch=3)
     cfg.save(tmp_path / "tiny.yaml")
     args = ["sweep", "--config", str(tmp_path / "tiny.yaml"), "--grid",
             "kl_anneal=cyclical,none", "--out", str(tmp_path / "sweep"), "--samples", "2", "--quiet"]
@@ -37,8 +37,8 @@ def test_sweep_trains_evaluates_and_compares_every_combination(push_root, tmp_pa
     assert (tmp_path / "sweep" / runs[0] / "last.ckpt").stat().st_mtime_ns == stamp
 
 
-def test_grid_values_are_checked_before_anything_runs(push_root):
-    base = tiny_config(push_root)
+def test_grid_values_are_checked_before_anything_runs():
+    base = synthetic_config()
     assert parse_grid(["tfr_start=1.0,0.5", "model.z_dim=4,8"], base) == [
         ("train.tfr_start", ["1.0", "0.5"]), ("model.z_dim", ["4", "8"])]
     with pytest.raises(ConfigError, match="expected int"):
@@ -47,11 +47,11 @@ def test_grid_values_are_checked_before_anything_runs(push_root):
         parse_grid(["kl_anneel=none"], base)
 
 
-def test_compare_labels_by_config_difference_and_rejects_non_runs(push_root, tmp_path):
+def test_compare_labels_by_config_difference_and_rejects_non_runs(tmp_path):
     from vidpred.train import train
 
     for lr in (1e-3, 2e-3):
-        train(tiny_config(push_root, iterations=3, iters_per_epoch=3, lr=lr), tmp_path / f"lr{lr}",
+        train(synthetic_config(iterations=3, iters_per_epoch=3, lr=lr), tmp_path / f"lr{lr}",
               progress=False)
     rows = compare([tmp_path / "lr0.001", tmp_path / "lr0.002"], tmp_path / "cmp")
     assert [r["label"] for r in rows] == ["lr=0.001", "lr=0.002"]

@@ -7,7 +7,7 @@ from vidpred.checkpoint import load_checkpoint
 from vidpred.train import train
 from vidpred.viz import read_log
 
-from .conftest import tiny_config
+from .conftest import synthetic_config
 
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 QUIET = dict(progress=False, log=lambda *a: None)
@@ -19,8 +19,8 @@ def _events(run):
     return acc
 
 
-def test_scalars_and_prediction_grids_match_the_jsonl_log(push_root, tmp_path):
-    cfg = tiny_config(push_root)
+def test_scalars_and_prediction_grids_match_the_jsonl_log(tmp_path):
+    cfg = synthetic_config()
     train(cfg, tmp_path / "run", **QUIET)
     iters, epochs = read_log(tmp_path / "run" / "metrics.jsonl")
     acc = _events(tmp_path / "run")
@@ -40,8 +40,8 @@ def test_scalars_and_prediction_grids_match_the_jsonl_log(push_root, tmp_path):
     assert images[0].height == 6 * 64 + 5 * 2 and images[0].width > 64
 
 
-def test_resumed_run_has_no_doubled_tail(push_root, tmp_path):
-    cfg = tiny_config(push_root)
+def test_resumed_run_has_no_doubled_tail(tmp_path):
+    cfg = synthetic_config()
     run = tmp_path / "run"
     train(cfg, run, **QUIET)
     assert load_checkpoint(run / "epoch_0000.ckpt")["iteration"] == 4
@@ -51,6 +51,6 @@ def test_resumed_run_has_no_doubled_tail(push_root, tmp_path):
     assert steps == list(range(1, 9))   # iterations 5..8 of the first process were purged
 
 
-def test_tensorboard_can_be_switched_off(push_root, tmp_path):
-    train(tiny_config(push_root, tensorboard=False, iterations=2, iters_per_epoch=2), tmp_path / "r", **QUIET)
+def test_tensorboard_can_be_switched_off(tmp_path):
+    train(synthetic_config(tensorboard=False, iterations=2, iters_per_epoch=2), tmp_path / "r", **QUIET)
     assert not list((tmp_path / "r").glob("events.out.tfevents.*"))

@@ -7,24 +7,25 @@ import torch
 from vidpred.checkpoint import load_checkpoint
 from vidpred.cli import main
 from vidpred.errors import CheckpointError, ConfigError
-from vidpred.train import IterationSampler, make_optimizer, train
+from vidpred.step import IterationSampler, make_optimizer
+from vidpred.train import train
 from vidpred.viz import read_log
 
-from .conftest import tiny_config
+from .conftest import synthetic_config
 
 
-def test_resume_refuses_a_different_config(push_root, tmp_path):
-    short = tiny_config(push_root, iterations=4)
+def test_resume_refuses_a_different_config(tmp_path):
+    short = synthetic_config(iterations=4)
     train(short, tmp_path / "run", progress=False, log=lambda *a: None)
     assert load_checkpoint(tmp_path / "run" / "last.ckpt")["iteration"] == 4
     with pytest.raises(CheckpointError, match="train.iterations: 4 -> 8"):
-        train(tiny_config(push_root), tmp_path / "run", resume=True, progress=False)
+        train(synthetic_config(), tmp_path / "run", resume=True, progress=False)
     with pytest.raises(CheckpointError, match="does not exist"):
         train(short, tmp_path / "fresh", resume=True, progress=False)
 
 
-def test_resume_continues_iteration_count_schedule_and_weights_exactly(push_root, tmp_path):
-    cfg = tiny_config(push_root, tfr_start=1.0, tfr_decay_start=1, tfr_decay_step=0.5)
+def test_resume_continues_iteration_count_schedule_and_weights_exactly(tmp_path):
+    cfg = synthetic_config(tfr_start=1.0, tfr_decay_start=1, tfr_decay_step=0.5)
     straight = train(cfg, tmp_path / "a", progress=False, log=lambda *a: None)
     # roll the run back to its first-epoch checkpoint, as if it had stopped there
     run = tmp_path / "b"
@@ -44,8 +45,8 @@ def test_resume_continues_iteration_count_schedule_and_weights_exactly(push_root
     assert [r["epoch"] for r in epochs] == [0, 1]
 
 
-def test_run_directory_is_never_silently_overwritten(push_root, tmp_path):
-    cfg = tiny_config(push_root, iterations=4)
+def test_run_directory_is_never_silently_overwritten(tmp_path):
+    cfg = synthetic_config(iterations=4)
     train(cfg, tmp_path / "run", progress=False)
     with pytest.raises(ConfigError, match="--resume .* or --overwrite"):
         train(cfg, tmp_path / "run", progress=False)
@@ -59,8 +60,8 @@ def test_sampler_is_a_pure_function_of_the_iteration():
     assert not torch.equal(s.draw(18)[0], a[0])
 
 
-def test_cli_train_then_evaluate_writes_metrics_plots_and_gifs(push_root, tmp_path, capsys):
-    cfg = tiny_config(push_root)
+def test_cli_train_then_evaluate_writes_metrics_plots_and_gifs(tmp_path, capsys):
+    cfg = synthetic_config()
     cfg.save(tmp_path / "tiny.yaml")
     run = tmp_path / "run"
     assert main(["train", "--config", str(tmp_path / "tiny.yaml"), "--out", str(run), "--quiet",
@@ -71,14 +72,16 @@ def test_cli_train_then_evaluate_writes_metrics_plots_and_gifs(push_root, tmp_pa
     assert {"loss", "mse", "kl", "beta", "tfr", "time"} <= set(iters[0])
     assert epochs[0]["frames_per_s"] > 0 and 5 < epochs[0]["val_psnr"] < 60
     out = tmp_path / "eval"
-    assert main(["evaluate", "--ckpt", str(run / "best.ckpt"), "--data", str(push_root),
+    assert main(["evaluate", "--ckpt", str(run / "best.ckpt"), "--max-sequences", "3",
                  "--split", "test", "--n-past", "2", "--n-future", "4", "--samples", "3",
                  "--gifs", "2", "--out", str(out), "--quiet"]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert len(m["psnr_per_frame"]) == 4 and len(m["ssim_per_frame"]) == 4
-    assert m["n_sequences"] == 3 and m["n_samples"] == 3
+    p = m["protocol"]
+    assert p["n_sequences"] == 3 and p["n_samples"] == 3 and (p["n_past"], p["n_future"]) == (2, 4)
+    assert p["split"] == "test" and p["checkpoint"] == str(run / "best.ckpt")
     assert m["psnr_mean"] >= m["sample_mean"]["psnr_mean"] - 1e-6   # best of N >= mean
-    assert set(m["baseline_copy_last"]) >= {"psnr_mean", "ssim_mean"}
+    assert set(m["baseline"]) >= {"psnr_mean", "ssim_mean"}
     assert sorted(p.name for p in out.glob("*.gif")) == ["seq_000.gif", "seq_001.gif"]
     assert (out / "psnr_per_frame.png").exists()
     assert "copy last context frame" in capsys.readouterr().out
@@ -119,3 +122,43 @@ def test_fused_optimizer_makes_the_plain_adam_update():
     # a checkpoint written by plain Adam (earlier releases) resumes in the fused one
     opts[0].load_state_dict(copy.deepcopy(opts[1].state_dict()))  # as read from a file
     assert steps_agree(1)
+
+
+def test_bad_config_values_stop_before_data_or_files_are_touched(tmp_path, capsys):
+    """All problems listed, one `vidpred: error:` line each, exit 2, no run directory — checked
+    before the (here missing) dataset is opened."""
+    run = tmp_path / "run"
+    assert main(["train", "--config", "push_cpu", "--data", str(tmp_path / "no_data"),
+                 "--out", str(run), "--set", "train.lr=-1", "--set", "model.backbone=resnet"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("vidpred: error:") for line in err)
+    assert "train.lr=-1.0" in err[0] + err[1] and "model.backbone='resnet'" in err[0] + err[1]
+    assert not run.exists()
+
+
+def test_train_leaves_the_process_settings_alone(tmp_path):
+    """Threads and deterministic algorithms are the caller's (the CLI sets them), not a side
+    effect of the library call."""
+    before = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    cfg = synthetic_config(iterations=2, iters_per_epoch=2, threads=1, deterministic=True)
+    train(cfg, tmp_path / "run", progress=False, log=lambda *a: None)
+    assert (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()) == before
+
+
+def test_train_step_is_one_optimisation_step_and_refuses_a_non_finite_loss():
+    from vidpred.models import SVG
+    from vidpred.step import NonFiniteLoss, train_step
+
+    torch.manual_seed(0)
+    model = SVG(width=4, g_dim=16, z_dim=4, rnn_size=16, cond_dim=7)
+    opt = make_optimizer(model.parameters(), 1e-3)
+    frames, cond = torch.rand(2, 5, 3, 64, 64), torch.randn(2, 5, 7)
+    before = [p.detach().clone() for p in model.parameters()]
+    figs = train_step(model, opt, frames, cond, 2, 1e-4, extra=[1.0])
+    assert figs.loss == pytest.approx(figs.mse + 1e-4 * figs.kl, rel=1e-4) and figs.extra == [1.0]
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    frames[0, 3] = float("nan")
+    after = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(NonFiniteLoss, match="non-finite MSE"):
+        train_step(model, opt, frames, cond, 2, 1e-4)
+    assert all(torch.equal(a, b) for a, b in zip(after, model.parameters()))  # untouched

@@ -104,3 +104,25 @@ def load_model_state(model: torch.nn.Module, state_dict: dict, path: str | Path)
         raise CheckpointError(f"{path}: weights do not fit this model (a checkpoint from another "
                               "model or config?):\n  " + "\n  ".join(lines))
     model.load_state_dict(state_dict)
+
+
+def load_trained_model(ckpt: str | Path, device: torch.device | str = "cpu"):
+    """Rebuild the model a checkpoint was trained with, load its weights and move it to
+    ``device`` in eval mode.
+
+    Returns:
+        (model, config, state): the :class:`vidpred.models.VideoModel`, its :class:`Config`
+        and the checkpoint dict (see module doc).
+
+    Raises:
+        CheckpointError: a missing, unsafe or corrupt checkpoint, or weights of another model.
+    """
+    from .models.factory import build_model
+
+    state = load_checkpoint(ckpt)
+    cfg = state["config"]
+    model = build_model(cfg)
+    load_model_state(model, state["model"], ckpt)
+    model.to(device)
+    model.eval()
+    return model, cfg, state

@@ -72,12 +72,26 @@ def cmd_data_check(args) -> int:
 
 # ---- train --------------------------------------------------------------------------------
 def _load_config(args):
-    from .config import Config
+    from .config import Config, named_config
 
-    cfg = Config.load(args.config) if args.config else Config()
+    if not args.config:
+        cfg = Config()
+    elif Path(args.config).suffix in (".yaml", ".yml") or Path(args.config).exists():
+        cfg = Config.load(args.config)
+    else:
+        cfg = named_config(args.config)
     if getattr(args, "data", None):
         cfg.data.root = str(args.data)
     return cfg.apply_overrides(args.set or [])
+
+
+def _configure(threads: int = 0, deterministic: bool = False) -> None:
+    """The process-wide settings every command computes with (see
+    :func:`vidpred.device.configure_process`)."""
+    from .device import configure_process
+    from .distributed import local_world_size
+
+    configure_process(threads, deterministic, local_world_size())
 
 
 def cmd_train(args) -> None:
@@ -85,6 +99,7 @@ def cmd_train(args) -> None:
     from .train import train
 
     cfg = _load_config(args)
+    _configure(cfg.train.threads, cfg.train.deterministic)
     result = train(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
                    progress=not args.quiet, device=args.device)
     if not is_main_process():
@@ -94,12 +109,16 @@ def cmd_train(args) -> None:
 
 
 # ---- evaluate -----------------------------------------------------------------------------
-def summary_table(m: dict) -> str:
-    rows = [(f"model, best of {m['n_samples']}", m["psnr_mean"], m["ssim_mean"]),
-            (f"model, mean of {m['n_samples']}", m["sample_mean"]["psnr_mean"], m["sample_mean"]["ssim_mean"]),
-            ("copy last context frame", m["baseline_copy_last"]["psnr_mean"],
-             m["baseline_copy_last"]["ssim_mean"])]
-    lines = [f"{m['n_sequences']} {m.get('split', '')} sequences, {m['n_past']} -> {m['n_future']} frames",
+def summary_table(m) -> str:
+    """The figures of an :class:`vidpred.scoring.EvalMetrics` as a small table."""
+    p = m.protocol
+    rows = [(f"model, best of {p.n_samples}", m.best.psnr_mean, m.best.ssim_mean),
+            (f"model, mean of {p.n_samples}", m.sample_mean.psnr_mean, m.sample_mean.ssim_mean),
+            (p.baseline, m.baseline.psnr_mean, m.baseline.ssim_mean)]
+    if p.n_samples == 1:
+        rows = [("model (1 sample)", m.best.psnr_mean, m.best.ssim_mean), rows[2]]
+    scored = "" if p.scored_frames == p.n_future else f", scored over frames 1..{p.scored_frames}"
+    lines = [f"{p.n_sequences} {p.split or ''} sequences, {p.n_past} -> {p.n_future} frames{scored}",
              f"{'':28s}{'PSNR (dB)':>10s}{'SSIM':>8s}"]
     lines += [f"{name:28s}{p:10.2f}{s:8.3f}" for name, p, s in rows]
     return "\n".join(lines)
@@ -108,6 +127,7 @@ def summary_table(m: dict) -> str:
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate_checkpoint
 
+    _configure()
     m = evaluate_checkpoint(args.ckpt, args.data, args.split, args.n_past, args.n_future, args.samples,
                        args.out, args.gifs, args.max_sequences, progress=not args.quiet,
                        device=args.device)
@@ -117,27 +137,21 @@ def cmd_evaluate(args) -> None:
 
 # ---- predict ------------------------------------------------------------------------------
 def cmd_predict(args) -> None:
+    from .checkpoint import load_trained_model
+    from .device import resolve_device
     from .predict import load_image, load_label_folder, predict_sequence, predict_test_split
-    from .device import default_threads, keep_freed_memory
-    from .train import load_trained_model
 
-    import torch
-
-    torch.set_num_threads(default_threads())
-    keep_freed_memory()
-    model, cfg, _ = load_trained_model(args.ckpt)
+    _configure()
+    model, cfg, _ = load_trained_model(args.ckpt, resolve_device(args.device))
     size = cfg.data.frame_size
-    torch.manual_seed(args.seed)
     if args.test_dir:
         if not (args.out or args.submission):
             raise VidpredError("--test-dir needs --out (rollouts, metrics) and/or --submission FILE.csv")
         m = predict_test_split(model, args.test_dir, size, args.out, args.submission, args.samples,
                                write_frames=args.out is not None and not args.no_frames,
-                               gifs=args.gifs, progress=not args.quiet)
-        if "psnr_mean" in m:
-            print(f"{m['n_sequences']} test sequences: PSNR {m['psnr_mean']:.2f} dB over frames "
-                  f"{m['scored_frames']} (copy first frame {m['baseline_copy_first']['psnr_mean']:.2f} "
-                  f"dB), SSIM {m['ssim_mean']:.3f}; {m['frames_per_s']:.0f} frames/s")
+                               gifs=args.gifs, progress=not args.quiet, seed=args.seed)
+        if m is not None:
+            print(summary_table(m))
         if args.submission:
             print(f"wrote {args.submission}")
         if args.out:
@@ -148,13 +162,13 @@ def cmd_predict(args) -> None:
                            "(or --test-dir ROOT/test)")
     labels = load_label_folder(args.labels, size)
     truth = load_label_folder(args.gt, size) if args.gt else None
-    m, _ = predict_sequence(model, load_image(args.first_frame, size), labels, args.out, truth,
-                            args.samples, write_frames=not args.no_frames, progress=not args.quiet)
+    r = predict_sequence(model, load_image(args.first_frame, size), labels, args.out, truth,
+                         args.samples, write_frames=not args.no_frames, progress=not args.quiet,
+                         seed=args.seed)
     print(f"predicted frames 1..{len(labels) - 1} ({args.samples} sample(s)) at "
-          f"{m['frames_per_s']:.0f} frames/s into {args.out}")
-    if truth is not None:
-        print(f"PSNR {m['psnr_mean']:.2f} dB over frames {m['scored_frames']} (copy first frame "
-              f"{m['baseline_copy_first']['psnr_mean']:.2f} dB), SSIM {m['ssim_mean']:.3f}")
+          f"{r.frames_per_s:.0f} frames/s into {args.out}")
+    if r.metrics is not None:
+        print(summary_table(r.metrics))
 
 
 # ---- compare / sweep ------------------------------------------------------------------------
@@ -183,6 +197,7 @@ def cmd_sweep(args) -> None:
     from .sweep import parse_grid, sweep
 
     base = _load_config(args)
+    _configure(base.train.threads, base.train.deterministic)
     grid = parse_grid(args.grid, base)
     rows = sweep(base, grid, args.out, samples=args.samples, eval_sequences=args.eval_sequences,
                  progress=not args.quiet)
@@ -202,8 +217,10 @@ def _demo_train(args, what: str, cache_name: str, generate, make_config, describ
     print(f"[1/3] built-in {what} data in {data} (generated once, then reused)")
     generate(data)
     t_data = time.perf_counter() - t0
-    cfg = make_config(data)
+    cfg = make_config()
+    cfg.data.root = str(data)
     cfg.apply_overrides(args.set or [])
+    _configure(cfg.train.threads, cfg.train.deterministic)
     resume = (out / "last.ckpt").exists() and not args.overwrite
     print(f"[2/3] training {describe(cfg)} for {cfg.train.iterations} iterations into {out}"
           + (" (resuming)" if resume else ""))
@@ -215,7 +232,7 @@ def _demo_train(args, what: str, cache_name: str, generate, make_config, describ
 def cmd_demo(args) -> None:
     if args.task == "dance":
         return cmd_demo_dance(args)
-    from .config import demo_config
+    from .config import named_config
     from .data.sim_push import PushSpec, generate_push_dataset
     from .evaluate import evaluate_checkpoint
 
@@ -223,7 +240,7 @@ def cmd_demo(args) -> None:
         args, "robot-pushing", "push",
         lambda d: generate_push_dataset(d, PushSpec(seed=args.seed), workers=args.workers,
                                         progress=not args.quiet),
-        demo_config, lambda c: f"SVG-LP ({c.model.backbone}, width {c.model.width})")
+        lambda: named_config("push_cpu"), lambda c: f"SVG-LP ({c.model.backbone}, width {c.model.width})")
     print(f"[3/3] evaluating {out / 'best.ckpt'} on the test split, {cfg.data.n_past} -> "
           f"{cfg.data.n_future}, {args.samples} samples")
     m = evaluate_checkpoint(out / "best.ckpt", data, "test", cfg.data.n_past, cfg.data.n_future,
@@ -232,7 +249,7 @@ def cmd_demo(args) -> None:
     total = time.perf_counter() - t0
     print()
     print(summary_table(m))
-    gain = m["psnr_mean"] - m["baseline_copy_last"]["psnr_mean"]
+    gain = m.best.psnr_mean - m.baseline.psnr_mean
     print(f"PSNR gain over copying the last frame: {gain:+.2f} dB")
     print(f"time: data {t_data:.0f} s, training {t_train:.0f} s, evaluation "
           f"{total - t_data - t_train:.0f} s, total {total / 60:.1f} min")
@@ -242,35 +259,28 @@ def cmd_demo(args) -> None:
 
 
 def cmd_demo_dance(args) -> None:
-    import torch
-
-    from .config import dance_demo_config
+    from .checkpoint import load_trained_model
+    from .config import named_config
     from .data.sim_dance import DanceSpec, generate_dance_dataset
+    from .device import resolve_device
     from .predict import predict_test_split
-    from .train import load_trained_model
 
     out, data, cfg, t_data, t_train, t0 = _demo_train(
         args, "dancing-humanoid", "dance",
         lambda d: generate_dance_dataset(d, DanceSpec(seed=args.seed), workers=args.workers,
                                          progress=not args.quiet),
-        dance_demo_config,
+        lambda: named_config("dance_cpu"),
         lambda c: f"the pose CVAE (F, L, N, D = {c.model.frame_channels}, "
                   f"{c.model.label_channels}, {c.model.z_channels}, {c.model.fusion_channels})")
     print(f"[3/3] 630-frame rollouts of {out / 'best.ckpt'} on the test split")
-    model, _, _ = load_trained_model(out / "best.ckpt")
-    torch.manual_seed(0)
-    res = predict_test_split(model, data / "test", cfg.data.frame_size, out / "eval",
-                             samples=1, write_frames=False, gifs=args.gifs, progress=not args.quiet)
+    model, _, _ = load_trained_model(out / "best.ckpt", resolve_device(args.device))
+    m = predict_test_split(model, data / "test", cfg.data.frame_size, out / "eval", samples=1,
+                           write_frames=False, gifs=args.gifs, progress=not args.quiet)
     total = time.perf_counter() - t0
-    base = res["baseline_copy_first"]
     print()
-    print(f"{res['n_sequences']} test dances, 1 frame -> {len(res['psnr_per_frame'])} predicted, "
-          f"scored over frames {res['scored_frames']}")
-    print(f"{'':28s}{'PSNR (dB)':>10s}{'SSIM':>8s}")
-    print(f"{'pose CVAE (1 sample)':28s}{res['psnr_mean']:10.2f}{res['ssim_mean']:8.3f}")
-    print(f"{'copy first frame':28s}{base['psnr_mean']:10.2f}{base['ssim_mean']:8.3f}")
-    print(f"PSNR gain over copying the first frame: {res['psnr_mean'] - base['psnr_mean']:+.2f} dB; "
-          f"rollout {res['frames_per_s']:.0f} frames/s")
+    print(summary_table(m))
+    print(f"PSNR gain over copying the first frame: {m.best.psnr_mean - m.baseline.psnr_mean:+.2f} "
+          f"dB; rollout {m.frames_per_s:.0f} frames/s")
     print(f"time: data {t_data:.0f} s, training {t_train:.0f} s, rollouts "
           f"{total - t_data - t_train:.0f} s, total {total / 60:.1f} min")
     print(f"outputs: {out / 'best.ckpt'}, {out / 'training_curves.png'}, "
@@ -293,12 +303,8 @@ def _device_arg(p: argparse.ArgumentParser) -> None:
                    "LOCAL_RANK")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vidpred", description="Conditional stochastic video "
-                                "prediction: generate data, train SVG, evaluate, visualise.")
-    p.add_argument("--version", action="version", version=_version())
-    sub = p.add_subparsers(dest="command", required=True)
-
+def _data_parsers(sub) -> None:
+    """``vidpred data push|dance|smmnist|check``."""
     d = sub.add_parser("data", help="generate built-in datasets")
     dsub = d.add_subparsers(dest="data_command", required=True)
     push = dsub.add_parser("push", help="robot-pushing videos from the MuJoCo Fetch scene, "
@@ -346,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(func=cmd_data_check)
 
+
+def _run_parsers(sub) -> None:
+    """``vidpred train``, ``evaluate`` and ``predict``."""
     t = sub.add_parser("train", help="train a model from a YAML config")
     t.add_argument("--config", help="YAML config (see configs/); defaults are used without one")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -394,8 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--gifs", type=int, default=5, help="with --test-dir: sequences that get a GIF")
     pr.add_argument("--no-frames", action="store_true", help="do not write PNG frames")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    _device_arg(pr)
     pr.set_defaults(func=cmd_predict)
 
+
+def _analysis_parsers(sub) -> None:
+    """``vidpred compare``, ``report``, ``sweep`` and ``demo``."""
     c = sub.add_parser("compare", help="overlay the curves of several runs and tabulate their "
                        "final PSNR/SSIM, labelled by what differs in their configs")
     c.add_argument("runs", nargs="+", help="run directories written by vidpred train")
@@ -441,6 +454,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--quiet", action="store_true", help="no progress bars")
     _device_arg(m)
     m.set_defaults(func=cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vidpred", description="Conditional stochastic video "
+                                "prediction: generate data, train SVG, evaluate, visualise.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True)
+
+    _data_parsers(sub)
+    _run_parsers(sub)
+    _analysis_parsers(sub)
     return p
 
 
@@ -454,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = args.func(args)
     except VidpredError as e:
-        print(f"vidpred: error: {e}", file=sys.stderr)
+        for line in str(e).splitlines():  # one line per problem
+            print(f"vidpred: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from .config import Config, config_differences, get_value
 from .errors import ConfigError
-from .train import METRICS_FILE
-from .viz import baseline_of, plot_run_curves, plot_runs_psnr_per_frame, read_log
+from .runs import METRICS_FILE
+from .scoring import EvalMetrics
+from .viz import plot_run_curves, plot_runs_psnr_per_frame, read_log
 
 COLUMNS = ("run", "label", "iterations", "train_minutes", "best_val_psnr", "final_val_psnr",
            "final_val_ssim", "test_psnr", "test_ssim", "test_psnr_sample_mean", "baseline_psnr")
@@ -29,7 +30,7 @@ class Run:
     config: Config
     iters: list[dict]
     epochs: list[dict]
-    eval: dict | None
+    eval: EvalMetrics | None
     label: str = ""
 
 
@@ -42,7 +43,15 @@ def load_run(path: str | Path) -> Run:
     iters, epochs = read_log(path / METRICS_FILE)
     ev = path / "eval" / "metrics.json"
     return Run(path, Config.load(path / "config.yaml"), iters, epochs,
-               json.loads(ev.read_text()) if ev.is_file() else None)
+               _read_metrics(ev) if ev.is_file() else None)
+
+
+def _read_metrics(path: Path) -> EvalMetrics:
+    try:
+        return EvalMetrics.from_dict(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{path}: not a metrics.json written by this version of vidpred "
+                          f"({type(e).__name__}: {e}); evaluate the run again") from None
 
 
 def label_runs(runs: list[Run]) -> None:
@@ -65,7 +74,7 @@ def label_runs(runs: list[Run]) -> None:
 def summary_row(r: Run) -> dict:
     """The run's figures in ``COLUMNS`` (PSNR in dB, rounded; "" where the run has none)."""
     last = r.epochs[-1] if r.epochs else {}
-    ev = r.eval or {}
+    ev = r.eval
     fmt = lambda v, n=2: "" if v is None else round(float(v), n)  # noqa: E731
     return {
         "run": str(r.path), "label": r.label,
@@ -74,10 +83,10 @@ def summary_row(r: Run) -> dict:
         "best_val_psnr": fmt(max((e["val_psnr"] for e in r.epochs), default=None)),
         "final_val_psnr": fmt(last.get("val_psnr")),
         "final_val_ssim": fmt(last.get("val_ssim"), 4),
-        "test_psnr": fmt(ev.get("psnr_mean")),
-        "test_ssim": fmt(ev.get("ssim_mean"), 4),
-        "test_psnr_sample_mean": fmt(ev.get("sample_mean", {}).get("psnr_mean")),
-        "baseline_psnr": fmt(ev.get(baseline_of(ev)[0], {}).get("psnr_mean")),
+        "test_psnr": fmt(ev and ev.best.psnr_mean),
+        "test_ssim": fmt(ev and ev.best.ssim_mean, 4),
+        "test_psnr_sample_mean": fmt(ev and ev.sample_mean.psnr_mean),
+        "baseline_psnr": fmt(ev and ev.baseline.psnr_mean),
     }
 
 

@@ -3,12 +3,19 @@
 A :class:`Config` holds three sections (``data``, ``model``, ``train``) of typed dataclasses.
 It loads from and saves to YAML, round-trips through plain dicts (the checkpoint stores it as
 JSON) and takes ``section.key=value`` overrides that are type-checked against the dataclasses.
+:func:`check_config` then checks every value (ranges, choices, combinations) in one pass that
+reads no file, so a bad run stops before any data is decoded or any file is written.
+
+The ``model`` section is flat on purpose (``model.width``, ``model.frame_channels``): each model
+family is built from the keys its constructor takes (:mod:`vidpred.models.factory`), so SVG never
+sees the pose CVAE's sizes; the constructors' defaults equal these (a test keeps them equal).
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -25,8 +32,9 @@ class DataConfig:
     Attributes:
         root: dataset root.
         layout: ``bair`` (processed BAIR: ``<root>/<split>/<group>/<k>/0.png``), ``smmnist``
-            (Stochastic Moving MNIST written by ``vidpred data smmnist``) or ``dance``
-            (``<split>/<split>_img`` and ``<split>_label`` PNG pairs).
+            (Stochastic Moving MNIST written by ``vidpred data smmnist``), ``dance``
+            (``<split>/<split>_img`` and ``<split>_label`` PNG pairs) or ``synthetic`` (moving
+            squares drawn in memory; ``root`` is ignored).
         n_past: context frames given to the model.
         n_future: frames the model predicts after the context (training clips are
             n_past + n_future frames: the course's ``video_len`` 16 is 1 + 15).
@@ -78,8 +86,8 @@ class ModelConfig:
         time_chunk: time steps of a clip that go through the convolutional networks in one call
             (0 = all at once). A speed setting with one side effect: in training, BatchNorm
             statistics are those of each chunk (B x time_chunk frames). 1 gives SVG's and the
-            course templates' per-step statistics; 4 is measured fastest on a 2-core CPU (small
-            calls keep activations in cache; ``benchmarks/train_speed.py``).
+            course templates' per-step statistics; small chunks keep activations in the CPU's
+            cache (``benchmarks/train_speed.py`` compares values).
     """
 
     name: str = "svg"
@@ -294,33 +302,117 @@ def _coerce(value: Any, typ: type, where: str) -> Any:
     raise ConfigError(f"{where}: expected {typ.__name__}, got {value!r}")
 
 
-def demo_config(data_root: str | Path) -> Config:
-    """The CPU-sized SVG-LP setup of ``vidpred demo`` (also in ``configs/push_cpu.yaml``).
+# ---- the one validation pass ------------------------------------------------------------
+def _choices(key: str):
+    """Allowed values of the keys that name a choice (owned by the modules that use them)."""
+    from .data import LAYOUTS
+    from .models.backbones import BACKBONES
+    from .models.conditions import COND_KINDS
+    from .models.factory import MODELS, OUTPUTS, PRIORS
+    from .schedules import KL_ANNEAL_KINDS, LR_SCHEDULES
+    return {"data.layout": LAYOUTS, "model.name": MODELS, "model.backbone": tuple(BACKBONES),
+            "model.prior": PRIORS, "model.cond_kind": COND_KINDS, "model.output": OUTPUTS,
+            "train.lr_schedule": LR_SCHEDULES, "train.kl_anneal": KL_ANNEAL_KINDS}[key]
 
-    dcgan64 at width 16 with the mask-composite output, batch 16, 2 -> 10 frames: about
-    6-7 iterations/s on 2 cores, so the default 3,000 iterations train in about 8 minutes
-    (452 s measured).
+
+# (key, lowest allowed, whether the lowest is allowed, highest allowed or None)
+_RANGES = [
+    ("data.n_past", 1, True, None), ("data.n_future", 1, True, None),
+    ("data.image_size", 1, True, None), ("data.image_width", 0, True, None),
+    ("model.width", 1, True, None), ("model.g_dim", 1, True, None), ("model.z_dim", 1, True, None),
+    ("model.rnn_size", 1, True, None), ("model.predictor_layers", 1, True, None),
+    ("model.posterior_layers", 1, True, None), ("model.prior_layers", 1, True, None),
+    ("model.cond_dim", 0, True, None), ("model.cond_embed", 1, True, None),
+    ("model.channels", 1, True, None), ("model.frame_channels", 1, True, None),
+    ("model.label_channels", 1, True, None), ("model.z_channels", 1, True, None),
+    ("model.fusion_channels", 1, True, None), ("model.time_chunk", 0, True, None),
+    ("train.iterations", 1, True, None), ("train.iters_per_epoch", 1, True, None),
+    ("train.batch_size", 1, True, None), ("train.lr", 0.0, False, None),
+    ("train.beta", 0.0, True, None), ("train.kl_anneal_cycles", 1, True, None),
+    ("train.kl_anneal_ratio", 0.0, False, 1.0), ("train.tfr_start", 0.0, True, 1.0),
+    ("train.tfr_decay_start", 0, True, None), ("train.tfr_decay_step", 0.0, True, None),
+    ("train.tfr_floor", 0.0, True, 1.0), ("train.grad_clip", 0.0, True, None),
+    ("train.seed", 0, True, None), ("train.val_sequences", 1, True, None),
+    ("train.threads", 0, True, None), ("train.keep_checkpoints", 0, True, None),
+]
+_CHOICE_KEYS = ("data.layout", "model.name", "model.backbone", "model.prior", "model.cond_kind",
+                "model.output", "train.lr_schedule", "train.kl_anneal")
+
+
+def config_problems(cfg: Config, world_size: int = 1) -> list[str]:
+    """Every problem with a config's values, one line each naming the key, the value and what
+    is allowed (empty when the config is valid). Nothing is read from disk.
+
+    Checks types are already right (see :meth:`Config.set`); here: ranges, choices, the global
+    batch against ``world_size`` processes, frame sizes the backbone supports, and conditions
+    the data layout can give.
     """
-    cfg = Config()
-    cfg.data.root = str(data_root)
+    problems = []
+    for key, low, inclusive, high in _RANGES:
+        v = get_value(cfg, key)
+        if not math.isfinite(v) or v < low or (v == low and not inclusive) or \
+                (high is not None and v > high):
+            bound = (f"{'>=' if inclusive else '>'} {low:g}" if high is None
+                     else f"in {'[' if inclusive else '('}{low:g}, {high:g}]")
+            problems.append(f"{key}={v!r}: must be {bound}")
+    for key in _CHOICE_KEYS:
+        v, allowed = get_value(cfg, key), _choices(key)
+        if v not in allowed:
+            problems.append(f"{key}={v!r}: choose one of {', '.join(allowed)}")
+    problems += _model_problems(cfg)
+    if world_size > 1 and cfg.train.batch_size % world_size:
+        problems.append(f"train.batch_size={cfg.train.batch_size}: the global batch must split "
+                        f"evenly over {world_size} processes")
+    return problems
+
+
+def _model_problems(cfg: Config) -> list[str]:
+    """Combinations of values that one model or data layout cannot use."""
+    from .data import CONDITIONS
+    from .models.factory import model_outputs
+
+    m, d, problems = cfg.model, cfg.data, []
+    H, W = d.frame_size
+    if m.name == "svg" and (H % 16 or W % 16) and H >= 1 and W >= 1:
+        problems.append(f"data.image_size={d.image_size}, data.image_width={d.image_width}: the "
+                        f"{m.backbone} backbone needs height and width divisible by 16")
+    if m.name in ("svg", "pose_cvae") and m.output not in model_outputs(m.name):
+        problems.append(f"model.output={m.output!r}: model {m.name} offers "
+                        f"{', '.join(model_outputs(m.name))}")
+    if m.name == "pose_cvae" and m.cond_dim < 1:
+        problems.append("model.cond_dim=0: the pose CVAE needs conditions (model.cond_dim >= 1)")
+    if cfg.train.tfr_floor > cfg.train.tfr_start:
+        problems.append(f"train.tfr_floor={cfg.train.tfr_floor}: must not exceed "
+                        f"train.tfr_start={cfg.train.tfr_start}")
+    kind, dim = CONDITIONS.get(d.layout, (None, None))
+    if kind is not None and m.cond_dim and (m.cond_kind != kind or m.cond_dim != dim):
+        problems.append(f"model.cond_kind={m.cond_kind!r}, model.cond_dim={m.cond_dim}: the "
+                        f"{d.layout} layout gives {kind} conditions of size {dim}; set "
+                        f"model.cond_kind={kind} model.cond_dim={dim} (or model.cond_dim=0 for none)")
+    return problems
+
+
+def check_config(cfg: Config, world_size: int = 1) -> Config:
+    """Raise one :class:`ConfigError` listing every problem (one per line); returns ``cfg``."""
+    problems = config_problems(cfg, world_size)
+    if problems:
+        raise ConfigError("\n".join(problems))
     return cfg
 
 
-def dance_demo_config(data_root: str | Path) -> Config:
-    """The CPU-sized pose CVAE of ``vidpred demo --task dance`` (also ``configs/dance_cpu.yaml``;
-    a test keeps the two equal).
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
-    Frames 32 x 64, clips of 1 + 15 frames, F, L, N, D = 24, 8, 4, 32 (template: 128, 32, 12, 192)
-    with the first-frame composite output; teacher forcing decays from epoch 2 to 0.3.
+
+def named_config(name: str) -> Config:
+    """A shipped setup by name (``push_cpu``, ``dance_cpu``, ``bair_svg_lp``, ...): the YAML files
+    in ``vidpred/configs/`` (also reachable as ``configs/`` at the repository root).
+
+    Raises:
+        ConfigError: no shipped config of that name (the available ones are listed).
     """
-    cfg = Config()
-    cfg.apply_overrides([
-        f"data.root={data_root}", "data.layout=dance", "data.n_past=1", "data.n_future=15",
-        "data.image_size=32", "data.image_width=64",
-        "model.name=pose_cvae", "model.cond_kind=image", "model.cond_dim=3",
-        "model.output=composite_first", "model.frame_channels=24", "model.label_channels=8",
-        "model.z_channels=4", "model.fusion_channels=32",
-        "train.iterations=1550", "train.iters_per_epoch=150", "train.batch_size=8",
-        "train.kl_anneal=monotonic", "train.kl_anneal_ratio=0.25", "train.tfr_decay_start=2",
-        "train.tfr_floor=0.3", "train.grad_clip=1.0", "train.val_sequences=1"])
-    return cfg
+    path = CONFIG_DIR / f"{name}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+        raise ConfigError(f"no shipped config named {name!r}{_suggest(name, names)}; "
+                          f"available: {', '.join(names)}")
+    return Config.load(path)

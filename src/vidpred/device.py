@@ -1,4 +1,5 @@
-"""Where tensors live: ``--device auto|cpu|cuda``, bf16 autocast on CUDA, thread count on CPU.
+"""Where tensors live: ``--device auto|cpu|cuda``, bf16 autocast on CUDA, and the process-wide
+settings (threads, allocator, deterministic algorithms) of :func:`configure_process`.
 
 CPU is the default everywhere. On CUDA, convolutions and matmuls run under bf16 autocast (float32
 weights and optimizer state, as ``torch.autocast`` does) with cuDNN's benchmark mode on.
@@ -37,11 +38,9 @@ def keep_freed_memory() -> bool:
     By default glibc serves large blocks (from 128 KiB, up to 32 MiB as its threshold adapts) with
     a fresh ``mmap`` that ``free`` unmaps, and trims the free top of the heap, so each training
     step faults its activations in page by page again (on a VM each fault is a trip to the host).
-    With mmap and trimming off, the next step reuses the freed blocks. Measured on this project's
-    2-core VM: BatchNorm + LeakyReLU forward and backward on one (48, 64, 64, 64) activation
-    22-24 ms instead of 98-103 ms; a demo training step 145 -> 137 ms. The same effect as the
-    jemalloc/tcmalloc ``LD_PRELOAD`` that PyTorch's CPU tuning guides recommend, without
-    installing either. Resident memory then stays at its peak until the process exits.
+    With mmap and trimming off, the next step reuses the freed blocks (docs/speed.md gives the
+    figures). The same effect as the jemalloc/tcmalloc ``LD_PRELOAD`` that PyTorch's CPU tuning
+    guides recommend, without installing either. Resident memory then stays at its peak until the process exits.
 
     Returns:
         True when the settings were applied.
@@ -51,6 +50,35 @@ def keep_freed_memory() -> bool:
     libc = ctypes.CDLL(None)
     # -1: never trim (man mallopt)
     return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, -1))
+
+
+def configure_process(threads: int = 0, deterministic: bool = False,
+                      processes_per_machine: int = 1) -> None:
+    """The process-wide settings vidpred's commands train and evaluate with; call it once at the
+    start of a script or notebook to get the same speed (nothing in the library calls it).
+
+    - torch's CPU threads: ``threads``, or (0) this machine's cores divided among the
+      ``processes_per_machine`` processes of a torchrun job;
+    - glibc's malloc keeps freed memory (:func:`keep_freed_memory`);
+    - ``torch.use_deterministic_algorithms(deterministic)`` (bit-exact reruns and resumes).
+    """
+    torch.set_num_threads(threads or max(1, default_threads() // max(1, processes_per_machine)))
+    keep_freed_memory()
+    torch.use_deterministic_algorithms(deterministic)
+
+
+@contextlib.contextmanager
+def process_settings(threads: int = 0, deterministic: bool = False,
+                     processes_per_machine: int = 1):
+    """:func:`configure_process` for the duration of a ``with`` block: the thread count and
+    the deterministic-algorithms flag are restored afterwards (the allocator setting stays)."""
+    previous = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    configure_process(threads, deterministic, processes_per_machine)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous[0])
+        torch.use_deterministic_algorithms(previous[1])
 
 
 def resolve_device(name: str = "cpu") -> torch.device:

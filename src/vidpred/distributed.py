@@ -106,9 +106,19 @@ class Distributed:
         return DistributedDataParallel(model, device_ids=ids)
 
 
+def world_size() -> int:
+    """Processes in the job as ``torchrun`` announced them (1 without torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def local_world_size() -> int:
+    """Processes of the job on this machine (they share its CPU cores)."""
+    return int(os.environ.get("LOCAL_WORLD_SIZE", str(world_size())))
+
+
 def in_torchrun() -> bool:
     """True when this process was started by ``torchrun`` with more than one process."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return world_size() > 1
 
 
 def is_main_process() -> bool:

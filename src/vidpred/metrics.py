@@ -46,10 +46,10 @@ def ssim(pred: Tensor, target: Tensor, chunk: int = 256) -> Tensor:
     return torch.cat(values).float().view(B, T)
 
 
-def best_of_n(per_frame: Tensor) -> Tensor:
+def best_of_n(per_frame: Tensor, scored: int | None = None) -> Tensor:
     """SVG's best-sample protocol: (B, S, T) metric -> (B, T) of the sample with the highest
-    mean over T, per sequence."""
-    best = per_frame.mean(dim=2).argmax(dim=1)
+    mean over frames 1..``scored`` (default all T), per sequence."""
+    best = per_frame[:, :, :scored].mean(dim=2).argmax(dim=1)
     return per_frame[torch.arange(per_frame.shape[0]), best]
 
 

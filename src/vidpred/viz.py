@@ -143,8 +143,9 @@ def plot_training(log_path: str | Path, out: str | Path) -> Path:
     return Path(out)
 
 
-def plot_psnr_vs_time(log_path: str | Path, out: str | Path, target_db: float = 25.0) -> Path:
-    """Validation PSNR against training wall-clock minutes, with the course's 25 dB pass mark."""
+def plot_psnr_vs_time(log_path: str | Path, out: str | Path, target_db: float | None = None) -> Path:
+    """Validation PSNR against training wall-clock minutes; ``target_db`` draws a target line
+    (e.g. a course's pass mark)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -153,7 +154,8 @@ def plot_psnr_vs_time(log_path: str | Path, out: str | Path, target_db: float = 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([r["time"] / 60 for r in epochs], [r["val_psnr"] for r in epochs], "o-", color="C3",
             label="validation PSNR (1 prior sample)")
-    ax.axhline(target_db, color="k", ls=":", label=f"{target_db:g} dB")
+    if target_db is not None:
+        ax.axhline(target_db, color="k", ls=":", label=f"{target_db:g} dB")
     ax.set_xlabel("training wall-clock (minutes, validation excluded)")
     ax.set_ylabel("PSNR (dB)")
     ax.grid(alpha=0.3)
@@ -164,45 +166,35 @@ def plot_psnr_vs_time(log_path: str | Path, out: str | Path, target_db: float = 
     return Path(out)
 
 
-def plot_psnr_per_frame(metrics: dict, out: str | Path, title: str = "") -> Path:
-    """PSNR and SSIM per predicted frame: the model (best of N and mean over samples, when
-    there are several) vs the baseline (copy the last context frame, or the first frame for
-    long rollouts: ``baseline_copy_first``)."""
+def plot_psnr_per_frame(metrics, out: str | Path, title: str = "") -> Path:
+    """PSNR and SSIM per predicted frame of a :class:`vidpred.scoring.EvalMetrics`: the model
+    (best of N and mean over samples, when there are several) vs the baseline."""
     import matplotlib
     import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n_past = metrics["n_past"]
-    x = np.arange(n_past, n_past + len(metrics["psnr_per_frame"]))
+    proto = metrics.protocol
+    x = np.arange(proto.n_past, proto.n_past + len(metrics.best.psnr_per_frame))
     long = len(x) > 60
-    base_key, base_name = baseline_of(metrics)
-    several = metrics.get("n_samples", 1) > 1 and "sample_mean" in metrics
+    several = proto.n_samples > 1
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key, unit in zip(axes, ("psnr", "ssim"), ("PSNR (dB)", "SSIM")):
-        ax.plot(x, metrics[f"{key}_per_frame"], "-" if long else "o-",
-                label=f"model, best of {metrics['n_samples']}" if several else "model")
+        ax.plot(x, getattr(metrics.best, f"{key}_per_frame"), "-" if long else "o-",
+                label=f"model, best of {proto.n_samples}" if several else "model")
         if several:
-            ax.plot(x, metrics["sample_mean"][f"{key}_per_frame"], "--" if long else "s--",
+            ax.plot(x, getattr(metrics.sample_mean, f"{key}_per_frame"), "--" if long else "s--",
                     label="model, mean over samples")
-        ax.plot(x, metrics[base_key][f"{key}_per_frame"], "k:", label=base_name)
-        ax.set_xlabel("frame index (0-based; context frames are 0..%d)" % (n_past - 1))
+        ax.plot(x, getattr(metrics.baseline, f"{key}_per_frame"), "k:", label=proto.baseline)
+        ax.set_xlabel("frame index (0-based; context frames are 0..%d)" % (proto.n_past - 1))
         ax.set_ylabel(unit)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.suptitle(title or f"{metrics['n_sequences']} sequences, {n_past} -> {len(x)} frames")
+    fig.suptitle(title or f"{proto.n_sequences} sequences, {proto.n_past} -> {len(x)} frames")
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return Path(out)
-
-
-def baseline_of(metrics: dict) -> tuple[str, str]:
-    """The key and name of the baseline an evaluation's metrics hold: ``baseline_copy_first``
-    (long rollouts, ``vidpred predict``) or ``baseline_copy_last`` (``vidpred evaluate``)."""
-    if "baseline_copy_first" in metrics:
-        return "baseline_copy_first", "copy first frame"
-    return "baseline_copy_last", "copy last context frame"
 
 
 def plot_run_curves(runs: list[tuple[str, list[dict], list[dict]]], out: str | Path) -> Path:
@@ -245,7 +237,8 @@ def plot_run_curves(runs: list[tuple[str, list[dict], list[dict]]], out: str | P
 
 
 def plot_runs_psnr_per_frame(runs: list[tuple[str, dict]], out: str | Path) -> Path:
-    """Overlay test PSNR and SSIM per predicted frame of several evaluated runs."""
+    """Overlay test PSNR and SSIM per predicted frame of several evaluated runs: (label,
+    :class:`vidpred.scoring.EvalMetrics`) each."""
     import matplotlib
     import matplotlib.ticker
     matplotlib.use("Agg")
@@ -253,13 +246,13 @@ def plot_runs_psnr_per_frame(runs: list[tuple[str, dict]], out: str | Path) -> P
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for i, (label, m) in enumerate(runs):
-        x = np.arange(m["n_past"], m["n_past"] + len(m["psnr_per_frame"]))
-        base_key, base_name = baseline_of(m)
+        p = m.protocol
+        x = np.arange(p.n_past, p.n_past + len(m.best.psnr_per_frame))
         for ax, key in zip(axes, ("psnr", "ssim")):
-            ax.plot(x, m[f"{key}_per_frame"], "-" if len(x) > 60 else "o-", color=f"C{i % 10}",
-                    ms=3, label=f"{label} (best of {m['n_samples']})")
-            ax.plot(x, m[base_key][f"{key}_per_frame"], ":", color=f"C{i % 10}", alpha=0.8,
-                    label=f"{label}: {base_name}")
+            ax.plot(x, getattr(m.best, f"{key}_per_frame"), "-" if len(x) > 60 else "o-",
+                    color=f"C{i % 10}", ms=3, label=f"{label} (best of {p.n_samples})")
+            ax.plot(x, getattr(m.baseline, f"{key}_per_frame"), ":", color=f"C{i % 10}",
+                    alpha=0.8, label=f"{label}: {p.baseline}")
     for ax, unit in zip(axes, ("PSNR (dB)", "SSIM")):
         ax.set_xlabel("frame index")
         ax.set_ylabel(unit)

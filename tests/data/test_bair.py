@@ -79,6 +79,8 @@ def test_frames_are_sorted_numerically_not_lexically(tmp_path):
      r"actions\.csv: line 7 is not numeric"),
     (lambda f: (f / "actions.csv").write_text("0,0,0,0\n" * 6 + "nan,0,0,0\n" + "0,0,0,0\n" * 5),
      r"actions\.csv: non-finite value on row 7"),
+    (lambda f: (f / "3.png").rename(f / "3b.png"), r"3b\.png: not a frame file name"),
+    (lambda f: Image.new("L", (64, 64)).save(f / "4.png"), r"4\.png: image mode is L, expected 8-bit RGB"),
 ])
 def test_bad_files_raise_errors_naming_the_file(tmp_path, damage, message):
     folder = tmp_path / "train" / "traj_0_to_255" / "0"
@@ -89,6 +91,25 @@ def test_bad_files_raise_errors_naming_the_file(tmp_path, damage, message):
         BairDataset(tmp_path, "train", seq_len=4)
     assert str(folder) in str(info.value)
     assert tree_digest(tmp_path) == digest  # nothing in the data directory was touched
+
+
+def test_every_problem_is_listed_and_the_first_one_raised(tmp_path, push_root, capsys):
+    from vidpred.data.bair import check_dataset
+
+    folder = tmp_path / "train" / "traj_0_to_255" / "0"
+    _marked_sequence(folder)
+    (folder / "5.png").unlink()
+    (folder / "actions.csv").write_text("0,0,0,0\n" * 11)
+    (folder / "frame2.png").write_bytes((folder / "2.png").read_bytes())
+    assert check_dataset(tmp_path) == [
+        f"{folder / 'frame2.png'}: frame number 2 also used by 2.png",
+        f"{folder / '5.png'}: missing frame (frames must be numbered 0..11 without gaps)",
+        f"{folder / 'actions.csv'}: 11 rows, expected 12 (one per frame)"]
+    with pytest.raises(DataError, match=r"^\S*frame2\.png: .* \(and 2 more problems: `vidpred data "
+                                        r"check` lists them all\)$"):
+        read_sequence(folder)
+    assert check_dataset(push_root, progress=True) == []
+    assert "checking train" in capsys.readouterr().err  # the progress bar goes to stderr
 
 
 def test_missing_and_empty_splits_are_clear_errors(tmp_path):

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from vidpred.cli import main
-from vidpred.data.dance import check_dance, frame_number
+from vidpred.data.dance import DanceDataset, check_dance
 from vidpred.errors import DataError
 
 from ..conftest import tree_digest
@@ -25,12 +25,6 @@ def _clean_dance(root, n=12):
         for i in range(n):
             _png(root / "test" / "test_label" / str(s) / f"frame{i}.png")
     return root
-
-
-def test_frame_numbers_sort_numerically_with_a_frame_prefix(tmp_path):
-    names = [tmp_path / n for n in ("frame10.png", "frame9.png", "frame0.png", "2.png")]
-    assert [p.name for p in sorted(names, key=frame_number)] == \
-        ["frame0.png", "2.png", "frame9.png", "frame10.png"]
 
 
 def test_clean_dance_layout_has_no_problems(tmp_path, capsys):
@@ -71,7 +65,7 @@ def test_empty_and_missing_dance_splits(tmp_path):
     (tmp_path / "d" / "train" / "train_label").mkdir(parents=True)
     (tmp_path / "d" / "test").mkdir()
     problems = check_dance(tmp_path / "d")
-    assert any("train_img: empty split" in p for p in problems)
+    assert f"{tmp_path / 'd' / 'train' / 'train_img'}: no PNG files (empty folder)" in problems
     assert any(p.startswith(f"{tmp_path / 'd' / 'test'}: empty split") for p in problems)
     assert check_dance(tmp_path / "nothing") == [f"{tmp_path / 'nothing'}: dataset root does not exist"]
 
@@ -89,8 +83,6 @@ def _write_pair_folder(root, split, numbers, size=(16, 32)):
 
 
 def test_loader_pairs_and_sorts_numerically(tmp_path):
-    from vidpred.data.dance import DanceDataset
-
     _write_pair_folder(tmp_path, "train", range(12))
     ds = DanceDataset(tmp_path, "train", seq_len=4, frame_size=(16, 32))
     assert len(ds) == 3  # 12 frames -> 3 non-overlapping clips of 4
@@ -104,8 +96,6 @@ def test_loader_pairs_and_sorts_numerically(tmp_path):
 
 
 def test_loader_names_both_paths_of_an_unpaired_frame(tmp_path):
-    from vidpred.data.dance import DanceDataset
-
     _write_pair_folder(tmp_path, "train", range(8))
     (tmp_path / "train" / "train_label" / "frame3.png").unlink()
     with pytest.raises(DataError) as e:
@@ -116,8 +106,6 @@ def test_loader_names_both_paths_of_an_unpaired_frame(tmp_path):
 
 
 def test_loader_serves_val_clip_and_test_sequences(dance_root):
-    from vidpred.data.dance import DanceDataset
-
     val = DanceDataset(dance_root, "validate", frame_size=(32, 64))
     assert len(val) == 1 and val.batch([0])[0].shape == (1, 40, 3, 32, 64)
     test = DanceDataset(dance_root, "test", frame_size=(32, 64))
@@ -125,3 +113,29 @@ def test_loader_serves_val_clip_and_test_sequences(dance_root):
     seq = test.tests[1]
     assert seq.first_frame.shape == (3, 32, 64) and seq.labels.shape == (24, 3, 32, 64)
     assert torch.equal(seq.truth[0], seq.first_frame)
+    assert test.seq_len == 24 and test.n_sequences == 2
+    frames, labels = test.batch([1, 0])
+    assert frames.shape == labels.shape == (2, 24, 3, 32, 64) and frames.dtype == torch.float32
+    assert torch.equal(frames[0], seq.truth.float() / 255)
+    assert torch.equal(labels[0], seq.labels.float() / 255)
+
+
+def test_test_sequences_without_ground_truth_are_refused_as_a_batch(tmp_path):
+    root = _clean_dance(tmp_path / "d")
+    test = DanceDataset(root, "test", frame_size=(16, 32))
+    assert len(test) == 2 and test.tests[0].truth is None and test.tests[0].labels.shape[0] == 12
+    with pytest.raises(DataError, match=r"no ground truth .* for sequence\(s\) 1; score them"):
+        test.batch([1])
+
+
+def test_badly_named_and_duplicate_files_are_problems_naming_them(tmp_path):
+    root = _clean_dance(tmp_path / "d")
+    train_img, train_label = root / "train" / "train_img", root / "train" / "train_label"
+    _png(train_img / "img_3.png")                                         # not a frame name
+    _png(train_img / "3.png")                                             # frame3.png's number
+    lines = check_dance(root)
+    assert lines == [f"{train_img / 'frame3.png'}: frame number 3 also used by 3.png",
+                     f"{train_img / 'img_3.png'}: not a frame file name (expected <n>.png or "
+                     "frame<n>.png, n an integer)"], lines
+    with pytest.raises(DataError, match=r"frame3\.png: frame number 3 also used by 3\.png \(and 1 more"):
+        DanceDataset(root, "train", seq_len=4, frame_size=(16, 32))

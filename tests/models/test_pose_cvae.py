@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vidpred.models import SVG, PoseCVAE
-from vidpred.models.reference import draw_noise, pose_cvae_reference_forward
+from tests.reference import draw_noise, pose_cvae_reference_forward
 
 B, T, H, W = 2, 5, 32, 64
 
@@ -43,7 +43,7 @@ def test_pose_cvae_with_vector_conditions_and_svg_with_image_labels():
     assert model(frames, vec, 1, 1e-3).pred.shape == (B, T - 1, 3, H, W)
     with pytest.raises(ValueError, match="vector conditions of shape"):
         model(frames, torch.rand(B, T, 3, H, W), 1, 1e-3)
-    svg = SVG("dcgan64", width=4, g_dim=16, z_dim=4, rnn_size=16, cond_kind="image", cond_dim=3,
+    svg = SVG(backbone="dcgan64", width=4, g_dim=16, z_dim=4, rnn_size=16, cond_kind="image", cond_dim=3,
               cond_embed=8, output="composite", image_hw=(H, W))
     labels = torch.rand(B, T, 3, H, W)
     assert svg(frames, labels, 2, 1e-4).pred.shape == (B, T - 1, 3, H, W)

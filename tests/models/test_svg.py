@@ -3,7 +3,7 @@ import torch
 
 from vidpred.losses import gaussian_kl
 from vidpred.models import SVG
-from vidpred.models.reference import draw_noise, svg_reference_forward
+from tests.reference import draw_noise, svg_reference_forward
 
 B, T, N_PAST = 3, 7, 2
 

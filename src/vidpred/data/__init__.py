@@ -1,15 +1,22 @@
 """Datasets: on-disk formats (``bair``, ``dance``), built-in generators (``sim_push``,
-``sim_dance``, ``smmnist``) and the factory the training loop and evaluation use."""
+``sim_dance``, ``smmnist``), an in-memory ``synthetic`` dataset for tests, and the factory the
+training loop and evaluation use. Every dataset is a :class:`VideoDataset`."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 from ..errors import ConfigError
+from .base import VideoDataset
 
-LAYOUTS = ("bair", "smmnist", "dance")
+__all__ = ["CONDITIONS", "LAYOUTS", "VideoDataset", "cache_root", "make_dataset"]
+
+LAYOUTS = ("bair", "smmnist", "dance", "synthetic")
 # what each layout's conditions are: (kind, size) — see vidpred.models.conditions
-CONDITIONS = {"bair": ("vector", 7), "smmnist": ("vector", 0), "dance": ("image", 3)}
+CONDITIONS = {"bair": ("vector", 7), "smmnist": ("vector", 0), "dance": ("image", 3),
+              "synthetic": ("vector", 7)}
+# items of the synthetic layout when max_sequences does not say: training sees more sequences
+SYNTHETIC_SEQUENCES = {True: 1024, False: 64}
 
 
 def cache_root() -> Path:
@@ -22,11 +29,26 @@ def cache_root() -> Path:
 
 def make_dataset(root: str | Path, layout: str, split: str, seq_len: int, train: bool,
                  image_size: int = 64, max_sequences: int | None = None, progress: bool = False,
-                 image_width: int = 0):
-    """Open a split of a dataset in ``layout``; every dataset has ``batch(indices)`` returning
-    frames (B, T, C, H, W) float32 in [0, 1] and conditions: vectors (B, T, D) float32 (bair,
-    smmnist) or label images (B, T, 3, H, W) float32 in [0, 1] (dance). T is ``seq_len``, except
-    for the dance layout's val split (its whole clip) and test split (its full sequences).
+                 image_width: int = 0) -> VideoDataset:
+    """Open a split of a dataset in ``layout`` (one of :data:`LAYOUTS`).
+
+    Its ``batch(indices)`` returns frames (B, T, C, H, W) float32 in [0, 1] and conditions:
+    vectors (B, T, D) float32 (bair, smmnist, synthetic) or label images (B, T, 3, H, W) float32
+    in [0, 1] (dance); :data:`CONDITIONS` gives each layout's kind and D. T is ``seq_len``,
+    except for the dance layout's val split (its whole clip) and test split (its full sequences).
+
+    Args:
+        root: dataset root (ignored by ``synthetic``).
+        split: ``train``, ``validate`` or ``test``.
+        seq_len: frames per item (n_past + n_future).
+        train: training items (random windows, or for ``synthetic`` more sequences) rather than
+            the fixed evaluation order.
+        image_size, image_width: frame height and width in pixels (width 0: square; ``bair``
+            requires its files to have this size, ``dance`` and ``synthetic`` draw at it,
+            ``smmnist`` is always 64x64).
+        max_sequences: read only the first sequences (``synthetic``: the number of sequences,
+            default :data:`SYNTHETIC_SEQUENCES`).
+        progress: show progress bars while decoding.
 
     Raises:
         ConfigError: unknown layout. DataError: problems with the files (named).
@@ -43,4 +65,9 @@ def make_dataset(root: str | Path, layout: str, split: str, seq_len: int, train:
         return DanceDataset(root, split, seq_len, train=train,
                             frame_size=(image_size, image_width or image_size),
                             max_sequences=max_sequences, progress=progress)
+    if layout == "synthetic":
+        from .synthetic import SyntheticDataset
+        n = max_sequences or SYNTHETIC_SEQUENCES[train]
+        return SyntheticDataset(split, seq_len, n_sequences=n, image_size=image_size,
+                                image_width=image_width)
     raise ConfigError(f"data.layout: unknown layout {layout!r}; choose one of {LAYOUTS}")

@@ -1,16 +1,16 @@
 """The processed BAIR robot-pushing layout (action-conditioned video).
 
-Layout (SVG's converter and the 2022 course; ``../shared/DATA.md`` section 1)::
+Layout::
 
     <root>/<split>/<group>/<k>/0.png ... <T-1>.png        64x64 RGB, numbered from 0
     <root>/<split>/<group>/<k>/actions.csv                 T rows x 4, comma-separated, no header
     <root>/<split>/<group>/<k>/endeffector_positions.csv   T rows x 3
 
-``<split>`` is ``train``, ``validate`` (course; ``val`` is accepted as an alias) or ``test``;
-``<group>`` is any folder name (``traj_0_to_255.tfrecords`` in the course, ``traj_0_to_255`` in
-SVG's converter) and ``<k>`` an integer. Groups and sequences are ordered by the integers in
-their names and frames numerically (``10.png`` after ``9.png``). The condition of frame t is
-concat(action_t, end_effector_t), shape (7,).
+``<split>`` is ``train``, ``validate`` (``val`` is accepted as an alias) or ``test``; ``<group>``
+is any folder name (``traj_0_to_255.tfrecords`` or ``traj_0_to_255``) and ``<k>`` an integer.
+Groups and sequences are ordered by the integers in their names and frames by their number
+(:func:`vidpred.data.files.frame_number`: ``10.png`` after ``9.png``; a ``frame`` prefix is
+allowed). The condition of frame t is concat(action_t, end_effector_t), shape (7,).
 
 Files are read once when the dataset is built, validated (every problem raises a
 :class:`~vidpred.errors.DataError` naming the file) and kept in memory as uint8, so training
@@ -18,7 +18,6 @@ never waits on PNG decoding. Nothing under ``root`` is ever written.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,19 +26,14 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DataError
+from ..progress import progress_bar
+from .files import collect, folder_order, numbered_pngs, raise_first, read_csv, read_png
 from .frame_cache import cached_arrays
 
 ACTION_DIM = 4
 EE_DIM = 3
-COND_DIM = ACTION_DIM + EE_DIM
 SPLIT_ALIASES = {"val": ("validate", "val"), "validate": ("validate", "val"),
                  "train": ("train",), "test": ("test",)}
-_INT = re.compile(r"\d+")
-
-
-def _numeric_key(path: Path) -> tuple:
-    nums = _INT.findall(path.name)
-    return (int(nums[0]) if nums else float("inf"), path.name)
 
 
 def resolve_split(root: str | Path, split: str) -> Path:
@@ -66,7 +60,7 @@ def find_sequences(split_dir: Path) -> list[Path]:
         DataError: the split holds no sequence folder.
     """
     seqs = []
-    for group in sorted((p for p in split_dir.iterdir() if p.is_dir()), key=_numeric_key):
+    for group in sorted((p for p in split_dir.iterdir() if p.is_dir()), key=folder_order):
         seqs += sorted((p for p in group.iterdir() if p.is_dir() and p.name.isdigit()),
                        key=lambda p: int(p.name))
     if not seqs:
@@ -75,92 +69,28 @@ def find_sequences(split_dir: Path) -> list[Path]:
     return seqs
 
 
-def _check_csv(path: Path, n_rows: int, n_cols: int, problems: list[str]) -> np.ndarray | None:
-    """Parse a headerless CSV of n_rows x n_cols finite numbers; append problems, one per line."""
-    if not path.is_file():
-        problems.append(f"{path}: missing (each sequence needs actions.csv and "
-                        "endeffector_positions.csv)")
-        return None
-    rows, ok = [], True
-    for line_no, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        cells = line.split(",")
-        if len(cells) != n_cols:
-            problems.append(f"{path}: line {line_no} has {len(cells)} columns, expected {n_cols}")
-            ok = False
-            continue
-        try:
-            values = [float(c) for c in cells]
-        except ValueError:
-            problems.append(f"{path}: line {line_no} is not numeric: {line.strip()[:60]!r}")
-            ok = False
-            continue
-        if not all(np.isfinite(values)):
-            problems.append(f"{path}: non-finite value on row {line_no}")
-            ok = False
-        rows.append(values)
-    if ok and len(rows) != n_rows:
-        problems.append(f"{path}: {len(rows)} rows, expected {n_rows} (one per frame)")
-        ok = False
-    return np.asarray(rows, dtype=np.float32) if ok else None
-
-
-def _read_png_checked(path: Path, problems: list[str]) -> np.ndarray | None:
-    """Decode a PNG that must be 8-bit RGB; append a problem and return None otherwise."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-            mode, arr = im.mode, np.asarray(im)
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
-        problems.append(f"{path}: unreadable or truncated PNG ({e})")
-        return None
-    if mode != "RGB":
-        problems.append(f"{path}: image mode is {mode}, expected 8-bit RGB")
-        return None
-    return arr
-
-
-def _check_png_file(path: Path, problems: list[str]) -> tuple[int, int] | None:
-    """(H, W) of a readable 8-bit RGB PNG, else None with the problem appended."""
-    arr = _read_png_checked(path, problems)
-    return None if arr is None else arr.shape[:2]
-
-
-def _check_png(path: Path, image_size: int, problems: list[str]) -> np.ndarray | None:
-    arr = _read_png_checked(path, problems)
-    if arr is None:
-        return None
-    if arr.shape[:2] != (image_size, image_size):
-        problems.append(f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, expected "
-                        f"{image_size}x{image_size}")
-        return None
-    return arr
-
-
 def scan_sequence(folder: Path, image_size: int = 64, max_frames: int | None = None):
-    """Read one sequence folder and collect every problem with it.
+    """Read one sequence folder and collect every problem with it (at most one per file).
 
     Returns:
         (frames uint8 (T, 3, H, W) or None, conditions float32 (T, 7) or None, problems) where
         problems is a list of one-line messages, each naming the file. Frames and conditions are
-        None when there is any problem.
+        None when there is any problem. With ``max_frames`` only the first frames are decoded
+        (the numbering and the CSVs are still checked for every frame).
     """
     problems: list[str] = []
-    numbers = sorted(int(p.stem) for p in folder.glob("*.png") if p.stem.isdigit())
-    if not numbers:
-        return None, None, [f"{folder}: no frames (expected 0.png, 1.png, ...)"]
-    n = numbers[-1] + 1
-    for missing in sorted(set(range(n)) - set(numbers)):
+    files = numbered_pngs(folder, problems)
+    if not files:
+        return None, None, problems or [f"{folder}: no frames (expected 0.png, 1.png, ...)"]
+    n = max(files) + 1
+    for missing in sorted(set(range(n)) - set(files)):
         problems.append(f"{folder / f'{missing}.png'}: missing frame (frames must be numbered "
-                        f"0..{numbers[-1]} without gaps)")
-    actions = _check_csv(folder / "actions.csv", n, ACTION_DIM, problems)
-    ee = _check_csv(folder / "endeffector_positions.csv", n, EE_DIM, problems)
+                        f"0..{n - 1} without gaps)")
+    actions = collect(problems, read_csv, folder / "actions.csv", n, ACTION_DIM)
+    ee = collect(problems, read_csv, folder / "endeffector_positions.csv", n, EE_DIM)
     t = n if max_frames is None else min(n, max_frames)
-    frames = [_check_png(folder / f"{i}.png", image_size, problems) for i in range(t)
-              if (folder / f"{i}.png").exists()]
+    frames = [collect(problems, read_png, files[i], (image_size, image_size))
+              for i in range(t) if i in files]
     if problems:
         return None, None, problems
     cond = np.concatenate([actions, ee], axis=1)[:t]
@@ -172,32 +102,33 @@ def read_sequence(folder: Path, image_size: int = 64, max_frames: int | None = N
 
     Args:
         folder: ``<split>/<group>/<k>``.
-        image_size: expected frame height and width.
-        max_frames: read only the first frames (the CSVs must still cover every frame).
+        image_size: expected frame height and width in pixels.
+        max_frames: decode only the first frames (the CSVs must still cover every frame).
 
     Returns:
         frames uint8 (T, 3, H, W) and conditions float32 (T, 7).
 
     Raises:
-        DataError: missing/unreadable/wrong-size frame, numbering gap, CSV with the wrong shape
-            or values. The message is the first problem found (the same line ``vidpred data
-            check`` prints) and says how many more there are.
+        DataError: missing/unreadable/wrong-size/non-RGB frame, a file name that is not a frame
+            number, a numbering gap, a CSV with the wrong shape or values. The message is the
+            first problem found (the same line ``vidpred data check`` prints) and says how many
+            more there are.
     """
     frames, cond, problems = scan_sequence(folder, image_size, max_frames)
-    if problems:
-        more = len(problems) - 1
-        raise DataError(problems[0] + (f" (and {more} more problem{'s' * (more > 1)} in this "
-                                       "sequence: `vidpred data check` lists them all)" if more else ""))
+    raise_first(problems, "`vidpred data check`")
     return frames, cond
 
 
 def check_dataset(root: str | Path, image_size: int = 64, progress: bool = False) -> list[str]:
-    """Scan every split of a BAIR-layout dataset and return all problems, one line each.
+    """Scan every split of a BAIR-layout dataset and return all problems, one line each, each
+    starting with the path at fault (at most one problem per file; see :func:`scan_sequence`).
+
+    Args:
+        root: dataset root. image_size: expected frame height and width in pixels.
+        progress: show a progress bar per split.
 
     Never writes anything under ``root``. An empty list means the dataset is clean.
     """
-    from tqdm import tqdm
-
     root = Path(root).expanduser()
     if not root.is_dir():
         return [f"{root}: dataset root does not exist"]
@@ -206,13 +137,9 @@ def check_dataset(root: str | Path, image_size: int = 64, progress: bool = False
         return [f"{root}: no split folders (expected train/, validate/ and test/)"]
     problems: list[str] = []
     for split in splits:
-        try:
-            seqs = find_sequences(split)
-        except DataError as e:
-            problems.append(str(e))
-            continue
-        for folder in tqdm(seqs, desc=f"checking {split.name}", unit="seq", disable=not progress,
-                           leave=False):
+        seqs = collect(problems, find_sequences, split) or []
+        for folder in progress_bar(seqs, desc=f"checking {split.name}", unit="seq",
+                                   disable=not progress, leave=False):
             problems += scan_sequence(folder, image_size)[2]
     return problems
 
@@ -221,12 +148,10 @@ def _decode(paths: list[Path], image_size: int, max_frames: int | None, seq_len:
             progress: bool, name: str) -> dict[str, np.ndarray]:
     """Decode and validate every sequence: frames uint8 (N, T, 3, H, W), cond float32 (N, T, 7),
     T the shortest sequence's length (sequences of unequal length keep the common prefix)."""
-    from tqdm import tqdm
-
     frames = conds = None
     length = None
-    for i, p in enumerate(tqdm(paths, desc=f"reading {name}", unit="seq", disable=not progress,
-                               leave=False)):
+    for i, p in enumerate(progress_bar(paths, desc=f"reading {name}", unit="seq",
+                                       disable=not progress, leave=False)):
         f, c = read_sequence(p, image_size, max_frames=max_frames)
         if len(f) < seq_len:
             raise DataError(f"{p}: {len(f)} frames, but windows of {seq_len} frames "
@@ -261,7 +186,7 @@ class BairDataset(Dataset):
         split: ``train``, ``validate``/``val`` or ``test``.
         seq_len: frames per item (n_past + n_future).
         train: see above.
-        image_size: expected frame size.
+        image_size: expected frame height and width in pixels.
         max_sequences: read only the first sequences (in order).
         progress: show a progress bar while decoding.
         cache: keep the decoded frames in the decoded-frame cache
@@ -295,12 +220,14 @@ class BairDataset(Dataset):
 
     @property
     def n_sequences(self) -> int:
+        """Sequence folders read (each gives ``n_starts`` items)."""
         return len(self.seqs.paths)
 
     def __len__(self) -> int:
         return self.n_sequences * self.n_starts
 
     def __getitem__(self, index: int):
+        """Item ``index``: frames float32 (seq_len, 3, H, W) in [0, 1], cond float32 (seq_len, 7)."""
         s, t0 = divmod(int(index), self.n_starts)
         window = slice(t0, t0 + self.seq_len)
         return self.seqs.frames[s, window].float().div_(255.0), self.seqs.cond[s, window]

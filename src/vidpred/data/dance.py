@@ -1,11 +1,13 @@
-"""The pose-label "dance" layout (pose-conditioned video; ``../shared/DATA.md`` section 2)::
+"""The pose-label "dance" layout (pose-conditioned video)::
 
     <root>/train/train_img/*.png     <root>/train/train_label/*.png    same names, paired 1:1
     <root>/val/val_img/*.png         <root>/val/val_label/*.png
     <root>/test/test_img/<i>/*.png   <root>/test/test_label/<i>/*.png  only the first img is given
+    <root>/test/test_gt/<i>/*.png    optional ground-truth frames of test sequence <i>
 
-Files sort by the integer in their name (a ``frame`` prefix is allowed: ``frame10.png`` comes after
-``frame9.png``). A label is the RGB rendering of a pose skeleton, the same size as its frame.
+Files are named by their frame number (:func:`vidpred.data.files.frame_number`: ``12.png`` or
+``frame12.png``) and sort by it, so ``frame10.png`` comes after ``frame9.png``. A label is the RGB
+rendering of a pose skeleton, the same size as its frame; every PNG is 8-bit RGB.
 
 This module reads the layout (:class:`DanceDataset`) and validates it (:func:`check_dance`, used
 by ``vidpred data check --layout dance``: every problem is one line naming the file). Nothing
@@ -13,7 +15,6 @@ under the root is ever written.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,71 +22,60 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .bair import _check_png_file, _read_png_checked
+from ..progress import progress_bar
+from .files import collect, folder_order, frame_number, numbered_pngs, raise_first, read_png
 
 SPLIT_FOLDERS = {"train": "train", "validate": "val", "val": "val", "test": "test"}
 DEFAULT_FRAME_SIZE = (32, 64)
 
-_INT = re.compile(r"(\d+)")
 
-
-def frame_number(path: Path) -> int | None:
-    """The integer in a file name (``frame12.png`` -> 12, ``12.png`` -> 12), or None."""
-    found = _INT.findall(path.stem)
-    return int(found[-1]) if found else None
-
-
-def _pngs(folder: Path, problems: list[str]) -> dict[int, Path]:
-    files: dict[int, Path] = {}
-    for p in sorted(folder.glob("*.png")):
-        n = frame_number(p)
-        if n is None:
-            problems.append(f"{p}: no frame number in the file name")
-        elif n in files:
-            problems.append(f"{p}: frame number {n} also used by {files[n].name}")
-        else:
-            files[n] = p
-    return files
-
-
-def _check_pair_folder(img_dir: Path, label_dir: Path, problems: list[str],
-                       labels_may_outnumber: bool) -> None:
+def _pair(img_dir: Path, label_dir: Path, problems: list[str], labels_may_outnumber: bool
+          ) -> tuple[dict[int, Path], dict[int, Path]]:
+    """Frames and labels of a folder pair by frame number; problems (missing or empty folders,
+    badly named files, unpaired files with the expected partner named) appended one per line."""
     for d in (img_dir, label_dir):
         if not d.is_dir():
-            problems.append(f"{d}: missing folder")
-            return
-    imgs, labels = _pngs(img_dir, problems), _pngs(label_dir, problems)
+            problems.append(f"{d}: missing folder (frames go in {img_dir}, their labels in "
+                            f"{label_dir})")
+            return {}, {}
+    imgs, labels = numbered_pngs(img_dir, problems), numbered_pngs(label_dir, problems)
     if not imgs and not labels:
-        problems.append(f"{img_dir}: empty split (no PNG frames)")
-        return
+        problems.append(f"{img_dir}: no PNG files (empty folder)")
     for n in sorted(set(imgs) - set(labels)):
         problems.append(f"{imgs[n]}: frame without a label (expected {label_dir / imgs[n].name})")
     if not labels_may_outnumber:
         for n in sorted(set(labels) - set(imgs)):
             problems.append(f"{labels[n]}: label without a frame (expected {img_dir / labels[n].name})")
-    numbered = labels if labels_may_outnumber else imgs
+    return imgs, labels
+
+
+def _check_pair_folder(img_dir: Path, label_dir: Path, problems: list[str],
+                       labels_may_outnumber: bool) -> None:
+    """:func:`_pair`'s problems, plus numbering gaps and PNGs that are unreadable, not RGB or of
+    another size than the first image of the pair."""
+    imgs, labels = _pair(img_dir, label_dir, problems, labels_may_outnumber)
+    numbered, folder = (labels, label_dir) if labels_may_outnumber else (imgs, img_dir)
     if numbered:
         first, last = min(numbered), max(numbered)
         for n in sorted(set(range(first, last + 1)) - set(numbered)):
-            problems.append(f"{(label_dir if labels_may_outnumber else img_dir)}: frame number {n} "
-                            f"missing (files must be numbered {first}..{last} without gaps)")
+            problems.append(f"{folder}: frame number {n} missing (files must be numbered "
+                            f"{first}..{last} without gaps)")
     size = None
     for n in sorted(set(imgs) | set(labels)):
         for p in (imgs.get(n), labels.get(n)):
-            if p is None:
-                continue
-            shape = _check_png_file(p, problems)
-            if shape is None:
+            arr = None if p is None else collect(problems, read_png, p)
+            if arr is None:
                 continue
             if size is None:
-                size = shape
-            elif shape != size:
-                problems.append(f"{p}: image is {shape[1]}x{shape[0]}, but the first image in this "
-                                f"split is {size[1]}x{size[0]}")
+                size = arr.shape[:2]
+            elif arr.shape[:2] != size:
+                problems.append(f"{p}: image is {arr.shape[1]}x{arr.shape[0]}, but the first image "
+                                f"in this split is {size[1]}x{size[0]}")
 
 
 def check_dance(root: str | Path) -> list[str]:
-    """Scan a dance-layout dataset and return every problem, one line each (empty: clean)."""
+    """Scan a dance-layout dataset and return every problem, one line each starting with the
+    path at fault (empty: clean). Decodes every PNG; never writes anything under ``root``."""
     root = Path(root).expanduser()
     if not root.is_dir():
         return [f"{root}: dataset root does not exist"]
@@ -100,7 +90,7 @@ def check_dance(root: str | Path) -> list[str]:
     if "test" in splits:
         img_root, label_root = root / "test" / "test_img", root / "test" / "test_label"
         seqs = sorted({p.name for d in (img_root, label_root) if d.is_dir()
-                       for p in d.iterdir() if p.is_dir()}, key=lambda s: (len(s), s))
+                       for p in d.iterdir() if p.is_dir()}, key=lambda s: folder_order(Path(s)))
         if not seqs:
             problems.append(f"{root / 'test'}: empty split (expected test_img/<i>/ and test_label/<i>/)")
         for s in seqs:
@@ -117,47 +107,30 @@ def paired_files(img_dir: Path, label_dir: Path, labels_may_outnumber: bool = Fa
     frame is given) every label is returned and the frames are those that exist.
 
     Raises:
-        DataError: a missing folder, an empty folder, a frame without its label or a label
-            without its frame (the message names both paths).
+        DataError: a missing folder, an empty folder, a file name that is not a frame number, a
+            frame without its label or a label without its frame (the message names both paths).
     """
-    for d in (img_dir, label_dir):
-        if not d.is_dir():
-            raise DataError(f"{d}: missing folder (dance layout: <split>/<split>_img and "
-                            "<split>/<split>_label)")
     problems: list[str] = []
-    imgs, labels = _pngs(img_dir, problems), _pngs(label_dir, problems)
-    for n in sorted(set(imgs) - set(labels)):
-        problems.append(f"{imgs[n]}: frame without a label (expected {label_dir / imgs[n].name})")
-    if not labels_may_outnumber:
-        for n in sorted(set(labels) - set(imgs)):
-            problems.append(f"{labels[n]}: label without a frame (expected {img_dir / labels[n].name})")
-    if not labels:
-        problems.append(f"{label_dir}: no PNG files")
-    if problems:
-        more = f" (and {len(problems) - 1} more; run vidpred data check --layout dance)" \
-            if len(problems) > 1 else ""
-        raise DataError(problems[0] + more)
-    numbers = sorted(labels)
-    return [imgs[n] for n in numbers if n in imgs], [labels[n] for n in numbers]
+    imgs, labels = _pair(img_dir, label_dir, problems, labels_may_outnumber)
+    raise_first(problems, "`vidpred data check --layout dance`")
+    return [imgs[n] for n in labels if n in imgs], list(labels.values())
 
 
 def read_frames(paths: list[Path], frame_size: tuple[int, int], desc: str = "",
                 progress: bool = False) -> torch.Tensor:
-    """Decode and resize PNGs into one uint8 tensor (N, 3, H, W).
+    """Decode 8-bit RGB PNGs of any size and resize them to ``frame_size`` (H, W) in pixels
+    (bilinear with antialiasing, PIL) into one uint8 tensor (N, 3, H, W).
 
-    Resizing is bilinear with antialiasing (PIL), from any source size to ``frame_size``
-    (H, W). Raises DataError naming an unreadable file or a non-RGB image.
+    Raises:
+        DataError: a missing or unreadable file or a non-RGB image (naming the file).
     """
     from PIL import Image
-    from tqdm import tqdm
 
     H, W = frame_size
     out = torch.empty((len(paths), 3, H, W), dtype=torch.uint8)
-    for i, p in enumerate(tqdm(paths, desc=desc, unit="frame", disable=not progress, leave=False)):
-        problems: list[str] = []
-        arr = _read_png_checked(p, problems)
-        if arr is None:
-            raise DataError(problems[0])
+    for i, p in enumerate(progress_bar(paths, desc=desc, unit="frame", disable=not progress,
+                                       leave=False)):
+        arr = read_png(p)
         if arr.shape[:2] != (H, W):
             arr = np.asarray(Image.fromarray(arr).resize((W, H), Image.BILINEAR))
         out[i] = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
@@ -166,8 +139,9 @@ def read_frames(paths: list[Path], frame_size: tuple[int, int], desc: str = "",
 
 @dataclass
 class DanceTestSequence:
-    """One test sequence: the given first frame, all labels and, when the generator kept them,
-    the ground-truth frames. uint8 tensors (3, H, W), (T, 3, H, W), (T, 3, H, W) or None."""
+    """One test sequence ``<i>``: the given first frame (uint8 (3, H, W)), all its labels (uint8
+    (T, 3, H, W)), the ground-truth frames of ``test_gt/<i>/`` (uint8 (T, 3, H, W)) or None when
+    that folder is absent, and the label files in frame order."""
 
     name: str
     first_frame: torch.Tensor
@@ -177,32 +151,37 @@ class DanceTestSequence:
 
 
 class DanceDataset:
-    """The pose-label dance layout (``../shared/DATA.md`` section 2) as frames and labels.
+    """A split of the pose-label dance layout (see the module doc) as clips of frames and labels.
 
     - ``train``: the frames of ``train_img`` in numeric order, cut into non-overlapping clips of
       ``seq_len`` consecutive frames (``len`` = frames // seq_len; the remainder is unused).
-    - ``validate``/``val``: one clip of all validation frames (630 in the course data).
-    - ``test``: one item per test sequence ``test_label/<i>``: the ground-truth frames from
-      ``test_gt/<i>`` when present (the built-in generator writes them), else only frame 0.
+    - ``validate``/``val``: one clip of all validation frames.
+    - ``test``: one item per test sequence ``test_label/<i>`` (in :attr:`tests`, also served
+      whole): the ground-truth frames from ``test_gt/<i>`` when present (the built-in generator
+      writes them), else only frame 0, which cannot be batched.
 
     Every frame is resized to ``frame_size`` (H, W; default 32 x 64) when read and kept in
     memory as uint8.
 
     Args:
         root: dataset root. split: ``train``, ``validate``/``val`` or ``test``.
-        seq_len: training clip length (``video_len``, 16 in the course); ignored for val/test.
+        seq_len: training clip length in frames; ignored for val/test (their clips are whole).
+        train: unused (the split decides how clips are cut); accepted like every dataset's.
         frame_size: (H, W) in pixels.
         max_sequences: keep only the first clips / test sequences.
+        progress: show progress bars while decoding.
 
-    ``batch(indices)`` returns frames float32 (B, T, 3, H, W) and labels float32
-    (B, T, 3, H, W), both in [0, 1].
+    Attributes:
+        seq_len: T of a batch (for test, the shortest test sequence's number of labels).
+        n_sequences: clips (= ``len``).
+        frames, labels: every clip's frames and labels, uint8 (len, seq_len, 3, H, W) (for test,
+            zero frames for sequences without ground truth).
+        tests: the test sequences (:class:`DanceTestSequence`; empty for train and val).
 
     Raises:
-        DataError: missing folders, unpaired files (both paths named), unreadable PNGs, too few
-            frames, or test sequences without ground truth asked for as a batch.
+        DataError: missing folders, unpaired files (both paths named), badly named or unreadable
+            PNGs, too few frames for one clip, a test sequence without its first frame.
     """
-
-    cond_kind = "image"
 
     def __init__(self, root: str | Path, split: str, seq_len: int = 16, train: bool = True,
                  frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE, max_sequences: int | None = None,
@@ -228,10 +207,14 @@ class DanceDataset:
                             f"one clip of {length}")
         if max_sequences is not None:
             n_clips = min(n_clips, max_sequences)
-        n = n_clips * length
-        self.frames = read_frames(img_paths[:n], self.frame_size, f"reading {folder}_img", progress)
-        self.labels = read_frames(label_paths[:n], self.frame_size, f"reading {folder}_label", progress)
-        self.seq_len, self.n_clips = length, n_clips
+        n, clips = n_clips * length, (n_clips, length, 3, *self.frame_size)
+        # uint8 (n_clips, seq_len, 3, H, W): views of the frames in file order
+        self.frames = read_frames(img_paths[:n], self.frame_size, f"reading {folder}_img",
+                                  progress).view(clips)
+        self.labels = read_frames(label_paths[:n], self.frame_size, f"reading {folder}_label",
+                                  progress).view(clips)
+        self.has_truth = torch.ones(n_clips, dtype=torch.bool)
+        self.seq_len = length
 
     def _read_test(self, max_sequences: int | None, progress: bool) -> None:
         img_root = self.root / "test" / "test_img"
@@ -239,8 +222,8 @@ class DanceDataset:
         gt_root = self.root / "test" / "test_gt"
         if not label_root.is_dir():
             raise DataError(f"{label_root}: missing folder (test labels go in test_label/<i>/)")
-        names = sorted((p.name for p in label_root.iterdir() if p.is_dir()),
-                       key=lambda s: (frame_number(Path(s)) is None, frame_number(Path(s)) or 0, s))
+        names = [p.name for p in sorted((p for p in label_root.iterdir() if p.is_dir()),
+                                        key=folder_order)]
         if not names:
             raise DataError(f"{label_root}: no test sequences (expected test_label/<i>/)")
         for name in names[:max_sequences]:
@@ -256,23 +239,31 @@ class DanceDataset:
                 name, read_frames(imgs[:1], self.frame_size)[0],
                 read_frames(labels, self.frame_size, f"reading test_label/{name}", progress),
                 truth, labels))
-        self.seq_len = min(len(t.labels) for t in self.tests)
-        self.n_clips = len(self.tests)
+        T = self.seq_len = min(len(t.labels) for t in self.tests)
+        # the batchable form: every sequence's first T frames and labels (zero frames where no
+        # ground truth was given; batch() refuses those sequences)
+        self.labels = torch.stack([t.labels[:T] for t in self.tests])
+        self.frames = torch.stack([torch.zeros_like(t.labels[:T]) if t.truth is None else t.truth[:T]
+                                   for t in self.tests])
+        self.has_truth = torch.tensor([t.truth is not None for t in self.tests])
+
+    @property
+    def n_sequences(self) -> int:
+        """Clips served (train: seq_len-frame clips; val: 1; test: test sequences)."""
+        return len(self.frames)
 
     def __len__(self) -> int:
-        return self.n_clips
+        return len(self.frames)
 
     def batch(self, indices) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frames and labels of the given clips, float32 (B, T, 3, H, W) in [0, 1]."""
+        """Frames and labels of the given clips: both float32 (B, seq_len, 3, H, W) in [0, 1].
+
+        Raises:
+            DataError: a test sequence without ground truth (``test_gt/<i>/``) was asked for.
+        """
         idx = torch.as_tensor(indices, dtype=torch.long)
-        if self.split == "test":
-            missing = [self.tests[i].name for i in idx.tolist() if self.tests[i].truth is None]
-            if missing:
-                raise DataError(f"{self.root / 'test'}: no ground truth (test_gt/<i>/) for "
-                                f"sequence(s) {', '.join(missing)}; score them with vidpred predict --gt")
-            T = self.seq_len
-            frames = torch.stack([self.tests[i].truth[:T] for i in idx.tolist()])
-            labels = torch.stack([self.tests[i].labels[:T] for i in idx.tolist()])
-            return frames.float().div_(255.0), labels.float().div_(255.0)
-        t = idx[:, None] * self.seq_len + torch.arange(self.seq_len)
-        return self.frames[t].div(255.0), self.labels[t].div(255.0)  # uint8 -> float32, one pass
+        if not self.has_truth[idx].all():
+            missing = [self.tests[i].name for i in idx[~self.has_truth[idx]].tolist()]
+            raise DataError(f"{self.root / 'test'}: no ground truth (test_gt/<i>/) for "
+                            f"sequence(s) {', '.join(missing)}; score them with vidpred predict --gt")
+        return self.frames[idx].div(255.0), self.labels[idx].div(255.0)  # uint8 -> float32

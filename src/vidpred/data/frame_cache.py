@@ -41,18 +41,19 @@ def fingerprint(split_dir: Path) -> str:
     return h.hexdigest()
 
 
-# madvise(2) MADV_POPULATE_READ (Linux >= 5.14; not in Python's mmap module before 3.13)
+# madvise(2) MADV_POPULATE_READ (Linux >= 5.14; Python's mmap module names it from 3.13 on)
 _MADV_POPULATE_READ = 22
-# arrays up to this size are mapped in at open (the built-in training split: 369 MB); larger ones
-# (a full BAIR split decodes to ~16 GB) page in as batches touch them
+# arrays up to this size (the built-in datasets' splits) are mapped in at open; larger ones (a
+# full BAIR split decodes to about 16 GB, more than some machines' memory) page in as batches
+# touch them
 POPULATE_MAX_BYTES = 2**30
 
 
 def _populated(a: np.ndarray) -> np.ndarray:
-    """Map every page of a memory-mapped array into the process now, in one system call, rather
-    than one page fault per 4 KiB page at the first touch of each batch: measured on the demo's
-    training split, a batch of 16 clips takes 1.4-1.7 ms instead of 2.0-2.3 ms (45 faults) and
-    the first batches lose their jitter. Older kernels: MADV_WILLNEED read-ahead, or nothing."""
+    """Map every page of a memory-mapped array into the process now, in one system call, so
+    that the first batches read memory already mapped instead of taking a page fault per 4 KiB
+    page they touch (which makes early training steps slow and uneven). Older kernels:
+    MADV_WILLNEED read-ahead, or nothing."""
     m = getattr(a, "_mmap", None)
     if m is None or not 0 < a.nbytes <= POPULATE_MAX_BYTES or not hasattr(m, "madvise"):
         return a

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import DataError
+from ..progress import progress_bar
 
 META_FILE = "vidpred_dataset.json"
 
@@ -58,11 +59,9 @@ def run_jobs(jobs: Sequence, job: Callable, scene_cls: type, scene_args: tuple, 
 
     Spawn, never fork: a forked process must not inherit a GL context.
     """
-    from tqdm import tqdm
-
     global _worker
     init_args = (gl_backend, scene_cls, tuple(scene_args), job)
-    bar = tqdm(total=len(jobs), desc=desc, unit=unit, disable=not progress)
+    bar = progress_bar(total=len(jobs), desc=desc, unit=unit, disable=not progress)
     try:
         if workers <= 1:
             _start_worker(*init_args)

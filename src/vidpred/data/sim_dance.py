@@ -3,12 +3,13 @@
 The body is gymnasium's ``envs/mujoco/assets/humanoid.xml``, posed kinematically (no physics):
 each hinge joint follows rest pose + 3 harmonics of a random tempo (0.4-1.2 Hz) with random
 amplitudes and phases, clipped to the joint's range; the root turns and sways slowly and is
-lowered so that the lowest foot touches the floor (``../shared/DATA.md`` section 3). Each dance
-has a random body colour (the "person"). The label of a frame is its skeleton: 15 keypoints
+lowered so that the lowest foot touches the floor. Each dance has a random body colour (the
+"person"). The label of a frame is its skeleton: 15 keypoints
 projected with the camera MuJoCo rendered with, 14 limbs drawn in OpenPose-style colours on
 black (drawn at 2x and downscaled).
 
-Output (``../shared/DATA.md`` section 2; frames H x W RGB, default 64 x 128)::
+Output, in the dance layout read by :mod:`vidpred.data.dance` (frames H x W RGB, default
+64 x 128)::
 
     <out>/train/train_img/frame<k>.png   <out>/train/train_label/frame<k>.png
         ``train`` dances of ``train_len`` frames, numbered consecutively (k = 0 .. train*train_len-1)

@@ -6,7 +6,7 @@ target moves by 0.05 m x action[:3] per step, 20 substeps of 2 ms, fingers held 
 policy either pushes the block about 15 cm toward a goal on the table or moves between random
 points, with P-control plus low-pass noise, actions clipped to [-1, 1].
 
-Output (``../shared/DATA.md`` section 1, course variant)::
+Output, in the BAIR layout read by :mod:`vidpred.data.bair`::
 
     <out>/{train,validate,test}/traj_<a>_to_<b>.tfrecords/<k>/0.png ... <T-1>.png   64x64 RGB
     <out>/.../<k>/actions.csv                 T rows x 4 (dx, dy, dz, gripper), no header
@@ -103,7 +103,7 @@ class FetchPushScene:
                         m.joint("robot0:r_gripper_finger_joint").qposadr[0]]
         self.weld_body = int(m.eq_obj2id[0])
         self.position_actuators = [i for i in range(m.nu) if m.actuator_biastype[i] != 0]
-        # fast, deterministic 64x64 rendering (DATA.md: no MSAA, shadows or reflections)
+        # fast, deterministic 64x64 rendering: no multisampling, shadows or reflections
         m.vis.quality.offsamples = 0
         self.renderer = mujoco.Renderer(m, image_size, image_size)
         self.camera = mujoco.MjvCamera()

@@ -98,7 +98,7 @@ def generate_smmnist(out: str | Path, spec: SMMNISTSpec = SMMNISTSpec()) -> Path
 
 
 class SMMNISTDataset:
-    """Stochastic Moving MNIST windows, with the same interface as :class:`BairDataset`.
+    """Stochastic Moving MNIST windows (a :class:`~vidpred.data.base.VideoDataset`).
 
     ``train``: ``length`` sequences drawn on the fly, item i a pure function of (seed, i), from
     the training digits. ``validate``: ``max_sequences`` (default 256) fixed sequences drawn the
@@ -106,10 +106,21 @@ class SMMNISTDataset:
     digits). ``test``: the fixed sequences of ``<root>/test.npz`` (their first ``seq_len``
     frames), in order.
 
+    Layout: ``<root>/vidpred_dataset.json`` (the generator's settings, ``seed`` and
+    ``n_digits`` among them) and ``<root>/test.npz`` (``frames``: uint8 (N, T, 64, 64)).
+
+    Args:
+        root: dataset root. split: ``train``, ``validate``/``val`` or ``test``.
+        seq_len: frames per item (n_past + n_future).
+        train: unused (the split decides); accepted like every dataset's.
+        max_sequences: validate: how many sequences (default 256); test: keep the first ones.
+        length: number of training items.
+
     Items: frames float32 (seq_len, 1, 64, 64) in [0, 1] and an empty condition (seq_len, 0).
 
     Raises:
-        DataError: missing or malformed ``test.npz``, or test sequences shorter than seq_len.
+        DataError: missing ``vidpred_dataset.json``, missing or malformed ``test.npz``, test
+            sequences shorter than seq_len, or an unknown split.
     """
 
     def __init__(self, root: str | Path, split: str, seq_len: int, train: bool = True,
@@ -144,6 +155,7 @@ class SMMNISTDataset:
 
     @property
     def n_sequences(self) -> int:
+        """Sequences served, one per item (= ``len``)."""
         return self.length
 
     def __len__(self) -> int:
@@ -161,7 +173,3 @@ class SMMNISTDataset:
             frames = self.frames[idx]
         frames = frames[:, :, None].float().div_(255.0)
         return frames, torch.zeros(len(idx), self.seq_len, 0)
-
-    def __getitem__(self, index: int):
-        frames, cond = self.batch([index])
-        return frames[0], cond[0]

@@ -131,7 +131,7 @@ def _partial_conv(layer: nn.Module, x: Tensor, lo: int, hi: int | None, bias: bo
 # row k of the 4-tap kernel sums the 3x3 kernel's taps listed as ones (see _upsample_conv).
 _UPSAMPLE_TAPS = ((0.0, 0.0, 1.0), (0.0, 1.0, 1.0), (1.0, 1.0, 0.0), (1.0, 0.0, 0.0))
 # below 8 x 8 inputs oneDNN's transposed convolution is slower than upsampling + 3x3 convolution
-# (measured on the vgg64 decoder's 4 -> 8 stage: 31-37 vs 49-54 ms at batch 12, 512 channels)
+# (few output positions per kernel launch; benchmarks/train_speed.py times both)
 UPSAMPLE_CONV_MIN_HW = 8
 
 

@@ -1,4 +1,5 @@
-"""The pose-conditioned CVAE of the 2023/2024 course lab (``../shared/ANCHORS.md``), rebuilt.
+"""The pose-conditioned CVAE of the dance task (one first frame + pose labels -> a video), as the
+course labs that use this task define it, rebuilt.
 
 Step t (t = 1 .. T-1) predicts frame x_t from the previous frame and the label (pose image or
 condition vector) of frame t, with a *spatial* latent z_t of N channels at full resolution:
@@ -110,7 +111,7 @@ class PoseCVAE(VideoModel):
         ValueError: unknown output or condition kind, or cond_dim < 1.
     """
 
-    def __init__(self, frame_channels: int = 128, label_channels: int = 32, z_channels: int = 12,
+    def __init__(self, *, frame_channels: int = 128, label_channels: int = 32, z_channels: int = 12,
                  fusion_channels: int = 192, cond_kind: str = "image", cond_dim: int = 3,
                  output: str = "sigmoid", channels: int = 3, time_chunk: int = 0):
         super().__init__()
@@ -139,13 +140,6 @@ class PoseCVAE(VideoModel):
                                        _ladder(D, [max(D // 2, 4), max(D // 4, 4)],
                                                channels + int(self.composite)))
 
-    @classmethod
-    def from_config(cls, m) -> "PoseCVAE":
-        """Build from a :class:`vidpred.config.ModelConfig`."""
-        return cls(m.frame_channels, m.label_channels, m.z_channels, m.fusion_channels,
-                   m.cond_kind, m.cond_dim, m.output, m.channels, m.time_chunk)
-
-    # ---- pieces (all take and return (B, T, ...) tensors) ----------------------------------
     def _run(self, net: nn.Module, x: Tensor) -> Tensor:
         """net over (B, T, ...) images, ``time_chunk`` time steps per call."""
         k = self.time_chunk or x.shape[1]

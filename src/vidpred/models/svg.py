@@ -41,9 +41,6 @@ PRIORS = ("learned", "fixed")
 OUTPUTS = ("sigmoid", "composite")
 
 
-SVGOutput = StepOutput  # the name before the pose CVAE shared it
-
-
 class SVG(VideoModel):
     """SVG-LP / SVG-FP with optional condition vectors.
 
@@ -66,12 +63,12 @@ class SVG(VideoModel):
         ValueError: unknown backbone, prior or output.
     """
 
-    def __init__(self, backbone: str = "dcgan64", width: int = 64, g_dim: int = 128,
-                 z_dim: int = 64, rnn_size: int = 256, predictor_layers: int = 2,
+    def __init__(self, *, backbone: str = "dcgan64", width: int = 16, g_dim: int = 128,
+                 z_dim: int = 16, rnn_size: int = 256, predictor_layers: int = 2,
                  posterior_layers: int = 1, prior_layers: int = 1, prior: str = "learned",
-                 cond_dim: int = 0, output: str = "sigmoid", channels: int = 3,
+                 cond_dim: int = 7, output: str = "composite", channels: int = 3,
                  cond_kind: str = "vector", cond_embed: int = 32,
-                 image_hw: tuple[int, int] = (64, 64), time_chunk: int = 0):
+                 image_hw: tuple[int, int] = (64, 64), time_chunk: int = 4):
         super().__init__()
         check_cond_kind(cond_kind)
         if prior not in PRIORS:
@@ -93,13 +90,6 @@ class SVG(VideoModel):
         self.posterior = GaussianLSTM(g_dim + c, z_dim, rnn_size, posterior_layers)
         self.prior = GaussianLSTM(g_dim + c, z_dim, rnn_size, prior_layers) if prior == "learned" else None
         self.frame_predictor = LSTMPredictor(g_dim + z_dim + c, g_dim, rnn_size, predictor_layers)
-
-    @classmethod
-    def from_config(cls, m, image_hw: tuple[int, int] = (64, 64)) -> "SVG":
-        """Build from a :class:`vidpred.config.ModelConfig` for frames of ``image_hw``."""
-        return cls(m.backbone, m.width, m.g_dim, m.z_dim, m.rnn_size, m.predictor_layers,
-                   m.posterior_layers, m.prior_layers, m.prior, m.cond_dim, m.output, m.channels,
-                   m.cond_kind, m.cond_embed, image_hw, m.time_chunk)
 
     # ---- pieces ---------------------------------------------------------------------------
     def encode(self, frames: Tensor, skip_frames: int | None = None) -> tuple[Tensor, list[Tensor]]:

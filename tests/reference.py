@@ -20,10 +20,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..losses import gaussian_kl
-from .base import StepOutput, memory_format_of
-from .pose_cvae import PoseCVAE
-from .svg import SVG
+from vidpred.losses import gaussian_kl
+from vidpred.models.base import StepOutput, memory_format_of
+from vidpred.models.pose_cvae import PoseCVAE
+from vidpred.models.svg import SVG
 
 
 def draw_noise(model, frames: Tensor) -> Tensor:
