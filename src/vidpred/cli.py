@@ -356,7 +356,8 @@ def _data_parsers(sub) -> None:
 def _run_parsers(sub) -> None:
     """``vidpred train``, ``evaluate`` and ``predict``."""
     t = sub.add_parser("train", help="train a model from a YAML config")
-    t.add_argument("--config", help="YAML config (see configs/); defaults are used without one")
+    t.add_argument("--config", help="YAML config file, or the name of a shipped one (push_cpu, "
+                   "bair_svg_lp, course2022_svg_fp, dance_cpu, dance_template); defaults without one")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=1e-3 (repeatable)")
     t.add_argument("--data", help="dataset root (overrides data.root)")
@@ -425,7 +426,7 @@ def _analysis_parsers(sub) -> None:
     r.set_defaults(func=cmd_report)
 
     w = sub.add_parser("sweep", help="train, evaluate and compare one run per grid combination")
-    w.add_argument("--config", help="base YAML config")
+    w.add_argument("--config", help="base YAML config file or shipped config name")
     w.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the base config")
     w.add_argument("--data", help="dataset root (overrides data.root)")
     w.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",

@@ -11,7 +11,7 @@ import itertools
 from pathlib import Path
 
 from .compare import compare
-from .config import Config, resolve_key
+from .config import Config, check_config, resolve_key
 from .errors import ConfigError
 
 
@@ -61,11 +61,14 @@ def sweep(base: Config, grid: list[tuple[str, list[str]]], out: str | Path, samp
     keys = [k for k, _ in grid]
     run_dirs = []
     combos = list(itertools.product(*[v for _, v in grid]))
-    for i, values in enumerate(combos, 1):
-        assignment = list(zip(keys, values))
+    configs = []
+    for values in combos:  # every combination is checked before the first one trains
         cfg = Config.from_dict(base.to_dict())
-        for k, v in assignment:
+        for k, v in zip(keys, values):
             cfg.set(k, v, source="--grid")
+        configs.append(check_config(cfg))
+    for i, (values, cfg) in enumerate(zip(combos, configs), 1):
+        assignment = list(zip(keys, values))
         run_dir = out / run_name(assignment)
         run_dirs.append(run_dir)
         log(f"[{i}/{len(combos)}] {run_name(assignment)}")
