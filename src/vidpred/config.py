@@ -303,7 +303,7 @@ def _coerce(value: Any, typ: type, where: str) -> Any:
 
 
 # ---- the one validation pass ------------------------------------------------------------
-def _choices(key: str):
+def _choices() -> dict[str, tuple[str, ...]]:
     """Allowed values of the keys that name a choice (owned by the modules that use them)."""
     from .data import LAYOUTS
     from .models.backbones import BACKBONES
@@ -312,7 +312,7 @@ def _choices(key: str):
     from .schedules import KL_ANNEAL_KINDS, LR_SCHEDULES
     return {"data.layout": LAYOUTS, "model.name": MODELS, "model.backbone": tuple(BACKBONES),
             "model.prior": PRIORS, "model.cond_kind": COND_KINDS, "model.output": OUTPUTS,
-            "train.lr_schedule": LR_SCHEDULES, "train.kl_anneal": KL_ANNEAL_KINDS}[key]
+            "train.lr_schedule": LR_SCHEDULES, "train.kl_anneal": KL_ANNEAL_KINDS}
 
 
 # (key, lowest allowed, whether the lowest is allowed, highest allowed or None)
@@ -335,8 +335,6 @@ _RANGES = [
     ("train.seed", 0, True, None), ("train.val_sequences", 1, True, None),
     ("train.threads", 0, True, None), ("train.keep_checkpoints", 0, True, None),
 ]
-_CHOICE_KEYS = ("data.layout", "model.name", "model.backbone", "model.prior", "model.cond_kind",
-                "model.output", "train.lr_schedule", "train.kl_anneal")
 
 
 def config_problems(cfg: Config, world_size: int = 1) -> list[str]:
@@ -355,8 +353,8 @@ def config_problems(cfg: Config, world_size: int = 1) -> list[str]:
             bound = (f"{'>=' if inclusive else '>'} {low:g}" if high is None
                      else f"in {'[' if inclusive else '('}{low:g}, {high:g}]")
             problems.append(f"{key}={v!r}: must be {bound}")
-    for key in _CHOICE_KEYS:
-        v, allowed = get_value(cfg, key), _choices(key)
+    for key, allowed in _choices().items():
+        v = get_value(cfg, key)
         if v not in allowed:
             problems.append(f"{key}={v!r}: choose one of {', '.join(allowed)}")
     problems += _model_problems(cfg)

@@ -170,7 +170,11 @@ def rollout_and_score(model, batches: Iterable[tuple[Tensor, Tensor | None]], n_
     model.train(was_training)
     if not scores.psnr:
         return None, kept
-    return scores.metrics(n_past, scored_frames, time.perf_counter() - t0, kept), kept
+    metrics = scores.metrics(n_past, scored_frames, time.perf_counter() - t0)
+    scored = metrics.protocol.scored_frames
+    # the GIFs show each kept sequence's best-PSNR sample
+    kept.best = torch.cat(scores.psnr)[:len(kept.pred), :, :scored].mean(2).argmax(1).tolist()
+    return metrics, kept
 
 
 @dataclass
@@ -183,12 +187,10 @@ class _Accumulated:
     base_ssim: list = field(default_factory=list)
     spread: list = field(default_factory=list)
 
-    def metrics(self, n_past: int, scored_frames: int | None, seconds: float,
-                kept: Rollouts) -> EvalMetrics:
+    def metrics(self, n_past: int, scored_frames: int | None, seconds: float) -> EvalMetrics:
         pm, sm = torch.cat(self.psnr), torch.cat(self.ssim)
         N, S, T = pm.shape
         scored = min(scored_frames or T, T)
-        kept.best = [int(b) for b in pm[:len(kept.pred), :, :scored].mean(2).argmax(1)]
         return EvalMetrics(
             Protocol(n_past, T, S, N, scored),
             Scores.of(best_of_n(pm, scored), best_of_n(sm, scored), scored),
