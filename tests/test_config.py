@@ -62,6 +62,8 @@ def test_shipped_configs_are_reachable_by_name_and_from_the_repository_root():
     ("data.image_size=60", r"needs height and width divisible by 16"),
     ("model.output=composite_first", r"model svg offers sigmoid, composite"),
     ("model.cond_dim=3", r"the bair layout gives vector conditions of size 7"),
+    ("train.precision=fp16", r"train.precision='fp16': choose one of auto, bf16, float32"),
+    ("model.cond_points=-1", r"model.cond_points=-1: must be >= 0"),
 ])
 def test_every_bad_value_is_one_line_naming_the_key(item, message):
     cfg = Config().apply_overrides([item])
@@ -69,6 +71,14 @@ def test_every_bad_value_is_one_line_naming_the_key(item, message):
     assert len(problems) == 1 and "\n" not in problems[0]
     with pytest.raises(ConfigError, match=message):
         check_config(cfg)
+
+
+def test_condition_points_need_svg_with_vector_conditions():
+    cfg = Config().apply_overrides(["model.cond_points=4", "model.cond_dim=0"])
+    assert config_problems(cfg) == ["model.cond_points=4: condition points need model.name=svg with "
+                                    "vector conditions (model.cond_kind=vector, model.cond_dim >= 1);"
+                                    " set model.cond_points=0"]
+    assert config_problems(Config().apply_overrides(["model.cond_points=4"])) == []
 
 
 def test_all_problems_are_listed_at_once_and_the_global_batch_must_split():

@@ -6,7 +6,8 @@ import sys
 import pytest
 import torch
 
-from vidpred.device import autocast, default_threads, resolve_device
+from vidpred import device as device_module
+from vidpred.device import autocast, cpu_has_bf16, default_threads, resolve_device, use_bf16
 from vidpred.errors import ConfigError
 
 
@@ -29,6 +30,38 @@ def test_cpu_autocast_keeps_float32_and_threads_are_the_cores():
         y = torch.nn.Linear(4, 4)(torch.randn(2, 4))
     assert y.dtype == torch.float32
     assert 1 <= default_threads() <= (os.cpu_count() or 1)
+
+
+def test_bf16_precision_is_used_only_where_the_cpu_computes_it(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert use_bf16("auto", cpu) == (False, None) and use_bf16("float32", cuda) == (False, None)
+    assert use_bf16("auto", cuda) == (True, None)
+    monkeypatch.setattr(device_module, "cpu_has_bf16", lambda: False)
+    on, note = use_bf16("bf16", cpu)
+    assert not on and "train.precision=bf16" in note and "float32" in note
+    monkeypatch.setattr(device_module, "cpu_has_bf16", lambda: True)
+    assert use_bf16("bf16", cpu) == (True, None)
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bf16")
+def test_cpu_bf16_step_convolves_in_bf16_and_follows_the_float32_loss():
+    from vidpred.models import SVG
+    from vidpred.step import make_optimizer, train_step
+
+    g = torch.Generator().manual_seed(0)
+    frames, cond = torch.rand(4, 5, 3, 64, 64, generator=g), torch.randn(4, 5, 7, generator=g)
+    losses, dtypes = {}, []
+    for bf16 in (False, True):
+        torch.manual_seed(0)
+        model = SVG(width=8, g_dim=32, z_dim=4, rnn_size=32, cond_points=2)
+        model.encoder.stages[0][0].register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+        opt = make_optimizer(model.parameters(), 1e-3)
+        torch.manual_seed(1)
+        losses[bf16] = [train_step(model, opt, frames, cond, 2, 1e-4, bf16=bf16).loss
+                        for _ in range(3)]
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert dtypes[0] == torch.float32 and dtypes[-1] == torch.bfloat16
+    assert losses[True] == pytest.approx(losses[False], rel=0.03)
 
 
 def test_train_command_takes_device_auto_and_names_a_missing_gpu(tmp_path, capsys):

@@ -162,3 +162,32 @@ def test_train_step_is_one_optimisation_step_and_refuses_a_non_finite_loss():
     with pytest.raises(NonFiniteLoss, match="non-finite MSE"):
         train_step(model, opt, frames, cond, 2, 1e-4)
     assert all(torch.equal(a, b) for a, b in zip(after, model.parameters()))  # untouched
+
+
+def test_schedule_step_follows_the_larger_of_the_iteration_and_time_shares():
+    from vidpred.train import schedule_step
+
+    cfg = synthetic_config(iterations=1000, max_minutes=10.0)
+    assert schedule_step(100, 0.0, cfg) == 100
+    assert schedule_step(100, 300.0, cfg) == 500  # half the time: half the schedule
+    assert schedule_step(100, 900.0, cfg) == 1000  # capped at the run's end
+    cfg.train.max_minutes = 0.0
+    assert schedule_step(100, 900.0, cfg) == 100  # no limit: the iteration
+
+
+def test_a_time_limit_stops_training_validated_and_checkpointed(tmp_path, monkeypatch):
+    import itertools
+
+    import vidpred.train
+
+    clock = itertools.count(step=1.0)  # every reading of the training clock: one more second
+    monkeypatch.setattr(vidpred.train.time, "perf_counter", lambda: next(clock))
+    cfg = synthetic_config(iterations=1000, iters_per_epoch=1000, max_minutes=0.2)
+    result = train(cfg, tmp_path / "run", progress=False)
+    assert 5 <= result.iteration <= 12 and result.seconds >= 12.0
+    log = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
+    iters = [r for r in log if r["kind"] == "iter"]
+    assert [r["iteration"] for r in log if r["kind"] == "epoch"] == [result.iteration]
+    assert load_checkpoint(tmp_path / "run" / "last.ckpt")["iteration"] == result.iteration
+    # the cosine learning rate ran on the time's share (1,000 iterations would leave it near lr)
+    assert iters[0]["lr"] == cfg.train.lr and iters[-1]["lr"] < 0.1 * cfg.train.lr

@@ -222,7 +222,8 @@ def _demo_train(args, what: str, cache_name: str, generate, make_config, describ
     cfg.apply_overrides(args.set or [])
     _configure(cfg.train.threads, cfg.train.deterministic)
     resume = (out / "last.ckpt").exists() and not args.overwrite
-    print(f"[2/3] training {describe(cfg)} for {cfg.train.iterations} iterations into {out}"
+    limit = f" or {cfg.train.max_minutes:g} min of training" if cfg.train.max_minutes else ""
+    print(f"[2/3] training {describe(cfg)} for {cfg.train.iterations} iterations{limit} into {out}"
           + (" (resuming)" if resume else ""))
     train(cfg, out, resume=resume, overwrite=args.overwrite, progress=not args.quiet,
           device=args.device)

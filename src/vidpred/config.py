@@ -88,6 +88,9 @@ class ModelConfig:
             statistics are those of each chunk (B x time_chunk frames). 1 gives SVG's and the
             course templates' per-step statistics; small chunks keep activations in the CPU's
             cache (``benchmarks/train_speed.py`` compares values).
+        cond_points: SVG with vector conditions only: K > 0 draws each frame's condition as K
+            learned Gaussian blobs at every decoder stage (:mod:`vidpred.models.points`), so the
+            decoder is told where the arm is; 0 (SVG's decoder) reaches it only through g_t.
     """
 
     name: str = "svg"
@@ -110,6 +113,7 @@ class ModelConfig:
     z_channels: int = 12
     fusion_channels: int = 192
     time_chunk: int = 4
+    cond_points: int = 0
 
 
 @dataclass
@@ -118,6 +122,10 @@ class TrainConfig:
 
     Attributes:
         iterations: total optimiser steps.
+        max_minutes: also stop after this much training time, in minutes (validation excluded;
+            0 = no limit). The learning-rate and KL schedules then run on the larger of the
+            iteration's and the time's share of the run (:func:`vidpred.train.schedule_step`),
+            so they reach their ends on time on any machine.
         iters_per_epoch: iterations per epoch; at each epoch end vidpred validates, logs an
             epoch line and writes checkpoints. The teacher-forcing schedule counts epochs.
         batch_size: sequences per iteration.
@@ -136,9 +144,14 @@ class TrainConfig:
         deterministic: ``torch.use_deterministic_algorithms(True)`` (bit-exact reruns/resumes).
         keep_checkpoints: how many epoch checkpoints to keep besides ``last`` and ``best``.
         tensorboard: also write TensorBoard event files into the run directory.
+        precision: the training step's arithmetic: ``auto`` (bf16 autocast on CUDA, float32 on
+            CPU), ``bf16`` (bf16 autocast also on a CPU with AVX512-BF16 or AMX; float32, with a
+            note, on other CPUs) or ``float32``. Weights, optimizer state and evaluation stay
+            float32.
     """
 
     iterations: int = 3000
+    max_minutes: float = 0.0
     iters_per_epoch: int = 250
     batch_size: int = 16
     lr: float = 2e-3
@@ -159,6 +172,7 @@ class TrainConfig:
     deterministic: bool = False
     keep_checkpoints: int = 2
     tensorboard: bool = True
+    precision: str = "auto"
 
 
 @dataclass
@@ -306,13 +320,15 @@ def _coerce(value: Any, typ: type, where: str) -> Any:
 def _choices() -> dict[str, tuple[str, ...]]:
     """Allowed values of the keys that name a choice (owned by the modules that use them)."""
     from .data import LAYOUTS
+    from .device import PRECISIONS
     from .models.backbones import BACKBONES
     from .models.conditions import COND_KINDS
     from .models.factory import MODELS, OUTPUTS, PRIORS
     from .schedules import KL_ANNEAL_KINDS, LR_SCHEDULES
     return {"data.layout": LAYOUTS, "model.name": MODELS, "model.backbone": tuple(BACKBONES),
             "model.prior": PRIORS, "model.cond_kind": COND_KINDS, "model.output": OUTPUTS,
-            "train.lr_schedule": LR_SCHEDULES, "train.kl_anneal": KL_ANNEAL_KINDS}
+            "train.lr_schedule": LR_SCHEDULES, "train.kl_anneal": KL_ANNEAL_KINDS,
+            "train.precision": PRECISIONS}
 
 
 # (key, lowest allowed, whether the lowest is allowed, highest allowed or None)
@@ -326,7 +342,8 @@ _RANGES = [
     ("model.channels", 1, True, None), ("model.frame_channels", 1, True, None),
     ("model.label_channels", 1, True, None), ("model.z_channels", 1, True, None),
     ("model.fusion_channels", 1, True, None), ("model.time_chunk", 0, True, None),
-    ("train.iterations", 1, True, None), ("train.iters_per_epoch", 1, True, None),
+    ("model.cond_points", 0, True, None),
+    ("train.iterations", 1, True, None), ("train.max_minutes", 0.0, True, None), ("train.iters_per_epoch", 1, True, None),
     ("train.batch_size", 1, True, None), ("train.lr", 0.0, False, None),
     ("train.beta", 0.0, True, None), ("train.kl_anneal_cycles", 1, True, None),
     ("train.kl_anneal_ratio", 0.0, False, 1.0), ("train.tfr_start", 0.0, True, 1.0),
@@ -379,6 +396,10 @@ def _model_problems(cfg: Config) -> list[str]:
                         f"{', '.join(model_outputs(m.name))}")
     if m.name == "pose_cvae" and m.cond_dim < 1:
         problems.append("model.cond_dim=0: the pose CVAE needs conditions (model.cond_dim >= 1)")
+    if m.cond_points and (m.name != "svg" or m.cond_kind != "vector" or m.cond_dim == 0):
+        problems.append(f"model.cond_points={m.cond_points}: condition points need model.name=svg "
+                        "with vector conditions (model.cond_kind=vector, model.cond_dim >= 1); "
+                        "set model.cond_points=0")
     if cfg.train.tfr_floor > cfg.train.tfr_start:
         problems.append(f"train.tfr_floor={cfg.train.tfr_floor}: must not exceed "
                         f"train.tfr_start={cfg.train.tfr_start}")

@@ -1,8 +1,11 @@
-"""Where tensors live: ``--device auto|cpu|cuda``, bf16 autocast on CUDA, and the process-wide
-settings (threads, allocator, deterministic algorithms) of :func:`configure_process`.
+"""Where tensors live: ``--device auto|cpu|cuda``, the training step's precision (bf16 autocast),
+and the process-wide settings (threads, allocator, deterministic algorithms) of
+:func:`configure_process`.
 
 CPU is the default everywhere. On CUDA, convolutions and matmuls run under bf16 autocast (float32
-weights and optimizer state, as ``torch.autocast`` does) with cuDNN's benchmark mode on.
+weights and optimizer state, as ``torch.autocast`` does) with cuDNN's benchmark mode on. On CPU the
+step runs in float32 unless ``train.precision`` is ``bf16`` and the CPU computes bf16 natively
+(AVX512-BF16 or AMX); elsewhere bf16 would be emulated and slower, so it falls back to float32.
 """
 from __future__ import annotations
 
@@ -16,6 +19,34 @@ import torch
 from .errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
+# train.precision: auto = bf16 autocast on CUDA, float32 on CPU; bf16 = also on a CPU with native
+# bf16; float32 = no autocast anywhere
+PRECISIONS = ("auto", "bf16", "float32")
+_CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX-BF16), from the flags in
+    ``/proc/cpuinfo``; False where that file does not exist (macOS, Windows)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return any(flag in flags for flag in _CPU_BF16_FLAGS)
+
+
+def use_bf16(precision: str, device: torch.device) -> tuple[bool, str | None]:
+    """Whether the training step runs under bf16 autocast on ``device`` for ``train.precision``,
+    and a one-line note when ``bf16`` was asked for but this CPU lacks it (float32 is used)."""
+    if precision == "float32":
+        return False, None
+    if device.type == "cuda":
+        return True, None
+    if precision == "bf16" and not cpu_has_bf16():
+        return False, ("train.precision=bf16: this CPU has no native bf16 (AVX512-BF16 or AMX); "
+                       "training in float32")
+    return precision == "bf16", None
 
 
 def default_threads() -> int:
@@ -100,10 +131,13 @@ def resolve_device(name: str = "cpu") -> torch.device:
     return device
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA; a no-op context on CPU (float32 there)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def autocast(device: torch.device, bf16: bool | None = None):
+    """bf16 autocast (float32 weights, bf16 matmuls and convolutions) or a no-op context.
+    ``bf16`` None: on for CUDA, off for CPU; True/False (see :func:`use_bf16`) decides."""
+    if bf16 is None:
+        bf16 = device.type == "cuda"
+    if bf16:
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

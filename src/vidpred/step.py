@@ -63,10 +63,11 @@ class StepFigures:
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, frames: Tensor,
                cond: Tensor | None, n_past: int, beta: float, *, teacher_forcing: bool = True,
                grad_clip: float = 0.0, reduce: Callable[[Tensor], Tensor] | None = None,
-               extra: Sequence[float] = (), parameters=None) -> StepFigures:
+               extra: Sequence[float] = (), parameters=None, bf16: bool | None = None
+               ) -> StepFigures:
     """One optimisation step of a CVAE video model on one batch.
 
-    Forward pass (bf16 autocast on CUDA, float32 on CPU), loss = mean over predicted frames of
+    Forward pass (by default bf16 autocast on CUDA, float32 on CPU), loss = mean over predicted frames of
     MSE + beta * KL(q(z_t | x_<=t) || p(z_t | x_<t)) (Denton & Fergus 2018, eq. 2 with beta),
     backward, optional gradient-norm clipping, optimiser step.
 
@@ -82,6 +83,8 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, frames:
         reduce: averages a 1-d tensor over processes (torchrun); None in one process.
         extra: more floats to reduce in the same collective (e.g. a stop request).
         parameters: what to clip (default ``model.parameters()``).
+        bf16: run the forward pass under bf16 autocast (None: on CUDA only; see
+            :func:`vidpred.device.use_bf16`).
 
     Returns:
         :class:`StepFigures`.
@@ -89,7 +92,7 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, frames:
     Raises:
         NonFiniteLoss: a non-finite loss on any process (the weights are left untouched).
     """
-    with autocast(frames.device):
+    with autocast(frames.device, bf16):
         out = model(frames, cond, n_past, beta, teacher_forcing=teacher_forcing)
     figures = torch.stack([out.loss.detach().float(), out.mse.detach().float().mean(),
                            out.kl.detach().float().mean(),

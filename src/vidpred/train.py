@@ -19,7 +19,7 @@ import torch
 from . import distributed
 from .config import Config, check_config
 from .data import make_dataset
-from .device import resolve_device, synchronize, to_device
+from .device import resolve_device, synchronize, to_device, use_bf16
 from .errors import TrainingError
 from .models import VideoModel, build_model
 from .progress import progress_bar
@@ -53,6 +53,20 @@ class Schedules:
 
     def at(self, iteration: int, epoch: int) -> tuple[float, float, float]:
         return self.beta(iteration), self.tfr(epoch), self.lr(iteration)
+
+
+def schedule_step(iteration: int, seconds: float, cfg: Config) -> int:
+    """The step the per-iteration schedules (KL annealing, learning rate) are read at.
+
+    Without a time limit it is the iteration. With ``train.max_minutes`` it is the larger of the
+    iteration and the same fraction of ``train.iterations`` as ``seconds`` is of the limit, so a
+    run that stops on time has still annealed its learning rate and beta to their ends; on a
+    faster machine the same run trains more iterations.
+    """
+    t = cfg.train
+    if t.max_minutes <= 0:
+        return iteration
+    return max(iteration, min(t.iterations, int(seconds / (60.0 * t.max_minutes) * t.iterations)))
 
 
 def validate(model: VideoModel, dataset, n_past: int, seed: int = 0, use_cond: bool = True,
@@ -149,16 +163,21 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
         cfg.save(run_dir / "config.yaml")
     schedules, sampler = Schedules(cfg), IterationSampler(len(train_set), t.batch_size, t.seed)
     shard, trainer, use_cond = ctx.shard(t.batch_size), ctx.wrap(model.train()), cfg.model.cond_dim > 0
+    bf16, note = use_bf16(t.precision, dev)
+    if note and ctx.is_main:
+        log(note)
     checkpoints = Checkpoints(run_dir, cfg, model, optimizer, ctx)
     runlog = RunLog(run_dir, point.iteration, ctx.is_main, t.tensorboard, log)
     bar = progress_bar(total=t.iterations, initial=point.iteration, desc="training", unit="it",
                        disable=not progress)
     it, epoch_mse, epoch_start, tick = point.iteration, [], point.seconds, time.perf_counter()
+    # the seconds the schedules read: averaged over ranks, so every rank steps alike
+    seconds, limit = point.seconds, 60.0 * t.max_minutes
     with GracefulStop() as stop:
         try:
             while it < t.iterations:
                 epoch = it // t.iters_per_epoch
-                beta, tfr, lr = schedules.at(it, epoch)
+                beta, tfr, lr = schedules.at(schedule_step(it, seconds, cfg), epoch)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 indices, u = sampler.draw(it)
@@ -167,14 +186,17 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
                     # the figures are the global batch's; any rank's stop request stops all
                     figs = train_step(trainer, optimizer, frames, cond if use_cond else None, n_past,
                                       beta, teacher_forcing=u < tfr, grad_clip=t.grad_clip,
-                                      reduce=ctx.mean, extra=[stop.requested is not None],
-                                      parameters=model.parameters())
+                                      reduce=ctx.mean,
+                                      extra=[stop.requested is not None, point.seconds],
+                                      parameters=model.parameters(), bf16=bf16)
                 except NonFiniteLoss as e:
                     raise _non_finite(e, it, run_dir) from None
                 it += 1
                 synchronize(dev)
                 now = time.perf_counter()
                 point.seconds, tick = point.seconds + now - tick, now
+                seconds = figs.extra[1] if ctx.world_size > 1 else point.seconds
+                out_of_time = limit > 0 and seconds >= limit
                 runlog.iteration({"kind": "iter", "iteration": it, "epoch": epoch, "loss": figs.loss,
                                   "mse": figs.mse, "kl": figs.kl, "beta": beta, "tfr": tfr, "lr": lr,
                                   "teacher_forcing": bool(u < tfr), "time": round(point.seconds, 3)})
@@ -182,10 +204,14 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
                 bar.update()
                 if it % 10 == 0:
                     bar.set_postfix(loss=f"{figs.loss:.4f}", beta=f"{beta:.2e}", tfr=f"{tfr:.2f}")
-                if it % t.iters_per_epoch == 0 or it == t.iterations:
+                if it % t.iters_per_epoch == 0 or it == t.iterations or out_of_time:
                     _end_epoch(cfg, ctx, model, val_set, it, epoch, point, epoch_mse, epoch_start,
                                runlog, checkpoints, bar, use_cond)
                     tick, epoch_mse, epoch_start = time.perf_counter(), [], point.seconds
+                if out_of_time:
+                    if ctx.is_main:
+                        bar.write(f"train.max_minutes={t.max_minutes:g} reached at iteration {it}")
+                    break
                 if figs.extra[0] and it < t.iterations:
                     checkpoints.save(it, point)
                     bar.close()

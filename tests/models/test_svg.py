@@ -35,6 +35,30 @@ def test_batched_forward_equals_the_per_step_reference(backbone):
     assert out.mse.shape == (T - 1,) and out.kl.shape == (T - 1,)
 
 
+@pytest.mark.parametrize("name", ["bair_svg_lp", "course2022_svg_fp"])
+def test_paper_configs_compute_svgs_first_step_loss(name):
+    """The faithful settings stay SVG: at their full sizes, the first step's loss and frames
+    equal those of SVG's per-step loop (options such as condition points stay off)."""
+    from vidpred.config import named_config
+    from vidpred.models import build_model
+
+    cfg = named_config(name)
+    assert cfg.model.cond_points == 0 and cfg.train.precision == "auto"
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    g = torch.Generator().manual_seed(3)
+    T = cfg.data.n_past + 3
+    frames = torch.rand(2, T, 3, 64, 64, generator=g)
+    cond = torch.rand(2, T, cfg.model.cond_dim, generator=g) if cfg.model.cond_dim else None
+    torch.manual_seed(1)
+    out = model(frames, cond, cfg.data.n_past, beta=cfg.train.beta)
+    torch.manual_seed(1)
+    ref = svg_reference_forward(model, frames, cond, cfg.data.n_past, cfg.train.beta,
+                                draw_noise(model, frames))
+    assert out.loss.item() == pytest.approx(ref.loss.item(), rel=1e-5)
+    assert torch.allclose(out.pred, ref.pred, atol=1e-5)
+
+
 @pytest.mark.parametrize("backbone", ["dcgan64", "vgg64"])
 def test_skip_terms_decoder_equals_the_concatenating_decoder(backbone):
     """Each step's skip enters as a precomputed term of the merge convolutions; step i reads skip
@@ -66,8 +90,9 @@ def test_time_chunk_one_reproduces_the_per_step_batchnorm_of_svg(backbone):
     assert abs(model(frames, cond, N_PAST, beta=0.1).loss.item() - ref.loss.item()) > 1e-6
 
 
-def test_time_chunk_does_not_change_the_eval_mode_pass():
-    model = _small(time_chunk=0).eval()
+@pytest.mark.parametrize("cond_points", [0, 3])
+def test_time_chunk_does_not_change_the_eval_mode_pass(cond_points):
+    model = _small(time_chunk=0, cond_points=cond_points).eval()
     frames, cond = _data()
     losses = []
     for k in (0, 1, 3):
@@ -77,8 +102,9 @@ def test_time_chunk_does_not_change_the_eval_mode_pass():
     assert losses == pytest.approx([losses[0]] * 3, rel=1e-6)
 
 
-def test_channels_last_gives_the_same_loss():
-    model = _small().eval()
+@pytest.mark.parametrize("cond_points", [0, 3])
+def test_channels_last_gives_the_same_loss(cond_points):
+    model = _small(cond_points=cond_points).eval()
     frames, cond = _data()
     torch.manual_seed(1)
     a = model(frames, cond, N_PAST, beta=0.1).loss
@@ -98,9 +124,10 @@ def _calibrated(model, frames, cond):
     return model.eval()
 
 
-def test_free_running_matches_teacher_forcing_only_on_context_fed_steps():
+@pytest.mark.parametrize("cond_points", [0, 3])
+def test_free_running_matches_teacher_forcing_only_on_context_fed_steps(cond_points):
     frames, cond = _data()
-    model = _calibrated(_small(), frames, cond)
+    model = _calibrated(_small(cond_points=cond_points), frames, cond)
     torch.manual_seed(2)
     tf = model(frames, cond, N_PAST, beta=1e-4, teacher_forcing=True)
     torch.manual_seed(2)

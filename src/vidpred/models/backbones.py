@@ -93,14 +93,23 @@ class _SkipDecoder(nn.Module):
             terms.append(_partial_conv(layer, skip.flatten(0, 1), cx, None, bias=False).unflatten(0, (B, S)))
         return terms
 
-    def forward(self, g: Tensor, terms: list[Tensor]) -> Tensor:
+    @property
+    def stage_channels(self) -> list[int]:
+        """Output channels of each merge layer, coarse to fine (the last is the raw output)."""
+        return [layer.out_channels for layer in self.merge]
+
+    def forward(self, g: Tensor, terms: list[Tensor], extra: list[Tensor] | None = None) -> Tensor:
         """g (B, T', g_dim) and :meth:`skip_terms` of S skip frames -> raw output (B, T', C, H, W).
-        Step i reads skip frame min(i, S-1)."""
+        Step i reads skip frame min(i, S-1). ``extra``, if given, holds one map per merge layer,
+        (B, T', stage_channels[i], H_i, W_i) with H_i = H / 2^(3-i), added to that layer's output
+        (condition points, :mod:`vidpred.models.points`)."""
         B, T = g.shape[:2]
         x = self.head(g.flatten(0, 1)[:, :, None, None])
-        for layer, rest, term in zip(self.merge, self.rest, terms):
-            y = self._x_part(layer, x).unflatten(0, (B, T))
-            x = rest(_add_per_step(y, term).flatten(0, 1))
+        for i, (layer, rest, term) in enumerate(zip(self.merge, self.rest, terms)):
+            y = _add_per_step(self._x_part(layer, x).unflatten(0, (B, T)), term)
+            if extra is not None:
+                y = y + extra[i]
+            x = rest(y.flatten(0, 1))
         return x.unflatten(0, (B, T))
 
     def _x_part(self, layer: nn.Module, x: Tensor) -> Tensor:

@@ -35,6 +35,7 @@ from ..losses import frame_mse, gaussian_kl, reparameterize
 from .backbones import build_backbone
 from .base import StepOutput, VideoModel, memory_format_of
 from .conditions import ImageToVector, check_cond_kind, check_conditions, embed_conditions, repeat_samples
+from .points import ConditionPoints
 from .recurrent import GaussianLSTM, LSTMPredictor
 
 PRIORS = ("learned", "fixed")
@@ -58,9 +59,12 @@ class SVG(VideoModel):
         image_hw: frame (H, W); multiples of 16 (64 x 64 in the paper).
         time_chunk: time steps per encoder/decoder call (0 = all); in training, BatchNorm
             statistics are per chunk (see :class:`vidpred.config.ModelConfig`).
+        cond_points: K > 0 also draws each frame's condition vector as K Gaussian blobs at
+            every decoder stage, for the frame to predict and for the frame the composite copies
+            (:mod:`vidpred.models.points`); 0 = SVG's decoder.
 
     Raises:
-        ValueError: unknown backbone, prior or output.
+        ValueError: unknown backbone, prior or output; cond_points with image or no conditions.
     """
 
     def __init__(self, *, backbone: str = "dcgan64", width: int = 16, g_dim: int = 128,
@@ -68,7 +72,8 @@ class SVG(VideoModel):
                  posterior_layers: int = 1, prior_layers: int = 1, prior: str = "learned",
                  cond_dim: int = 7, output: str = "composite", channels: int = 3,
                  cond_kind: str = "vector", cond_embed: int = 32,
-                 image_hw: tuple[int, int] = (64, 64), time_chunk: int = 4):
+                 image_hw: tuple[int, int] = (64, 64), time_chunk: int = 4,
+                 cond_points: int = 0):
         super().__init__()
         check_cond_kind(cond_kind)
         if prior not in PRIORS:
@@ -90,6 +95,12 @@ class SVG(VideoModel):
         self.posterior = GaussianLSTM(g_dim + c, z_dim, rnn_size, posterior_layers)
         self.prior = GaussianLSTM(g_dim + c, z_dim, rnn_size, prior_layers) if prior == "learned" else None
         self.frame_predictor = LSTMPredictor(g_dim + z_dim + c, g_dim, rnn_size, predictor_layers)
+        self.points = None
+        if cond_points:
+            if cond_kind != "vector" or cond_dim == 0:
+                raise ValueError("cond_points needs vector conditions (cond_kind 'vector', "
+                                 f"cond_dim > 0), got {cond_kind!r} with cond_dim {cond_dim}")
+            self.points = ConditionPoints(cond_dim, cond_points, self.decoder.stage_channels)
 
     # ---- pieces ---------------------------------------------------------------------------
     def encode(self, frames: Tensor, skip_frames: int | None = None) -> tuple[Tensor, list[Tensor]]:
@@ -113,18 +124,34 @@ class SVG(VideoModel):
         h, skips = self.encoder(x)
         return h.unflatten(0, (B, T)), [s.unflatten(0, (B, T))[:, :S] for s in skips]
 
-    def decode(self, g: Tensor, terms: list[Tensor], background: Tensor) -> Tensor:
+    def decode(self, g: Tensor, terms: list[Tensor], background: Tensor,
+               points: Tensor | None = None) -> Tensor:
         """g (B, T', g_dim), ``decoder.skip_terms`` of S skip frames, background (B, S, C, H, W)
-        -> frames (B, T', C, H, W) in [0, 1]; step i reads skip frame and background min(i, S-1)."""
+        -> frames (B, T', C, H, W) in [0, 1]; step i reads skip frame and background min(i, S-1).
+        ``points`` (B, T', 2K, 4): each step's condition points (:meth:`step_points`)."""
+        maps = None
+        if points is not None:  # all steps' maps at once: few, larger calls
+            B, T = points.shape[:2]
+            H, W = background.shape[-2:]
+            flat = points.flatten(0, 1)
+            maps = [self.points.maps(i, flat, (H >> (3 - i), W >> (3 - i))).unflatten(0, (B, T))
+                    for i in range(len(self.decoder.stage_channels))]
+        return self._decode(g, terms, background, maps)
+
+    def _decode(self, g: Tensor, terms: list[Tensor], background: Tensor,
+                maps: list[Tensor] | None) -> Tensor:
         k = self.time_chunk or g.shape[1]
         if g.shape[1] > k:
             S = background.shape[1]
-            return torch.cat([self.decode(g[:, i:i + k], [t[:, min(i, S - 1):] for t in terms],
-                                          background[:, min(i, S - 1):])
+            # split, not sliced: the backward of a split is one cat, of a slice a zero-filled copy
+            parts = zip(*[m.split(k, 1) for m in maps]) if maps is not None else None
+            return torch.cat([self._decode(g[:, i:i + k], [t[:, min(i, S - 1):] for t in terms],
+                                           background[:, min(i, S - 1):],
+                                           None if parts is None else list(next(parts)))
                               for i in range(0, g.shape[1], k)], 1)
         # the output and the composite are computed in float32 also under bf16 autocast, so
         # frames, losses and the float32 background agree in dtype
-        raw = self.decoder(g, terms).float()
+        raw = self.decoder(g, terms, maps).float()
         if not self.composite:
             return torch.sigmoid(raw)
         rgb, mask = torch.sigmoid(raw).split([self.channels, 1], dim=2)
@@ -139,6 +166,15 @@ class SVG(VideoModel):
         check_conditions(cond, self.cond_kind, self.cond_dim)
         e = embed_conditions(self.cond_encoder, cond[:, :T])
         return torch.cat([e[:, :-1], e[:, 1:]], dim=-1)
+
+    def step_points(self, cond: Tensor | None, T: int, n_past: int) -> Tensor | None:
+        """Per-frame condition vectors (B, >= T, D) -> condition points (B, T-1, 2K, 4) of the
+        T-1 steps: step i's K points of its target frame i+1, then K of its source frame
+        min(i, n_past-1); None without ``cond_points``."""
+        if self.points is None:
+            return None
+        p = self.points.locate(cond[:, :T])
+        return torch.cat([p[:, 1:], _skip_sources(p[:, :n_past], T - 1)], 2)
 
     def _prior(self, x: Tensor, state=None):
         if self.prior is None:
@@ -172,23 +208,24 @@ class SVG(VideoModel):
         # steps read the skips and background of frame min(t-1, n_past-1): the context frames
         terms = self.decoder.skip_terms(skips)
         background = frames[:, :n_past]
+        points = self.step_points(cond, T, n_past)
         if teacher_forcing:
             h_in = h[:, :-1]
             g, _ = self.frame_predictor(torch.cat([h_in, z, c], -1))
             mu_p, logvar_p, _ = self._prior(torch.cat([h_in, c], -1))
-            pred = self.decode(g, terms, background)
+            pred = self.decode(g, terms, background, points)
         else:
-            pred, mu_p, logvar_p = self._free_running(h, z, c, terms, background, n_past)
+            pred, mu_p, logvar_p = self._free_running(h, z, c, terms, background, n_past, points)
         kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).mean(0)
         mse = frame_mse(pred, frames[:, 1:])
         return StepOutput(mse.mean() + beta * kl.mean(), mse, kl, pred)
 
-    def _free_running(self, h, z, c, terms, background, n_past):
+    def _free_running(self, h, z, c, terms, background, n_past, points):
         k = n_past  # steps 1..n_past read ground-truth (context) frames
         h_in = h[:, :k]
         g, pred_state = self.frame_predictor(torch.cat([h_in, z[:, :k], c[:, :k]], -1))
         mu_p, logvar_p, prior_state = self._prior(torch.cat([h_in, c[:, :k]], -1))
-        preds = [self.decode(g, terms, background)]
+        preds = [self.decode(g, terms, background, None if points is None else points[:, :k])]
         mus, logvars = [mu_p], [logvar_p]
         last_terms, last_background = [t[:, -1:] for t in terms], background[:, -1:]
         for i in range(k, z.shape[1]):
@@ -198,7 +235,8 @@ class SVG(VideoModel):
             mu_p, logvar_p, prior_state = self._prior(torch.cat([h_prev, ci], -1), prior_state)
             mus.append(mu_p)
             logvars.append(logvar_p)
-            preds.append(self.decode(g, last_terms, last_background))
+            preds.append(self.decode(g, last_terms, last_background,
+                                     None if points is None else points[:, i:i + 1]))
         return torch.cat(preds, 1), torch.cat(mus, 1), torch.cat(logvars, 1)
 
     # ---- inference ------------------------------------------------------------------------
@@ -239,6 +277,9 @@ class SVG(VideoModel):
             z = reparameterize(mu_q, logvar_q)
             _, pred_state = self.frame_predictor(torch.cat([h[:, :-1], z, c], -1))
             _, _, prior_state = self._prior(torch.cat([h[:, :-1], c], -1))
+        points = None
+        if self.points is not None:  # (n, T-1, 2K, 4); step i+1 reads index i
+            points = self.step_points(repeat_samples(cond[:, :T], samples), T, n_past)
         last_terms = self.decoder.skip_terms([s[:, -1:] for s in skips])  # once per rollout
         background = x[:, -1:]
         h_prev = h[:, -1:]
@@ -247,7 +288,8 @@ class SVG(VideoModel):
             mu_p, logvar_p, prior_state = self._prior(torch.cat([h_prev, ci], -1), prior_state)
             z = reparameterize(mu_p, logvar_p)
             g, pred_state = self.frame_predictor(torch.cat([h_prev, z, ci], -1), pred_state)
-            frame = self.decode(g, last_terms, background)
+            frame = self.decode(g, last_terms, background,
+                                None if points is None else points[:, i:i + 1])
             yield frame[:, 0].unflatten(0, (B, samples))
             if i < T - 2:
                 h_prev, _ = self.encode(frame, 0)
