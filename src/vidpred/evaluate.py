@@ -88,7 +88,8 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | Path | None, split: str, n
     data = data or cfg.data.root
     dataset = make_dataset(data, cfg.data.layout, split, n_past + n_future, train=False,
                            image_size=cfg.data.image_size, image_width=cfg.data.image_width,
-                           max_sequences=max_sequences, progress=progress)
+                           max_sequences=max_sequences, progress=progress,
+                           validate_files=cfg.data.validate_files)
     return evaluate(model, dataset, n_past, n_future, samples, out, gifs,
                     use_cond=cfg.model.cond_dim > 0, progress=progress, device=dev, split=split,
                     checkpoint=str(ckpt), data=str(data))
