@@ -133,7 +133,8 @@ def cmd_train(args) -> None:
 def summary_table(m) -> str:
     """The figures of an :class:`vidpred.scoring.EvalMetrics` as a small table."""
     p = m.protocol
-    rows = [(f"model, best of {p.n_samples}", m.best.psnr_mean, m.best.ssim_mean),
+    by = "" if p.best_by == "each" else f" by {p.best_by.upper()}"
+    rows = [(f"model, best of {p.n_samples}{by}", m.best.psnr_mean, m.best.ssim_mean),
             (f"model, mean of {p.n_samples}", m.sample_mean.psnr_mean, m.sample_mean.ssim_mean),
             (p.baseline, m.baseline.psnr_mean, m.baseline.ssim_mean)]
     if p.n_samples == 1:
@@ -151,7 +152,7 @@ def cmd_evaluate(args) -> None:
     _configure()
     m = evaluate_checkpoint(args.ckpt, args.data, args.split, args.n_past, args.n_future, args.samples,
                        args.out, args.gifs, args.max_sequences, progress=not args.quiet,
-                       device=args.device)
+                       device=args.device, best_by=args.best_by)
     print(summary_table(m))
     print(f"wrote {Path(args.out) / 'metrics.json'}, psnr_per_frame.png and GIFs")
 
@@ -194,10 +195,10 @@ def cmd_predict(args) -> None:
 
 # ---- compare / sweep ------------------------------------------------------------------------
 def _print_rows(rows: list[dict], out: Path) -> None:
-    print(f"{'run':40s}{'best val PSNR':>14s}{'test PSNR':>11s}{'test SSIM':>11s}")
+    print(f"{'run':40s}{'best val PSNR':>14s}{'test PSNR':>11s}{'test SSIM':>11s}  protocol")
     for r in rows:
         print(f"{r['label'][:39]:40s}{r['best_val_psnr']!s:>14s}{r['test_psnr']!s:>11s}"
-              f"{r['test_ssim']!s:>11s}")
+              f"{r['test_ssim']!s:>11s}  {r['protocol']}")
     print(f"wrote {out / 'curves.png'}, {out / 'results.md'}, {out / 'results.csv'}")
 
 
@@ -411,7 +412,11 @@ def _run_parsers(sub) -> None:
     e.add_argument("--n-past", type=int, default=2, help="context frames (default 2)")
     e.add_argument("--n-future", type=int, default=10, help="predicted frames (default 10)")
     e.add_argument("--samples", type=int, default=10,
-                   help="prior samples per sequence; best-of-N picks one per metric (default 10)")
+                   help="prior samples per sequence (default 10)")
+    e.add_argument("--best-by", default="each", choices=["each", "psnr", "ssim"],
+                   help="how best-of-N picks a sample per sequence: each metric its own best "
+                   "sample (default), or one sample by mean PSNR, or by mean SSIM (SVG's "
+                   "generate_svg_lp.py); recorded in metrics.json's protocol")
     e.add_argument("--gifs", type=int, default=8, help="sequences that get a GIF (default 8)")
     e.add_argument("--max-sequences", type=int, help="score only the first sequences")
     e.add_argument("--out", required=True, help="output folder for metrics.json, plot and GIFs")
