@@ -252,3 +252,15 @@ def test_records_are_read_back_as_written(tmp_path, three):
            [(0, b""), (1, None), (2, payloads[2])]
     assert struct.unpack("<Q", path.read_bytes()[:8]) == (0,)
     assert os.path.getsize(path) == sum(len(p) + 16 for p in payloads)
+
+
+def test_config_knows_the_layout_and_its_key():
+    from vidpred.config import Config, config_problems
+
+    cfg = Config()
+    cfg.apply_overrides(["data.layout=bair_tfrecord", "validate_files=-1", "model.cond_dim=3"])
+    assert config_problems(cfg) == [
+        "data.validate_files=-1: must be >= 0",
+        "model.cond_kind='vector', model.cond_dim=3: the bair_tfrecord layout gives vector "
+        "conditions of size 7; set model.cond_kind=vector model.cond_dim=7 (or model.cond_dim=0 "
+        "for none)"]

@@ -280,7 +280,7 @@ class BairTFRecordDataset(BairDataset):
 
         arrays = cached_arrays_streamed(
             files[0].parent, settings, shapes,
-            lambda a: _fill(a, index, camera, image_size, progress, split))
+            lambda a, release: _fill(a, release, index, camera, image_size, progress, split))
         length = arrays["frames"].shape[1]
         if length < seq_len:
             raise DataError(f"{index[0][0]}: record 0: {length} frames, but windows of "
@@ -308,9 +308,13 @@ def _decoded(path: Path, record, camera: str, image_size: int):
         raise DataError(f"{path}: record {record.index}: {e}") from None
 
 
-def _fill(arrays: dict[str, np.ndarray], index: list[tuple[Path, int]], camera: str,
+RELEASE_EVERY = 64  # records (24 MB of frames) between writing the cache's pages out
+
+
+def _fill(arrays: dict[str, np.ndarray], release, index: list[tuple[Path, int]], camera: str,
           image_size: int, progress: bool, name: str) -> None:
-    """Decode the sequences of ``index`` into ``arrays`` one record at a time."""
+    """Decode the sequences of ``index`` into ``arrays`` one record at a time, calling
+    ``release()`` every :data:`RELEASE_EVERY` records so that memory holds no more than those."""
     from ..progress import progress_bar
 
     T = arrays["frames"].shape[1]
@@ -336,3 +340,5 @@ def _fill(arrays: dict[str, np.ndarray], index: list[tuple[Path, int]], camera: 
                 arrays["cond"][i, :, ACTION_DIM:] = ee[:T]
                 i += 1
                 bar.update()
+                if i % RELEASE_EVERY == 0:
+                    release()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from . import cache_root
 
 VERSION = 1
@@ -141,11 +142,13 @@ def cached_arrays(split_dir: Path, settings: dict, build: Callable[[], dict[str,
 
 def cached_arrays_streamed(split_dir: Path, settings: dict,
                            shapes: Callable[[], dict[str, tuple[tuple[int, ...], np.dtype]]],
-                           fill: Callable[[dict[str, np.ndarray]], None]) -> dict[str, np.ndarray]:
+                           fill: Callable[[dict[str, np.ndarray], Callable[[], None]], None],
+                           ) -> dict[str, np.ndarray]:
     """Like :func:`cached_arrays` for splits too large to decode into memory: on a miss the
     arrays are created as memory-mapped ``.npy`` files of the given (shape, dtype) in the new
-    entry and ``fill(arrays)`` writes into them piece by piece, so only the pages being written
-    are in memory; then they are opened again as on a hit.
+    entry and ``fill(arrays, release)`` writes into them piece by piece, calling ``release()``
+    now and then to write the pages filled so far to disk and unmap them, so that memory holds
+    only the pages written since; then the arrays are opened again as on a hit.
 
     Args:
         split_dir: the folder whose files the arrays are decoded from (fingerprinted).
@@ -154,6 +157,9 @@ def cached_arrays_streamed(split_dir: Path, settings: dict,
             the shapes may need the files read).
         fill: decodes and validates the files into the arrays (raises on bad files; the entry
             is then discarded).
+
+    Raises:
+        DataError: the cache folder cannot be written (a full disk), naming it.
 
     Returns:
         name -> copy-on-write memory map. With a read-only or full cache the arrays are filled
@@ -168,19 +174,34 @@ def cached_arrays_streamed(split_dir: Path, settings: dict,
     tmp = _new_entry(entry)
     if tmp is None:
         arrays = {name: np.empty(shape, dtype) for name, (shape, dtype) in shapes.items()}
-        fill(arrays)
+        fill(arrays, lambda: None)
         return arrays
     try:
         arrays = {name: np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=dtype,
                                                   shape=shape)
                   for name, (shape, dtype) in shapes.items()}
-        fill(arrays)
+        fill(arrays, lambda: _release(arrays))
         for a in arrays.values():
             a.flush()
         del arrays
         _publish(tmp, entry, {"fingerprint": stamp, "arrays": list(shapes),
                               "source": str(split_dir), "settings": settings})
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(f"{entry.parent}: cannot write the decoded-frame cache ({e.strerror}); "
+                        "free disk space there or point $VIDPRED_CACHE elsewhere") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return _hit(entry, stamp)
+
+
+def _release(arrays: dict[str, np.ndarray]) -> None:
+    """Write the memory maps' dirty pages to disk (msync) and drop them from this process
+    (MADV_DONTNEED: the data stays in the file and is read back on the next touch)."""
+    for a in arrays.values():
+        a.flush()
+        m = getattr(a, "_mmap", None)
+        if m is not None and hasattr(mmap, "MADV_DONTNEED"):
+            with contextlib.suppress(OSError):
+                m.madvise(mmap.MADV_DONTNEED)
