@@ -264,3 +264,35 @@ def test_config_knows_the_layout_and_its_key():
         "model.cond_kind='vector', model.cond_dim=3: the bair_tfrecord layout gives vector "
         "conditions of size 7; set model.cond_kind=vector model.cond_dim=7 (or model.cond_dim=0 "
         "for none)"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="reads /proc/self/smaps")
+@pytest.mark.parametrize("released", [True, False])
+def test_the_cache_is_built_without_holding_the_split_in_memory(download, tmp_path, monkeypatch,
+                                                                released):
+    """While the cache is filled, the frames written so far are written out and unmapped, so the
+    resident part of the new file stays at about one record; without that (the control) it grows
+    to the whole split."""
+    import vidpred.data.bair_tfrecord as bt
+    from vidpred.data import frame_cache
+
+    from .test_bair import _resident_bytes
+
+    src = tmp_path / "download"
+    shutil.copytree(download[0], src)  # a new cache entry
+    resident, release = [], frame_cache._release
+
+    def spy(arrays):
+        if released:
+            release(arrays)
+        resident.append(_resident_bytes(arrays["frames"].filename))
+
+    monkeypatch.setattr(frame_cache, "_release", spy)
+    monkeypatch.setattr(bt, "RELEASE_EVERY", 1)
+    ds = BairTFRecordDataset(src, "train", 12, train=True)
+    record = ds.seqs.frames[0].numel()
+    assert len(resident) == ds.n_sequences == 4
+    if released:
+        assert max(resident) <= record // 8
+    else:
+        assert resident[-1] >= 4 * record
