@@ -177,13 +177,13 @@ def cached_arrays_streamed(split_dir: Path, settings: dict,
         fill(arrays, lambda: None)
         return arrays
     try:
-        arrays = {name: np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=dtype,
-                                                  shape=shape)
-                  for name, (shape, dtype) in shapes.items()}
-        fill(arrays, lambda: _release(arrays))
-        for a in arrays.values():
+        maps = {name: np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=dtype,
+                                                shape=shape)
+                for name, (shape, dtype) in shapes.items()}
+        fill(maps, lambda: _release(maps))
+        for a in maps.values():
             a.flush()
-        del arrays
+        maps.clear()  # unmapped before the folder is renamed
         _publish(tmp, entry, {"fingerprint": stamp, "arrays": list(shapes),
                               "source": str(split_dir), "settings": settings})
     except OSError as e:
