@@ -174,6 +174,10 @@ def test_a_rerun_skips_finished_sequences_and_redoes_unfinished_ones(download, t
     assert (r.converted, r.skipped, r.problems) == (1, 7, [])
     assert not partial.exists() and (victim / "29.png").is_file()
     assert kept.stat().st_mtime_ns == stamp
+    # other settings would mix cameras or splits in one folder
+    with pytest.raises(DataError, match=r"vidpred_convert\.json: .* was converted with other "
+                                        r"settings .*\"camera\": \"aux1\""):
+        convert_bair(src, out, camera="main", workers=1, progress=False)
 
 
 def test_bair_tfrecord_layout_gives_the_converted_layouts_tensors(download, converted, monkeypatch):
@@ -238,7 +242,7 @@ def test_cli_convert_and_check_exit_1_listing_every_problem(tmp_path, three, cap
     assert main(["data", "convert-bair", str(src), "--out", str(out), "--validate-files", "0",
                  "--quiet"]) == 1
     assert "converted 0 sequences" in capsys.readouterr().out
-    assert main(["data", "convert-bair", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    assert main(["data", "convert-bair", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o2")]) == 2
     assert "BAIR download root does not exist" in capsys.readouterr().err
 
 

@@ -19,6 +19,7 @@ the key.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ CAMERAS = ("aux1", "main")
 SUFFIX = ".tfrecords"
 SOURCE_SPLITS = ("train", "test")
 PARTIAL = ".partial-"  # a sequence folder being written; renamed to <k> when complete
+SETTINGS_FILE = "vidpred_convert.json"  # what a converted folder was converted with
 
 
 # ---- one record -------------------------------------------------------------------------
@@ -205,17 +207,26 @@ def convert_bair(src: str | Path, out: str | Path, camera: str = "aux1", validat
     process per file at a time.
 
     Sequences already converted are skipped; damaged records are reported and the intact ones
-    still converted. Nothing under ``src`` is written.
+    still converted. Nothing under ``src`` is written. The settings are recorded in
+    ``out/vidpred_convert.json``, so that a re-run cannot mix cameras or splits.
 
     Raises:
-        DataError: an unknown camera, or a download without train/test files (see
-            :func:`split_files`).
+        DataError: an unknown camera, a download without train/test files (see
+            :func:`split_files`), or ``out`` converted with other settings.
     """
     if camera not in CAMERAS:
         raise DataError(f"--camera {camera!r}: choose one of {', '.join(CAMERAS)}")
     out = Path(out).expanduser()
+    settings = {"camera": camera, "validate_files": validate_files, "image_size": image_size}
+    record = out / SETTINGS_FILE
+    if record.is_file() and json.loads(record.read_text()) != settings:
+        raise DataError(f"{record}: {out} was converted with other settings "
+                        f"({record.read_text().strip()}); choose another --out or delete it")
+    split_of = split_files(src, validate_files)
+    out.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(settings))
     tasks = [(f, out / split / f.name, camera, image_size)
-             for split, files in split_files(src, validate_files).items() for f in files]
+             for split, files in split_of.items() for f in files]
     counts = [count_records(t[0]) for t in tasks]  # a damaged tail is one more report
     total = sum(n + (problem is not None) for n, problem in counts)
     results = run_tasks(tasks, convert_file, workers, desc="converting", unit="seq", total=total,
