@@ -1,6 +1,6 @@
 """The ``vidpred`` command line. Thin: parses arguments, calls the library, prints.
 
-Subcommands: ``data push``, ``data dance``, ``data smmnist``, ``data check``, ``train``,
+Subcommands: ``data push``, ``data dance``, ``data smmnist``, ``data convert-bair``, ``data check``, ``train``,
 ``evaluate``, ``predict``, ``compare``, ``report``, ``sweep``, ``demo``. Problems with the
 user's files or settings print one ``vidpred: error: ...`` line and exit with status 2.
 """
@@ -52,12 +52,33 @@ def cmd_data_smmnist(args) -> None:
           "model.channels=1, model.cond_dim=0)")
 
 
+def cmd_data_convert_bair(args) -> int:
+    from .data.bair_tfrecord import convert_bair
+
+    t0 = time.perf_counter()
+    r = convert_bair(args.src, args.out, camera=args.camera, validate_files=args.validate_files,
+                     workers=args.workers, progress=not args.quiet)
+    dt = time.perf_counter() - t0
+    for line in r.problems:
+        print(line)
+    print(f"converted {r.converted} sequences ({r.converted / max(dt, 1e-9):.1f}/s), skipped "
+          f"{r.skipped} already converted, camera {args.camera}, into {args.out} in {dt:.1f} s")
+    if r.problems:
+        print(f"{len(r.problems)} damaged record{'s' * (len(r.problems) > 1)} in {args.src} "
+              "(listed above; the intact records were converted)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_data_check(args) -> int:
     from .data.bair import check_dataset
+    from .data.bair_tfrecord import check_tfrecords
     from .data.dance import check_dance
 
     if args.layout == "dance":
         problems = check_dance(args.root)
+    elif args.layout == "bair_tfrecord":
+        problems = check_tfrecords(args.root, image_size=args.image_size, progress=not args.quiet)
     else:
         problems = check_dataset(args.root, image_size=args.image_size, progress=not args.quiet)
     for line in problems:
@@ -112,7 +133,8 @@ def cmd_train(args) -> None:
 def summary_table(m) -> str:
     """The figures of an :class:`vidpred.scoring.EvalMetrics` as a small table."""
     p = m.protocol
-    rows = [(f"model, best of {p.n_samples}", m.best.psnr_mean, m.best.ssim_mean),
+    by = "" if p.best_by == "each" else f" by {p.best_by.upper()}"
+    rows = [(f"model, best of {p.n_samples}{by}", m.best.psnr_mean, m.best.ssim_mean),
             (f"model, mean of {p.n_samples}", m.sample_mean.psnr_mean, m.sample_mean.ssim_mean),
             (p.baseline, m.baseline.psnr_mean, m.baseline.ssim_mean)]
     if p.n_samples == 1:
@@ -130,7 +152,7 @@ def cmd_evaluate(args) -> None:
     _configure()
     m = evaluate_checkpoint(args.ckpt, args.data, args.split, args.n_past, args.n_future, args.samples,
                        args.out, args.gifs, args.max_sequences, progress=not args.quiet,
-                       device=args.device)
+                       device=args.device, best_by=args.best_by)
     print(summary_table(m))
     print(f"wrote {Path(args.out) / 'metrics.json'}, psnr_per_frame.png and GIFs")
 
@@ -173,10 +195,10 @@ def cmd_predict(args) -> None:
 
 # ---- compare / sweep ------------------------------------------------------------------------
 def _print_rows(rows: list[dict], out: Path) -> None:
-    print(f"{'run':40s}{'best val PSNR':>14s}{'test PSNR':>11s}{'test SSIM':>11s}")
+    print(f"{'run':40s}{'best val PSNR':>14s}{'test PSNR':>11s}{'test SSIM':>11s}  protocol")
     for r in rows:
         print(f"{r['label'][:39]:40s}{r['best_val_psnr']!s:>14s}{r['test_psnr']!s:>11s}"
-              f"{r['test_ssim']!s:>11s}")
+              f"{r['test_ssim']!s:>11s}  {r['protocol']}")
     print(f"wrote {out / 'curves.png'}, {out / 'results.md'}, {out / 'results.csv'}")
 
 
@@ -305,8 +327,8 @@ def _device_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _data_parsers(sub) -> None:
-    """``vidpred data push|dance|smmnist|check``."""
-    d = sub.add_parser("data", help="generate built-in datasets")
+    """``vidpred data push|dance|smmnist|convert-bair|check``."""
+    d = sub.add_parser("data", help="generate built-in datasets, convert or check datasets")
     dsub = d.add_subparsers(dest="data_command", required=True)
     push = dsub.add_parser("push", help="robot-pushing videos from the MuJoCo Fetch scene, "
                            "written in the processed BAIR layout")
@@ -341,11 +363,26 @@ def _data_parsers(sub) -> None:
     mn.add_argument("--digits", type=int, default=2, help="digits per sequence (default 2)")
     mn.add_argument("--seed", type=int, default=0, help="same seed, same test set")
     mn.set_defaults(func=cmd_data_smmnist)
+    conv = dsub.add_parser("convert-bair", help="convert the BAIR robot-pushing download "
+                           "(softmotion30_44k: train/ and test/ of *.tfrecords) into the processed "
+                           "BAIR layout, checking every record; re-runs skip finished sequences; "
+                           "exit status 1 when damaged records were found (all listed)")
+    conv.add_argument("src", help="the download's root, holding train/ and test/")
+    conv.add_argument("--out", required=True, help="dataset root to write")
+    conv.add_argument("--camera", default="aux1", choices=["aux1", "main"],
+                      help="which camera's frames: aux1 (SVG's, default) or main (SAVP's)")
+    conv.add_argument("--validate-files", type=int, default=1, metavar="N",
+                      help="the first N training files (numeric name order) go to validate/ "
+                      "(default 1, as data.validate_files of the bair_tfrecord layout)")
+    conv.add_argument("--workers", type=int, default=2, help="processes, one file each (default 2)")
+    conv.add_argument("--quiet", action="store_true", help="no progress bar")
+    conv.set_defaults(func=cmd_data_convert_bair)
     check = dsub.add_parser("check", help="scan a whole dataset and list every problem, one line "
                             "each (exit status 0: clean, 1: problems found); writes nothing")
     check.add_argument("root", help="dataset root")
-    check.add_argument("--layout", default="bair", choices=["bair", "dance"],
-                       help="on-disk layout: bair (frames + actions.csv + endeffector_positions.csv) "
+    check.add_argument("--layout", default="bair", choices=["bair", "bair_tfrecord", "dance"],
+                       help="on-disk layout: bair (frames + actions.csv + endeffector_positions.csv), "
+                       "bair_tfrecord (the BAIR download's *.tfrecords: checksums, keys, sizes) "
                        "or dance (*_img/ and *_label/ PNG pairs)")
     check.add_argument("--image-size", type=int, default=64,
                        help="expected frame size in pixels (bair; dance frames may be any size, "
@@ -376,7 +413,11 @@ def _run_parsers(sub) -> None:
     e.add_argument("--n-past", type=int, default=2, help="context frames (default 2)")
     e.add_argument("--n-future", type=int, default=10, help="predicted frames (default 10)")
     e.add_argument("--samples", type=int, default=10,
-                   help="prior samples per sequence; best-of-N picks one per metric (default 10)")
+                   help="prior samples per sequence (default 10)")
+    e.add_argument("--best-by", default="each", choices=["each", "psnr", "ssim"],
+                   help="how best-of-N picks a sample per sequence: each metric its own best "
+                   "sample (default), or one sample by mean PSNR, or by mean SSIM (SVG's "
+                   "generate_svg_lp.py); recorded in metrics.json's protocol")
     e.add_argument("--gifs", type=int, default=8, help="sequences that get a GIF (default 8)")
     e.add_argument("--max-sequences", type=int, help="score only the first sequences")
     e.add_argument("--out", required=True, help="output folder for metrics.json, plot and GIFs")

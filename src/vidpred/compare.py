@@ -21,7 +21,8 @@ from .scoring import EvalMetrics
 from .viz import plot_run_curves, plot_runs_psnr_per_frame, read_log
 
 COLUMNS = ("run", "label", "iterations", "train_minutes", "best_val_psnr", "final_val_psnr",
-           "final_val_ssim", "test_psnr", "test_ssim", "test_psnr_sample_mean", "baseline_psnr")
+           "final_val_ssim", "test_psnr", "test_ssim", "test_psnr_sample_mean", "baseline_psnr",
+           "protocol")
 
 
 @dataclass
@@ -71,6 +72,15 @@ def label_runs(runs: list[Run]) -> None:
             r.label = f"{r.label} ({r.path.name})"
 
 
+def protocol_text(p) -> str:
+    """A :class:`vidpred.scoring.Protocol` in a few words: split and sequences, context ->
+    predicted frames, samples and the metric that picks the best one
+    (``test x128, 2 -> 28, best of 100 by ssim``)."""
+    by = "per metric" if p.best_by == "each" else f"by {p.best_by}"
+    best = f"best of {p.n_samples} {by}" if p.n_samples > 1 else "1 sample"
+    return f"{p.split or '?'} x{p.n_sequences}, {p.n_past} -> {p.n_future}, {best}"
+
+
 def summary_row(r: Run) -> dict:
     """The run's figures in ``COLUMNS`` (PSNR in dB, rounded; "" where the run has none)."""
     last = r.epochs[-1] if r.epochs else {}
@@ -87,6 +97,7 @@ def summary_row(r: Run) -> dict:
         "test_ssim": fmt(ev and ev.best.ssim_mean, 4),
         "test_psnr_sample_mean": fmt(ev and ev.sample_mean.psnr_mean),
         "baseline_psnr": fmt(ev and ev.baseline.psnr_mean),
+        "protocol": protocol_text(ev.protocol) if ev else "",
     }
 
 
@@ -118,6 +129,8 @@ def compare(run_dirs: list[str | Path], out: str | Path) -> list[dict]:
     lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
     lines += ["| " + " | ".join(str(r[c]) for c in shown) + " |" for r in rows]
     (out / "results.md").write_text("PSNR in dB (data range 1); test figures are best of N samples "
-                                    "(SVG protocol) unless marked sample_mean.\n\n"
+                                    "(SVG protocol) unless marked sample_mean; `protocol` says "
+                                    "which split, how many sequences, context -> predicted "
+                                    "frames, N and the metric that picks the best sample.\n\n"
                                     + "\n".join(lines) + "\n")
     return rows

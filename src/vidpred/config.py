@@ -31,7 +31,8 @@ class DataConfig:
 
     Attributes:
         root: dataset root.
-        layout: ``bair`` (processed BAIR: ``<root>/<split>/<group>/<k>/0.png``), ``smmnist``
+        layout: ``bair`` (processed BAIR: ``<root>/<split>/<group>/<k>/0.png``),
+            ``bair_tfrecord`` (the BAIR download: ``<root>/{train,test}/*.tfrecords``), ``smmnist``
             (Stochastic Moving MNIST written by ``vidpred data smmnist``), ``dance``
             (``<split>/<split>_img`` and ``<split>_label`` PNG pairs) or ``synthetic`` (moving
             squares drawn in memory; ``root`` is ignored).
@@ -41,6 +42,8 @@ class DataConfig:
         image_size: frame height in pixels (and width, unless ``image_width`` is set); bair
             frames must already have it, dance frames are resized to it.
         image_width: frame width in pixels; 0 means square (= image_size).
+        validate_files: ``bair_tfrecord`` only: the first training files (numeric name order)
+            held out as the validation split (256 sequences each).
     """
 
     root: str = "data/push"
@@ -49,6 +52,7 @@ class DataConfig:
     n_future: int = 10
     image_size: int = 64
     image_width: int = 0
+    validate_files: int = 1
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -335,6 +339,7 @@ def _choices() -> dict[str, tuple[str, ...]]:
 _RANGES = [
     ("data.n_past", 1, True, None), ("data.n_future", 1, True, None),
     ("data.image_size", 1, True, None), ("data.image_width", 0, True, None),
+    ("data.validate_files", 0, True, None),
     ("model.width", 1, True, None), ("model.g_dim", 1, True, None), ("model.z_dim", 1, True, None),
     ("model.rnn_size", 1, True, None), ("model.predictor_layers", 1, True, None),
     ("model.posterior_layers", 1, True, None), ("model.prior_layers", 1, True, None),

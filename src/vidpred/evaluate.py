@@ -23,7 +23,8 @@ def evaluate(model: VideoModel, dataset, n_past: int, n_future: int, samples: in
              out_dir: str | Path | None = None, gifs: int = 8, batch_size: int = 16,
              seed: int = 0, use_cond: bool = True, progress: bool = True,
              device: torch.device | str = "cpu", split: str | None = None,
-             checkpoint: str | None = None, data: str | None = None) -> EvalMetrics:
+             checkpoint: str | None = None, data: str | None = None,
+             best_by: str = "each") -> EvalMetrics:
     """Score ``samples`` futures per sequence of ``dataset`` (in its fixed order).
 
     Args:
@@ -37,6 +38,7 @@ def evaluate(model: VideoModel, dataset, n_past: int, n_future: int, samples: in
         seed: RNG seed of the prior samples (the caller's RNG is left as it was).
         device: where the model lives; batches go there, figures come back to the CPU.
         split, checkpoint, data: recorded in the metrics (protocol and ``data``).
+        best_by: which metric picks the best of N samples (:data:`vidpred.scoring.BEST_BY`).
 
     Returns:
         The :class:`EvalMetrics` of the split.
@@ -44,7 +46,7 @@ def evaluate(model: VideoModel, dataset, n_past: int, n_future: int, samples: in
     metrics, kept = rollout_and_score(
         model, dataset_batches(dataset, batch_size, n_past + n_future), n_past, n_future, samples,
         seed=seed, use_cond=use_cond, device=device, keep=gifs, progress=progress,
-        total=math.ceil(len(dataset) / batch_size))
+        total=math.ceil(len(dataset) / batch_size), best_by=best_by)
     metrics.protocol.split, metrics.protocol.checkpoint = split, checkpoint
     if data is not None:
         metrics.extra["data"] = data
@@ -73,7 +75,7 @@ def write_evaluation(metrics: EvalMetrics, kept: Rollouts, out_dir: str | Path) 
 def evaluate_checkpoint(ckpt: str | Path, data: str | Path | None, split: str, n_past: int,
                         n_future: int, samples: int, out: str | Path, gifs: int = 8,
                         max_sequences: int | None = None, progress: bool = True,
-                        device: str = "cpu") -> EvalMetrics:
+                        device: str = "cpu", best_by: str = "each") -> EvalMetrics:
     """Load a checkpoint, evaluate it on a split and write ``out/metrics.json`` (with the split,
     checkpoint and data root recorded), the PSNR plot and GIFs.
 
@@ -88,7 +90,8 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | Path | None, split: str, n
     data = data or cfg.data.root
     dataset = make_dataset(data, cfg.data.layout, split, n_past + n_future, train=False,
                            image_size=cfg.data.image_size, image_width=cfg.data.image_width,
-                           max_sequences=max_sequences, progress=progress)
+                           max_sequences=max_sequences, progress=progress,
+                           validate_files=cfg.data.validate_files)
     return evaluate(model, dataset, n_past, n_future, samples, out, gifs,
                     use_cond=cfg.model.cond_dim > 0, progress=progress, device=dev, split=split,
-                    checkpoint=str(ckpt), data=str(data))
+                    checkpoint=str(ckpt), data=str(data), best_by=best_by)

@@ -6,7 +6,7 @@
   scikit-image's ``structural_similarity(data_range=1, gaussian_weights=True, sigma=1.5,
   use_sample_covariance=False, channel_axis=0)``. Computed by ``pytorch_msssim``.
 - Best-of-N (Denton & Fergus 2018): for each sequence, the sample whose metric averaged over time
-  is best, chosen separately per metric.
+  is best (:func:`best_sample`).
 """
 from __future__ import annotations
 
@@ -46,11 +46,21 @@ def ssim(pred: Tensor, target: Tensor, chunk: int = 256) -> Tensor:
     return torch.cat(values).float().view(B, T)
 
 
-def best_of_n(per_frame: Tensor, scored: int | None = None) -> Tensor:
-    """SVG's best-sample protocol: (B, S, T) metric -> (B, T) of the sample with the highest
+def best_sample(per_frame: Tensor, scored: int | None = None) -> Tensor:
+    """SVG's best-sample protocol: (B, S, T) metric -> (B,) index of the sample with the highest
     mean over frames 1..``scored`` (default all T), per sequence."""
-    best = per_frame[:, :, :scored].mean(dim=2).argmax(dim=1)
-    return per_frame[torch.arange(per_frame.shape[0]), best]
+    return per_frame[:, :, :scored].mean(dim=2).argmax(dim=1)
+
+
+def pick(per_frame: Tensor, index: Tensor) -> Tensor:
+    """(B, S, T) metric, (B,) sample per sequence -> (B, T)."""
+    return per_frame[torch.arange(per_frame.shape[0]), index]
+
+
+def best_of_n(per_frame: Tensor, scored: int | None = None) -> Tensor:
+    """(B, S, T) metric -> (B, T) of each sequence's best sample by that same metric
+    (:func:`best_sample`)."""
+    return pick(per_frame, best_sample(per_frame, scored))
 
 
 def sample_diversity(samples: Tensor) -> Tensor:

@@ -158,7 +158,9 @@ def write_report(run_dirs: list[str | Path], out: str | Path, gifs: int = 4) -> 
         tmp = Path(tmp_name)
         sections = [f"<h1>vidpred report: {len(runs)} run{'s' * (len(runs) > 1)}</h1>",
                     f'<div class="note">written {time.strftime("%Y-%m-%d %H:%M")}; PSNR in dB '
-                    "(data range 1); test figures are best of N prior samples</div>",
+                    "(data range 1); test figures are best of N prior samples; the protocol column "
+                    "gives the split, sequences, context -> predicted frames, N and the metric "
+                    "that picks the best sample</div>",
                     "<h2>Metrics</h2>", _metrics_table([summary_row(r) for r in runs])]
         if len(runs) > 1:
             plot_run_curves([(r.label, r.iters, r.epochs) for r in runs], tmp / "overlay.png")

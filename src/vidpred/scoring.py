@@ -18,11 +18,19 @@ import torch
 from torch import Tensor
 
 from .device import to_device
-from .metrics import best_of_n, psnr, sample_diversity, ssim
+from .metrics import best_of_n, best_sample, pick, psnr, sample_diversity, ssim
 from .progress import progress_bar
 
-BEST_OF_N = ("per sequence, the sample whose metric averaged over the scored frames is highest, "
-             "chosen separately for PSNR and SSIM (Denton & Fergus 2018)")
+# how the best of N samples is chosen: each metric its own best sample, or one sample per
+# sequence by one metric (SVG's generate_svg_lp.py ranks its 100 samples by mean SSIM)
+BEST_BY = ("each", "psnr", "ssim")
+BEST_OF_N = {
+    "each": "per sequence, the sample whose metric averaged over the scored frames is highest, "
+            "chosen separately for PSNR and SSIM (Denton & Fergus 2018)",
+    "psnr": "per sequence, the sample whose PSNR averaged over the scored frames is highest; "
+            "both metrics are that sample's",
+    "ssim": "per sequence, the sample whose SSIM averaged over the scored frames is highest; "
+            "both metrics are that sample's (SVG's generate_svg_lp.py)"}
 BASELINE = "copy last context frame"
 
 
@@ -36,7 +44,9 @@ class Protocol:
         n_sequences: sequences scored.
         scored_frames: the means average predicted frames 1..scored_frames (the curves have
             all n_future).
-        best_of_n: how the best sample is chosen.
+        best_by: which metric picks the best sample (:data:`BEST_BY`): ``each`` metric its own,
+            or one sample by ``psnr`` or by ``ssim``.
+        best_of_n: how the best sample is chosen, in words.
         data_range: pixel range of the PSNR/SSIM formulas.
         baseline: what the baseline predicts.
         split, checkpoint: where the sequences and the weights came from (when known).
@@ -47,7 +57,8 @@ class Protocol:
     n_samples: int
     n_sequences: int
     scored_frames: int
-    best_of_n: str = BEST_OF_N
+    best_by: str = "each"
+    best_of_n: str = BEST_OF_N["each"]
     data_range: float = 1.0
     baseline: str = BASELINE
     split: str | None = None
@@ -116,7 +127,7 @@ class EvalMetrics:
 class Rollouts:
     """The first ``keep`` sequences' frames, uint8 on the CPU: ``frames`` (K, T, C, H, W) the
     whole sequence given, ``pred`` (K, S, n_future, C, H, W) every sample, ``best`` (K,) the
-    best-PSNR sample of each."""
+    best sample of each (by PSNR when each metric picks its own)."""
 
     frames: list[Tensor] = field(default_factory=list)
     pred: list[Tensor] = field(default_factory=list)
@@ -133,7 +144,8 @@ def rollout_and_score(model, batches: Iterable[tuple[Tensor, Tensor | None]], n_
                       scored_frames: int | None = None, keep: int = 0,
                       on_frame: Callable[[int, Tensor], None] | None = None,
                       progress: bool = False, total: int | None = None,
-                      desc: str = "evaluating") -> tuple[EvalMetrics | None, Rollouts]:
+                      desc: str = "evaluating", best_by: str = "each",
+                      ) -> tuple[EvalMetrics | None, Rollouts]:
     """Roll out ``samples`` futures per sequence with z from the prior and score each frame.
 
     Frames are predicted one step at a time (``model.rollout_steps`` under
@@ -153,6 +165,7 @@ def rollout_and_score(model, batches: Iterable[tuple[Tensor, Tensor | None]], n_
         on_frame: called as ``on_frame(t, pred)`` with t = 1..n_future and pred (B, S, C, H, W),
             e.g. to write frames to disk.
         total: number of batches, for the progress bar.
+        best_by: how best-of-N picks a sample (:data:`BEST_BY`).
 
     Returns:
         (metrics, rollouts): metrics is None when nothing was scored (no ground truth).
@@ -170,10 +183,8 @@ def rollout_and_score(model, batches: Iterable[tuple[Tensor, Tensor | None]], n_
     model.train(was_training)
     if not scores.psnr:
         return None, kept
-    metrics = scores.metrics(n_past, scored_frames, time.perf_counter() - t0)
-    scored = metrics.protocol.scored_frames
-    # the GIFs show each kept sequence's best-PSNR sample
-    kept.best = torch.cat(scores.psnr)[:len(kept.pred), :, :scored].mean(2).argmax(1).tolist()
+    metrics, best = scores.metrics(n_past, scored_frames, time.perf_counter() - t0, best_by)
+    kept.best = best[:len(kept.pred)].tolist()  # the GIFs show each kept sequence's best sample
     return metrics, kept
 
 
@@ -187,17 +198,27 @@ class _Accumulated:
     base_ssim: list = field(default_factory=list)
     spread: list = field(default_factory=list)
 
-    def metrics(self, n_past: int, scored_frames: int | None, seconds: float) -> EvalMetrics:
+    def metrics(self, n_past: int, scored_frames: int | None, seconds: float,
+                best_by: str = "each") -> tuple[EvalMetrics, Tensor]:
+        """The record, and (N,) the best sample of each sequence (the GIFs show it)."""
+        if best_by not in BEST_BY:
+            raise ValueError(f"best_by={best_by!r}: choose one of {', '.join(BEST_BY)}")
         pm, sm = torch.cat(self.psnr), torch.cat(self.ssim)
         N, S, T = pm.shape
         scored = min(scored_frames or T, T)
+        if best_by == "each":
+            best = best_sample(pm, scored)
+            top = Scores.of(best_of_n(pm, scored), best_of_n(sm, scored), scored)
+        else:
+            best = best_sample(pm if best_by == "psnr" else sm, scored)
+            top = Scores.of(pick(pm, best), pick(sm, best), scored)
         return EvalMetrics(
-            Protocol(n_past, T, S, N, scored),
-            Scores.of(best_of_n(pm, scored), best_of_n(sm, scored), scored),
+            Protocol(n_past, T, S, N, scored, best_by=best_by, best_of_n=BEST_OF_N[best_by]),
+            top,
             Scores.of(pm.mean(1), sm.mean(1), scored),
             Scores.of(torch.cat(self.base_psnr), torch.cat(self.base_ssim), scored),
             round(float(torch.cat(self.spread).mean()), 6), round(seconds, 2),
-            round(N * S * T / max(seconds, 1e-9), 1))
+            round(N * S * T / max(seconds, 1e-9), 1)), best
 
 
 def _score_batch(model, frames: Tensor, cond: Tensor | None, n_past: int, n_future: int | None,
@@ -262,7 +283,7 @@ def merge_metrics(parts: list[EvalMetrics]) -> EvalMetrics:
     frames = sum(m.protocol.n_sequences * m.protocol.n_samples * m.protocol.n_future for m in parts)
     return EvalMetrics(
         Protocol(first.n_past, T, first.n_samples, int(n.sum()), scored, split=first.split,
-                 checkpoint=first.checkpoint),
+                 checkpoint=first.checkpoint, best_by=first.best_by, best_of_n=first.best_of_n),
         average(lambda m: m.best), average(lambda m: m.sample_mean),
         average(lambda m: m.baseline),
         round(float(sum(m.diversity * m.protocol.n_sequences for m in parts) / n.sum()), 6),

@@ -130,7 +130,8 @@ def _open_datasets(cfg: Config, ctx, progress: bool):
 
     def split(name: str, **kw):
         return make_dataset(d.root, d.layout, name, d.n_past + d.n_future, image_size=d.image_size,
-                            image_width=d.image_width, progress=progress, **kw)
+                            image_width=d.image_width, progress=progress,
+                            validate_files=d.validate_files, **kw)
 
     if not ctx.is_main:
         ctx.barrier()  # rank 0 first: it builds the decoded-frame cache the others then map

@@ -1,4 +1,4 @@
-"""Datasets: on-disk formats (``bair``, ``dance``), built-in generators (``sim_push``,
+"""Datasets: on-disk formats (``bair``, ``bair_tfrecord``, ``dance``), built-in generators (``sim_push``,
 ``sim_dance``, ``smmnist``), an in-memory ``synthetic`` dataset for tests, and the factory the
 training loop and evaluation use. Every dataset is a :class:`VideoDataset`."""
 from __future__ import annotations
@@ -11,9 +11,9 @@ from .base import VideoDataset
 
 __all__ = ["CONDITIONS", "LAYOUTS", "VideoDataset", "cache_root", "make_dataset"]
 
-LAYOUTS = ("bair", "smmnist", "dance", "synthetic")
+LAYOUTS = ("bair", "bair_tfrecord", "smmnist", "dance", "synthetic")
 # what each layout's conditions are: (kind, size) — see vidpred.models.conditions
-CONDITIONS = {"bair": ("vector", 7), "smmnist": ("vector", 0), "dance": ("image", 3),
+CONDITIONS = {"bair": ("vector", 7), "bair_tfrecord": ("vector", 7), "smmnist": ("vector", 0), "dance": ("image", 3),
               "synthetic": ("vector", 7)}
 # items of the synthetic layout when max_sequences does not say: training sees more sequences
 SYNTHETIC_SEQUENCES = {True: 1024, False: 64}
@@ -29,11 +29,11 @@ def cache_root() -> Path:
 
 def make_dataset(root: str | Path, layout: str, split: str, seq_len: int, train: bool,
                  image_size: int = 64, max_sequences: int | None = None, progress: bool = False,
-                 image_width: int = 0) -> VideoDataset:
+                 image_width: int = 0, validate_files: int = 1) -> VideoDataset:
     """Open a split of a dataset in ``layout`` (one of :data:`LAYOUTS`).
 
     Its ``batch(indices)`` returns frames (B, T, C, H, W) float32 in [0, 1] and conditions:
-    vectors (B, T, D) float32 (bair, smmnist, synthetic) or label images (B, T, 3, H, W) float32
+    vectors (B, T, D) float32 (bair, bair_tfrecord, smmnist, synthetic) or label images (B, T, 3, H, W) float32
     in [0, 1] (dance); :data:`CONDITIONS` gives each layout's kind and D. T is ``seq_len``,
     except for the dance layout's val split (its whole clip) and test split (its full sequences).
 
@@ -49,6 +49,8 @@ def make_dataset(root: str | Path, layout: str, split: str, seq_len: int, train:
         max_sequences: read only the first sequences (``synthetic``: the number of sequences,
             default :data:`SYNTHETIC_SEQUENCES`).
         progress: show progress bars while decoding.
+        validate_files: ``bair_tfrecord`` only: the first training files held out as the
+            validation split.
 
     Raises:
         ConfigError: unknown layout. DataError: problems with the files (named).
@@ -57,6 +59,11 @@ def make_dataset(root: str | Path, layout: str, split: str, seq_len: int, train:
         from .bair import BairDataset
         return BairDataset(root, split, seq_len, train=train, image_size=image_size,
                            max_sequences=max_sequences, progress=progress)
+    if layout == "bair_tfrecord":
+        from .bair_tfrecord import BairTFRecordDataset
+        return BairTFRecordDataset(root, split, seq_len, train=train, image_size=image_size,
+                                   max_sequences=max_sequences, progress=progress,
+                                   validate_files=validate_files)
     if layout == "smmnist":
         from .smmnist import SMMNISTDataset
         return SMMNISTDataset(root, split, seq_len, train=train, max_sequences=max_sequences)

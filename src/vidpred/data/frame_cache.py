@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from . import cache_root
 
 VERSION = 1
@@ -67,6 +68,44 @@ def _populated(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _entry(split_dir: Path, settings: dict) -> tuple[Path, str]:
+    """The cache folder of (split, settings) and the split's current fingerprint."""
+    ident = json.dumps({"split": str(split_dir), "settings": settings, "version": VERSION},
+                       sort_keys=True)
+    entry = cache_root() / "decoded" / hashlib.sha1(ident.encode()).hexdigest()[:20]
+    return entry, fingerprint(split_dir)
+
+
+def _hit(entry: Path, stamp: str) -> dict[str, np.ndarray] | None:
+    """The entry's arrays as copy-on-write memory maps when it is fresh, else None."""
+    meta = entry / META
+    if meta.exists():
+        try:
+            info = json.loads(meta.read_text())
+            if info.get("fingerprint") == stamp:
+                return {name: _populated(np.load(entry / f"{name}.npy", mmap_mode="c"))
+                        for name in info["arrays"]}
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable entry: rebuilt by the caller
+    return None
+
+
+def _new_entry(entry: Path) -> Path | None:
+    """A temporary folder beside ``entry`` to write it into; None when the cache is read-only."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=entry.name + ".", dir=entry.parent))
+    except OSError:
+        return None
+
+
+def _publish(tmp: Path, entry: Path, meta: dict) -> None:
+    """Write ``meta.json`` last and rename the finished folder into place."""
+    (tmp / META).write_text(json.dumps(meta))
+    shutil.rmtree(entry, ignore_errors=True)
+    os.replace(tmp, entry)
+
+
 def cached_arrays(split_dir: Path, settings: dict, build: Callable[[], dict[str, np.ndarray]],
                   enabled: bool = True) -> dict[str, np.ndarray]:
     """The arrays ``build()`` returns for ``split_dir``, from the cache when it is fresh.
@@ -83,32 +122,86 @@ def cached_arrays(split_dir: Path, settings: dict, build: Callable[[], dict[str,
     if not enabled:
         return build()
     split_dir = Path(split_dir).resolve()
-    ident = json.dumps({"split": str(split_dir), "settings": settings, "version": VERSION},
-                       sort_keys=True)
-    entry = cache_root() / "decoded" / hashlib.sha1(ident.encode()).hexdigest()[:20]
-    stamp = fingerprint(split_dir)
-    meta = entry / META
-    if meta.exists():
-        try:
-            info = json.loads(meta.read_text())
-            if info.get("fingerprint") == stamp:
-                return {name: _populated(np.load(entry / f"{name}.npy", mmap_mode="c"))
-                        for name in info["arrays"]}
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable entry: rebuild it below
+    entry, stamp = _entry(split_dir, settings)
+    hit = _hit(entry, stamp)
+    if hit is not None:
+        return hit
     arrays = build()
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=entry.name + ".", dir=entry.parent))
-    except OSError:  # a read-only cache only costs speed
+    tmp = _new_entry(entry)
+    if tmp is None:  # a read-only cache only costs speed
         return arrays
     try:
         for name, a in arrays.items():
             np.save(tmp / f"{name}.npy", a)
-        (tmp / META).write_text(json.dumps({"fingerprint": stamp, "arrays": list(arrays),
-                                            "source": str(split_dir), "settings": settings}))
-        shutil.rmtree(entry, ignore_errors=True)
-        os.replace(tmp, entry)
+        _publish(tmp, entry, {"fingerprint": stamp, "arrays": list(arrays),
+                              "source": str(split_dir), "settings": settings})
     except OSError:  # a full disk only costs speed
         shutil.rmtree(tmp, ignore_errors=True)
     return arrays
+
+
+def cached_arrays_streamed(split_dir: Path, settings: dict,
+                           shapes: Callable[[], dict[str, tuple[tuple[int, ...], np.dtype]]],
+                           fill: Callable[[dict[str, np.ndarray], Callable[[], None]], None],
+                           ) -> dict[str, np.ndarray]:
+    """Like :func:`cached_arrays` for splits too large to decode into memory: on a miss the
+    arrays are created as memory-mapped ``.npy`` files of the given (shape, dtype) in the new
+    entry and ``fill(arrays, release)`` writes into them piece by piece, calling ``release()``
+    now and then to write the pages filled so far to disk and unmap them, so that memory holds
+    only the pages written since; then the arrays are opened again as on a hit.
+
+    Args:
+        split_dir: the folder whose files the arrays are decoded from (fingerprinted).
+        settings: everything besides the files that changes the arrays.
+        shapes: returns name -> (shape, dtype) of each array (called on a miss only: finding
+            the shapes may need the files read).
+        fill: decodes and validates the files into the arrays (raises on bad files; the entry
+            is then discarded).
+
+    Raises:
+        DataError: the cache folder cannot be written (a full disk), naming it.
+
+    Returns:
+        name -> copy-on-write memory map. With a read-only or full cache the arrays are filled
+        in memory instead.
+    """
+    split_dir = Path(split_dir).resolve()
+    entry, stamp = _entry(split_dir, settings)
+    hit = _hit(entry, stamp)
+    if hit is not None:
+        return hit
+    shapes = shapes()
+    tmp = _new_entry(entry)
+    if tmp is None:
+        arrays = {name: np.empty(shape, dtype) for name, (shape, dtype) in shapes.items()}
+        fill(arrays, lambda: None)
+        return arrays
+    try:
+        maps = {name: np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=dtype,
+                                                shape=shape)
+                for name, (shape, dtype) in shapes.items()}
+        fill(maps, lambda: _release(maps))
+        for a in maps.values():
+            a.flush()
+        maps.clear()  # unmapped before the folder is renamed
+        _publish(tmp, entry, {"fingerprint": stamp, "arrays": list(shapes),
+                              "source": str(split_dir), "settings": settings})
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(f"{entry.parent}: cannot write the decoded-frame cache ({e.strerror}); "
+                        "free disk space there or point $VIDPRED_CACHE elsewhere") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return _hit(entry, stamp)
+
+
+def _release(arrays: dict[str, np.ndarray]) -> None:
+    """Write the memory maps' dirty pages to disk (msync) and drop them from this process
+    (MADV_DONTNEED: the data stays in the file and is read back on the next touch)."""
+    for a in arrays.values():
+        a.flush()
+        m = getattr(a, "_mmap", None)
+        if m is not None and hasattr(mmap, "MADV_DONTNEED"):
+            with contextlib.suppress(OSError):
+                m.madvise(mmap.MADV_DONTNEED)

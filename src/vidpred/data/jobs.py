@@ -1,10 +1,13 @@
-"""What both simulator-backed generators share: the cached-dataset record and running render
-jobs in worker processes that each own one OpenGL renderer."""
+"""What the data writers share: the cached-dataset record, running render jobs in worker
+processes that each own one OpenGL renderer (the simulator-backed generators), and running
+plain tasks in worker processes that report progress as they go (the BAIR converter)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
+import queue
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -77,5 +80,49 @@ def run_jobs(jobs: Sequence, job: Callable, scene_cls: type, scene_args: tuple, 
             with ctx.Pool(workers, initializer=_start_worker, initargs=init_args) as pool:
                 for _ in pool.imap_unordered(_run_one, jobs, chunksize=chunksize):
                     bar.update()
+    finally:
+        bar.close()
+
+
+# this worker process's progress queue; set once per process by _start_task_worker
+_reports = None
+
+
+def _start_task_worker(reports) -> None:
+    global _reports
+    _reports = reports
+
+
+def _run_task(fn_job):
+    fn, job = fn_job
+    return fn(job, _reports.put)
+
+
+def run_tasks(tasks: Sequence, fn: Callable, workers: int, desc: str, unit: str, total: int,
+              progress: bool) -> list:
+    """``[fn(t, report) for t in tasks]``, in this process (workers <= 1) or in a spawn pool of
+    ``workers`` processes; ``fn`` calls ``report(n)`` to advance the progress bar by n units
+    (out of ``total``) while it works, so the bar moves within long tasks. ``fn`` must be
+    module-level. Results come back in task order; a task's exception is re-raised here.
+    """
+    bar = progress_bar(total=total, desc=desc, unit=unit, disable=not progress)
+    try:
+        if workers <= 1 or len(tasks) <= 1:
+            return [fn(t, bar.update) for t in tasks]
+        ctx = mp.get_context("spawn")
+        reports = ctx.Queue()
+        with ctx.Pool(min(workers, len(tasks)), initializer=_start_task_worker,
+                      initargs=(reports,)) as pool:
+            pending = [pool.apply_async(_run_task, ((fn, t),)) for t in tasks]
+            while not all(r.ready() for r in pending):
+                try:
+                    bar.update(reports.get(timeout=0.2))
+                except queue.Empty:
+                    pass
+            results = [r.get() for r in pending]
+        with contextlib.suppress(queue.Empty):  # reports still in the pipe
+            while True:
+                bar.update(reports.get(timeout=0.05))
+        return results
     finally:
         bar.close()
