@@ -115,11 +115,30 @@ def _configure(threads: int = 0, deterministic: bool = False) -> None:
     configure_process(threads, deterministic, local_world_size())
 
 
+def _generate_if_asked(cfg, progress: bool) -> None:
+    """``data.generate``: the built-in push data in ``data.root``, generated once (see
+    :class:`vidpred.config.DataConfig`); a complete dataset there is reused."""
+    from .config import check_config
+    from .data.sim_push import PushSpec, generate_push_dataset
+
+    d = cfg.data
+    if not d.generate:
+        return
+    check_config(cfg)  # a bad config generates nothing
+    root = Path(d.root).expanduser()
+    print(f"built-in robot-pushing data in {root} (generated once, then reused; "
+          f"random-action share {d.random_action_share:g})")
+    generate_push_dataset(root, PushSpec(random_action_share=d.random_action_share),
+                          progress=progress)
+
+
 def cmd_train(args) -> None:
     from .distributed import is_main_process
     from .train import train
 
     cfg = _load_config(args)
+    if is_main_process():  # under torchrun with data.generate, generate it first with one process
+        _generate_if_asked(cfg, not args.quiet)
     _configure(cfg.train.threads, cfg.train.deterministic)
     result = train(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
                    progress=not args.quiet, device=args.device)
