@@ -76,9 +76,9 @@ def cem(score, rng: np.random.Generator, s: CEMSettings) -> tuple[np.ndarray, fl
     best, best_cost = None, np.inf
     for _ in range(s.iterations):
         seqs = np.clip(mean + std * smooth_noise(rng, (s.samples, s.horizon, 3)), -1.0, 1.0)
-        costs = np.asarray(score(seqs))
-        order = np.argsort(costs)
-        if costs[order[0]] < best_cost:
+        costs = np.nan_to_num(np.asarray(score(seqs), np.float64), nan=np.inf)
+        order = np.argsort(costs, kind="stable")
+        if best is None or costs[order[0]] < best_cost:
             best, best_cost = seqs[order[0]], float(costs[order[0]])
         elite = seqs[order[:s.elites]]
         mean, std = elite.mean(0), elite.std(0)

@@ -5,7 +5,8 @@ An episode starts as a generated sequence does: the arm at FetchPush's reset pos
 at block height, fingers closed), the block 10-15 cm from it. The goal is a block position on
 the table 10-20 cm from the start (by default), at least 8 cm inside the workspace's x-y edges
 (the gripper must get behind the block to push it there) and at least 10 cm from the gripper's
-start. The goal image is rendered from the data's camera with the block at the goal and the arm
+start; a draw is redone when the arm hides most of the block in the start or goal image (fewer
+than :data:`MIN_BLOCK_PIXELS` pixels show it). The goal image is rendered from the data's camera with the block at the goal and the arm
 at that same reset pose, so start and goal images differ only in the block; a third image
 without the block gives the block's pixels in the start image, hence its colour as rendered.
 """
@@ -19,6 +20,7 @@ from .sim_push import WORKSPACE_HI, WORKSPACE_LO, FetchPushScene, start_block_xy
 
 GOAL_MARGIN = 0.08   # metres between a goal and the workspace's x-y edges
 CHANGED = 0.1        # pixel difference (of 1) that marks the block in a render
+MIN_BLOCK_PIXELS = 20  # of 64 x 64 (scaled with the image area); an unoccluded block shows 60-100
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,11 @@ class PushTask:
     @property
     def block_mask(self) -> np.ndarray:
         """(H, W) bool: the block's pixels in the start image."""
-        diff = np.abs(self.start_image.astype(np.float32) - self.background) / 255
-        return diff.max(-1) > CHANGED
+        return _differs(self.start_image, self.background)
+
+
+def _differs(image: np.ndarray, background: np.ndarray) -> np.ndarray:
+    return (np.abs(image.astype(np.float32) - background) / 255).max(-1) > CHANGED
 
 
 def block_colour(rng: np.random.Generator) -> np.ndarray:
@@ -68,15 +73,18 @@ def sample_task(scene: FetchPushScene, rng: np.random.Generator,
         block_xy = start_block_xy(rng, grip)
         angle = rng.uniform(0, 2 * np.pi)
         goal = block_xy + rng.uniform(*goal_distance) * np.array([np.cos(angle), np.sin(angle)])
-        if np.all(goal >= lo) and np.all(goal <= hi) and np.linalg.norm(goal - grip[:2]) >= 0.1:
-            break
-    rgb = block_colour(rng)
-    scene.reset(goal, rgb)
-    goal_image = scene.render()
-    scene.hide_block()
-    background = scene.render()
-    scene.reset(block_xy, rgb)
-    return PushTask(block_xy, goal, rgb, scene.render(), goal_image, background)
+        if np.any(goal < lo) or np.any(goal > hi) or np.linalg.norm(goal - grip[:2]) < 0.1:
+            continue
+        rgb = block_colour(rng)
+        scene.reset(goal, rgb)
+        goal_image = scene.render()
+        scene.hide_block()
+        background = scene.render()
+        scene.reset(block_xy, rgb)
+        start_image = scene.render()
+        least = MIN_BLOCK_PIXELS * start_image.shape[0] * start_image.shape[1] / 64 ** 2
+        if min(_differs(start_image, background).sum(), _differs(goal_image, background).sum()) >= least:
+            return PushTask(block_xy, goal, rgb, start_image, goal_image, background)
 
 
 def reset_to(scene: FetchPushScene, task: PushTask) -> None:
