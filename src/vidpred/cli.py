@@ -1,8 +1,9 @@
 """The ``vidpred`` command line. Thin: parses arguments, calls the library, prints.
 
-Subcommands: ``data push``, ``data dance``, ``data smmnist``, ``data convert-bair``, ``data check``, ``train``,
-``evaluate``, ``predict``, ``plan``, ``compare``, ``report``, ``sweep``, ``demo``. Problems with the
-user's files or settings print one ``vidpred: error: ...`` line and exit with status 2.
+Subcommands: ``data push``, ``data dance``, ``data smmnist``, ``data convert-bair``, ``data check``,
+``train``, ``evaluate``, ``predict``, ``plan``, ``compare``, ``report``, ``sweep``, ``demo``.
+Problems with the user's files or settings print one ``vidpred: error: ...`` line and exit with
+status 2.
 """
 from __future__ import annotations
 

@@ -6,9 +6,10 @@ at block height, fingers closed), the block 10-15 cm from it. The goal is a bloc
 the table 10-20 cm from the start (by default), at least 8 cm inside the workspace's x-y edges
 (the gripper must get behind the block to push it there) and at least 10 cm from the gripper's
 start; a draw is redone when the arm hides most of the block in the start or goal image (fewer
-than :data:`MIN_BLOCK_PIXELS` pixels show it). The goal image is rendered from the data's camera with the block at the goal and the arm
-at that same reset pose, so start and goal images differ only in the block; a third image
-without the block gives the block's pixels in the start image, hence its colour as rendered.
+than :data:`MIN_BLOCK_PIXELS` pixels show it). The goal image is rendered from the data's camera
+with the block at the goal and the arm at that same reset pose, so start and goal images differ
+only in the block; a third image without the block gives the block's pixels in the start image,
+hence its colour as rendered.
 """
 from __future__ import annotations
 
