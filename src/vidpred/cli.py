@@ -138,7 +138,9 @@ def cmd_train(args) -> None:
     from .train import train
 
     cfg = _load_config(args)
-    if is_main_process():  # under torchrun with data.generate, generate it first with one process
+    # --data names the user's own dataset, never written to; under torchrun with data.generate,
+    # generate it first with one process
+    if is_main_process() and not args.data:
         _generate_if_asked(cfg, not args.quiet)
     _configure(cfg.train.threads, cfg.train.deterministic)
     result = train(cfg, args.out, resume=args.resume, overwrite=args.overwrite,

@@ -46,7 +46,7 @@ class DataConfig:
             held out as the validation split (256 sequences each).
         generate: ``vidpred train`` first generates the built-in robot-pushing data in ``root``
             when it holds none (``bair`` layout; the generator's default sizes, seed 0), as
-            ``vidpred demo`` does in its cache.
+            ``vidpred demo`` does in its cache; not when ``--data`` names the dataset.
         random_action_share: with ``generate``: the share of generated sequences driven by random
             smooth actions instead of the scripted pushes (what a planner's candidates look like;
             see :mod:`vidpred.data.sim_push`).
