@@ -64,6 +64,7 @@ def test_shipped_configs_are_reachable_by_name_and_from_the_repository_root():
     ("model.cond_dim=3", r"the bair layout gives vector conditions of size 7"),
     ("train.precision=fp16", r"train.precision='fp16': choose one of auto, bf16, float32"),
     ("model.cond_points=-1", r"model.cond_points=-1: must be >= 0"),
+    ("data.random_action_share=1.5", r"data.random_action_share=1.5: must be in \[0, 1\]"),
 ])
 def test_every_bad_value_is_one_line_naming_the_key(item, message):
     cfg = Config().apply_overrides([item])
@@ -166,3 +167,11 @@ def test_resolved_config_is_saved_in_the_run_directory_and_the_checkpoint(push_r
     saved = Config.load(tmp_path / "run" / "config.yaml")
     assert saved.model.width == 4 and saved.train.val_sequences == 2 and saved.data.root == str(push_root)
     assert load_checkpoint(tmp_path / "run" / "last.ckpt")["config"] == saved
+
+
+def test_only_the_built_in_push_data_is_generated():
+    cfg = Config().apply_overrides(["data.generate=true", "data.layout=synthetic"])
+    assert config_problems(cfg) == ["data.generate=true: only the built-in robot-pushing data "
+                                    "(data.layout=bair) is generated, not 'synthetic'; set "
+                                    "data.generate=false"]
+    assert named_config("push_plan").data.generate and not config_problems(named_config("push_plan"))

@@ -1,8 +1,9 @@
 """The ``vidpred`` command line. Thin: parses arguments, calls the library, prints.
 
-Subcommands: ``data push``, ``data dance``, ``data smmnist``, ``data convert-bair``, ``data check``, ``train``,
-``evaluate``, ``predict``, ``compare``, ``report``, ``sweep``, ``demo``. Problems with the
-user's files or settings print one ``vidpred: error: ...`` line and exit with status 2.
+Subcommands: ``data push``, ``data dance``, ``data smmnist``, ``data convert-bair``, ``data check``,
+``train``, ``evaluate``, ``predict``, ``plan``, ``compare``, ``report``, ``sweep``, ``demo``.
+Problems with the user's files or settings print one ``vidpred: error: ...`` line and exit with
+status 2.
 """
 from __future__ import annotations
 
@@ -115,11 +116,32 @@ def _configure(threads: int = 0, deterministic: bool = False) -> None:
     configure_process(threads, deterministic, local_world_size())
 
 
+def _generate_if_asked(cfg, progress: bool) -> None:
+    """``data.generate``: the built-in push data in ``data.root``, generated once (see
+    :class:`vidpred.config.DataConfig`); a complete dataset there is reused."""
+    from .config import check_config
+    from .data.sim_push import PushSpec, generate_push_dataset
+
+    d = cfg.data
+    if not d.generate:
+        return
+    check_config(cfg)  # a bad config generates nothing
+    root = Path(d.root).expanduser()
+    print(f"built-in robot-pushing data in {root} (generated once, then reused; "
+          f"random-action share {d.random_action_share:g})")
+    generate_push_dataset(root, PushSpec(random_action_share=d.random_action_share),
+                          progress=progress)
+
+
 def cmd_train(args) -> None:
     from .distributed import is_main_process
     from .train import train
 
     cfg = _load_config(args)
+    # --data names the user's own dataset, never written to; under torchrun with data.generate,
+    # generate it first with one process
+    if is_main_process() and not args.data:
+        _generate_if_asked(cfg, not args.quiet)
     _configure(cfg.train.threads, cfg.train.deterministic)
     result = train(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
                    progress=not args.quiet, device=args.device)
@@ -191,6 +213,51 @@ def cmd_predict(args) -> None:
           f"{r.frames_per_s:.0f} frames/s into {args.out}")
     if r.metrics is not None:
         print(summary_table(r.metrics))
+
+
+# ---- plan ---------------------------------------------------------------------------------
+def cmd_plan(args) -> None:
+    from .checkpoint import load_trained_model
+    from .data.gl import select_gl_backend
+    from .device import resolve_device
+    from .plan import PlanSettings, check_planning_model, plan
+    from .planners import PLANNERS, CEMSettings
+
+    names = tuple(n.strip() for n in args.planner.split(",") if n.strip())
+    cem = CEMSettings(horizon=args.horizon, samples=args.samples, iterations=args.iterations,
+                      elites=args.elites)
+    settings = PlanSettings(episodes=args.episodes, seed=args.seed, planners=names,
+                            steps=args.steps, cem=cem, oracle_samples=args.oracle_samples)
+    for key, v in (("--episodes", args.episodes), ("--steps", args.steps), ("--horizon", args.horizon),
+                   ("--iterations", args.iterations), ("--elites", args.elites)):
+        if v < 1:
+            raise VidpredError(f"{key}={v}: must be >= 1")
+    if args.samples < args.elites:
+        raise VidpredError(f"--samples={args.samples}: must be >= --elites={args.elites}")
+    unknown = [n for n in names if n not in PLANNERS] or ([] if names else [args.planner])
+    if unknown:
+        raise VidpredError(f"--planner {unknown[0]!r}: choose from {', '.join(PLANNERS)} (a comma "
+                           "list runs several on the same episodes)")
+    _configure()
+    model, n_past, size = None, 1, 64
+    if "cem" in names:
+        if not args.ckpt:
+            raise VidpredError("--planner cem plans with a model: give --ckpt CKPT (or run only "
+                               "--planner random,oracle)")
+        model, cfg, _ = load_trained_model(args.ckpt, resolve_device(args.device))
+        check_planning_model(cfg, args.ckpt)
+        n_past, size = cfg.data.n_past, cfg.data.image_size
+    select_gl_backend()
+    r = plan(model, n_past, settings, args.out, image_size=size, progress=not args.quiet,
+             gifs=not args.no_gifs)
+    print(f"{settings.episodes} episodes, {settings.steps} steps, goal within "
+          f"{r['success_radius'] * 100:.0f} cm")
+    print(f"{'planner':10s}{'success':>9s}{'95% interval':>16s}{'final/initial':>15s}{'s/step':>9s}")
+    for name, m in r["summary"].items():
+        lo, hi = m["success_ci95"]
+        print(f"{name:10s}{m['success_rate']:9.2f}{f'[{lo:.2f}, {hi:.2f}]':>16s}"
+              f"{m['distance_ratio']:15.2f}{m['seconds_per_step']:9.2f}")
+    print(f"wrote {Path(args.out) / 'results.json'} and a GIF per episode and planner")
 
 
 # ---- compare / sweep ------------------------------------------------------------------------
@@ -450,6 +517,32 @@ def _run_parsers(sub) -> None:
     pr.set_defaults(func=cmd_predict)
 
 
+def _plan_parser(sub) -> None:
+    """``vidpred plan``."""
+    p = sub.add_parser("plan", help="goal-reaching in the Fetch push scene: plan with the model "
+                       "(CEM on predicted frames) and baselines on the same episodes; GIFs and "
+                       "results.json with success rates (docs/planning.md)")
+    p.add_argument("--ckpt", help="checkpoint of an SVG model with 7-d conditions (needed by cem)")
+    p.add_argument("--episodes", type=int, default=50, help="episodes (default 50)")
+    p.add_argument("--seed", type=int, default=0, help="episode i's start and goal come from "
+                   "(seed, i) (default 0)")
+    p.add_argument("--out", required=True, help="folder for results.json and the GIFs")
+    p.add_argument("--planner", default="cem", help="cem, random or oracle, or a comma list run on "
+                   "the same episodes, e.g. cem,random,oracle (default cem)")
+    p.add_argument("--horizon", type=int, default=10, help="actions per plan (default 10)")
+    p.add_argument("--samples", type=int, default=200, help="CEM candidates per iteration, "
+                   "rolled out as one batch (default 200)")
+    p.add_argument("--iterations", type=int, default=3, help="CEM iterations (default 3)")
+    p.add_argument("--elites", type=int, default=10, help="CEM elites (default 10)")
+    p.add_argument("--oracle-samples", type=int, default=0, help="the oracle's candidates per "
+                   "iteration, each played in the simulator (default: --samples)")
+    p.add_argument("--steps", type=int, default=30, help="control steps per episode (default 30)")
+    p.add_argument("--no-gifs", action="store_true", help="write results.json only")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _device_arg(p)
+    p.set_defaults(func=cmd_plan)
+
+
 def _analysis_parsers(sub) -> None:
     """``vidpred compare``, ``report``, ``sweep`` and ``demo``."""
     c = sub.add_parser("compare", help="overlay the curves of several runs and tabulate their "
@@ -507,6 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _data_parsers(sub)
     _run_parsers(sub)
+    _plan_parser(sub)
     _analysis_parsers(sub)
     return p
 

@@ -44,6 +44,12 @@ class DataConfig:
         image_width: frame width in pixels; 0 means square (= image_size).
         validate_files: ``bair_tfrecord`` only: the first training files (numeric name order)
             held out as the validation split (256 sequences each).
+        generate: ``vidpred train`` first generates the built-in robot-pushing data in ``root``
+            when it holds none (``bair`` layout; the generator's default sizes, seed 0), as
+            ``vidpred demo`` does in its cache; not when ``--data`` names the dataset.
+        random_action_share: with ``generate``: the share of generated sequences driven by random
+            smooth actions instead of the scripted pushes (what a planner's candidates look like;
+            see :mod:`vidpred.data.sim_push`).
     """
 
     root: str = "data/push"
@@ -53,6 +59,8 @@ class DataConfig:
     image_size: int = 64
     image_width: int = 0
     validate_files: int = 1
+    generate: bool = False
+    random_action_share: float = 0.0
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -339,7 +347,7 @@ def _choices() -> dict[str, tuple[str, ...]]:
 _RANGES = [
     ("data.n_past", 1, True, None), ("data.n_future", 1, True, None),
     ("data.image_size", 1, True, None), ("data.image_width", 0, True, None),
-    ("data.validate_files", 0, True, None),
+    ("data.validate_files", 0, True, None), ("data.random_action_share", 0.0, True, 1.0),
     ("model.width", 1, True, None), ("model.g_dim", 1, True, None), ("model.z_dim", 1, True, None),
     ("model.rnn_size", 1, True, None), ("model.predictor_layers", 1, True, None),
     ("model.posterior_layers", 1, True, None), ("model.prior_layers", 1, True, None),
@@ -405,6 +413,9 @@ def _model_problems(cfg: Config) -> list[str]:
         problems.append(f"model.cond_points={m.cond_points}: condition points need model.name=svg "
                         "with vector conditions (model.cond_kind=vector, model.cond_dim >= 1); "
                         "set model.cond_points=0")
+    if d.generate and d.layout != "bair":
+        problems.append(f"data.generate=true: only the built-in robot-pushing data (data.layout="
+                        f"bair) is generated, not {d.layout!r}; set data.generate=false")
     if cfg.train.tfr_floor > cfg.train.tfr_start:
         problems.append(f"train.tfr_floor={cfg.train.tfr_floor}: must not exceed "
                         f"train.tfr_start={cfg.train.tfr_start}")

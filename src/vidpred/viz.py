@@ -67,6 +67,38 @@ def save_prediction_gif(path: str | Path, truth: torch.Tensor, panels: dict[str,
     return path
 
 
+def save_panels_gif(path: str | Path, columns: dict[str, list], scale: int = 2,
+                    ms_per_frame: int = 250) -> Path:
+    """Write a GIF of named columns side by side, each titled with its name and the step.
+
+    Args:
+        columns: name -> T pictures, each (H, W, 3) uint8 or None (drawn grey: nothing to show
+            at that step); all columns have T entries of one size.
+        scale: nearest-neighbour upscaling factor.
+    """
+    from PIL import Image, ImageDraw
+
+    size = next(p.shape for col in columns.values() for p in col if p is not None)
+    blank = np.full(size, 128, np.uint8)
+    T = len(next(iter(columns.values())))
+    images = []
+    for t in range(T):
+        tiles = [np.kron(col[t] if col[t] is not None else blank, np.ones((scale, scale, 1), np.uint8))
+                 for col in columns.values()]
+        strip = np.concatenate([np.pad(x, ((0, 0), (1, 1), (0, 0)), constant_values=255)
+                                for x in tiles], axis=1)
+        frame = Image.new("RGB", (strip.shape[1], strip.shape[0] + 14), (255, 255, 255))
+        draw = ImageDraw.Draw(frame)
+        for i, name in enumerate(columns):
+            draw.text((i * (tiles[0].shape[1] + 2) + 3, 1), f"{name} t={t}" if i == 0 else name,
+                      fill=(0, 0, 0))
+        frame.paste(Image.fromarray(strip), (0, 14))
+        images.append(frame)
+    path = Path(path)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)
+    return path
+
+
 def frame_grid(rows: dict[str, torch.Tensor], max_columns: int = 12, gap: int = 2) -> np.ndarray:
     """Tile sequences into one image: one row per sequence, one column per (sampled) time step.
 

@@ -70,3 +70,18 @@ def test_unusable_gl_backend_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("MUJOCO_GL", "no-such-backend")
     with pytest.raises(SimulatorError, match="MUJOCO_GL=no-such-backend cannot render here.*libosmesa6"):
         select_gl_backend()
+
+
+def test_random_action_share_gives_smooth_random_sequences(tmp_path):
+    import json
+
+    spec = PushSpec(train=2, validate=0, test=0, seq_len=14, seed=7, random_action_share=1.0)
+    root = generate_push_dataset(tmp_path / "random", spec, workers=1, progress=False)
+    assert json.loads((root / "vidpred_dataset.json").read_text())["random_action_share"] == 1.0
+    assert "random_action_share" not in PushSpec().record()  # older datasets still match
+    moves = np.concatenate([np.loadtxt(sequence_dir(root, "train", i) / "actions.csv",
+                                       delimiter=",")[:, :3] for i in range(2)])
+    assert np.abs(moves).max() <= 1.0 and moves.std() > 0.3
+    # smooth: each action is correlated with the next
+    corr = np.corrcoef(moves[:-1].ravel(), moves[1:].ravel())[0, 1]
+    assert corr > 0.5, corr

@@ -4,7 +4,10 @@ The scene is the Fetch ``push.xml`` shipped in the ``gymnasium-robotics`` wheel,
 ``mujoco`` (its own FetchPush env fails on mujoco >= 3.12). Control follows FetchPush: the mocap
 target moves by 0.05 m x action[:3] per step, 20 substeps of 2 ms, fingers held closed. A scripted
 policy either pushes the block about 15 cm toward a goal on the table or moves between random
-points, with P-control plus low-pass noise, actions clipped to [-1, 1].
+points, with P-control plus low-pass noise, actions clipped to [-1, 1]. A share of the sequences
+(``PushSpec.random_action_share``, 0 by default) is driven by random smooth actions instead: the
+action distribution a planner samples from (:func:`smooth_noise`), so a model trained on them has
+seen sequences like the ones it is asked to score.
 
 Output, in the BAIR layout read by :mod:`vidpred.data.bair`::
 
@@ -39,6 +42,8 @@ TABLE_Z = 0.4                  # table top height in push.xml
 CAMERA = dict(lookat=(1.3, 0.75, 0.42), distance=0.9, azimuth=155.0, elevation=-45.0)
 WORKSPACE_LO = np.array([1.05, 0.45, TABLE_Z + 0.03])
 WORKSPACE_HI = np.array([1.55, 1.05, TABLE_Z + 0.25])
+NOISE_CORRELATION = 0.8        # step-to-step correlation of the random smooth actions
+RANDOM_ACTION_STD = 0.7        # their spread (before clipping to [-1, 1])
 
 
 @dataclass(frozen=True)
@@ -53,9 +58,18 @@ class PushSpec:
     seed: int = 0
     block_half: float = 0.04
     version: int = GENERATOR_VERSION
+    random_action_share: float = 0.0
 
     def count(self, split: str) -> int:
         return getattr(self, split)
+
+    def record(self) -> dict:
+        """What ``vidpred_dataset.json`` records; ``random_action_share`` only when used, so
+        datasets generated before it existed still match their spec."""
+        rec = asdict(self)
+        if not self.random_action_share:
+            del rec["random_action_share"]
+        return rec
 
 
 def _assets_dir() -> Path:
@@ -133,6 +147,23 @@ class FetchPushScene:
         d.qpos[self.fingers] = 0.0
         self.mj.mj_forward(m, d)
 
+    def hide_block(self) -> None:
+        """Move the block 1 m below the floor, out of the camera's view (for a background image)."""
+        self.d.qpos[self.obj_adr + 2] = -1.0
+        self.mj.mj_forward(self.m, self.d)
+
+    def get_state(self) -> np.ndarray:
+        """The full simulation state (positions, velocities, mocap targets, warm start), to
+        :meth:`set_state` back: a planner's what-if rollouts leave the episode untouched."""
+        spec = self.mj.mjtState.mjSTATE_INTEGRATION
+        state = np.empty(self.mj.mj_stateSize(self.m, spec))
+        self.mj.mj_getState(self.m, self.d, state, spec)
+        return state
+
+    def set_state(self, state: np.ndarray) -> None:
+        self.mj.mj_setState(self.m, self.d, state, self.mj.mjtState.mjSTATE_INTEGRATION)
+        self.mj.mj_forward(self.m, self.d)
+
     def grip(self) -> np.ndarray:
         return self.d.site("robot0:grip").xpos.copy()
 
@@ -169,19 +200,55 @@ def _waypoints(rng: np.random.Generator, block: np.ndarray, half: float) -> list
     return [rng.uniform(WORKSPACE_LO, WORKSPACE_HI) for _ in range(3)]
 
 
-def simulate_sequence(scene: FetchPushScene, seed_seq: np.random.SeedSequence, seq_len: int):
-    """Roll the policy out for ``seq_len`` frames.
+def smooth_noise(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    """Low-pass Gaussian noise along axis -2 (time): AR(1) with correlation
+    :data:`NOISE_CORRELATION` and unit variance at every step.
+
+    Args:
+        shape: (..., T, D).
+
+    Returns:
+        float64 array of ``shape``.
+    """
+    n = rng.normal(size=shape)
+    out = np.empty(shape)
+    out[..., 0, :] = n[..., 0, :]
+    keep = np.sqrt(1 - NOISE_CORRELATION ** 2)  # keeps the variance at 1
+    for t in range(1, shape[-2]):
+        out[..., t, :] = NOISE_CORRELATION * out[..., t - 1, :] + keep * n[..., t, :]
+    return out
+
+
+def keep_in_workspace(grip: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Shorten actions (..., 3) so the gripper at ``grip`` (..., 3) stays inside the workspace
+    box (never into or off the table); returns actions in [-1, 1]."""
+    nxt = np.clip(grip + ACTION_SCALE * a, WORKSPACE_LO, WORKSPACE_HI)
+    return np.clip((nxt - grip) / ACTION_SCALE, -1.0, 1.0)
+
+
+def start_block_xy(rng: np.random.Generator, grip: np.ndarray) -> np.ndarray:
+    """Where a sequence's block starts: within 15 cm of the gripper in x and y, at least 10 cm
+    from it."""
+    while True:
+        block_xy = grip[:2] + rng.uniform(-0.15, 0.15, 2)
+        if np.linalg.norm(block_xy - grip[:2]) >= 0.1:
+            return block_xy
+
+
+def simulate_sequence(scene: FetchPushScene, seed_seq: np.random.SeedSequence, seq_len: int,
+                      random_action_share: float = 0.0):
+    """Roll the policy out for ``seq_len`` frames: the scripted policy, or with probability
+    ``random_action_share`` random smooth actions (``RANDOM_ACTION_STD`` x :func:`smooth_noise`).
 
     Returns:
         frames uint8 (T, H, W, 3), actions float32 (T, 4), end-effector positions float32 (T, 3).
     """
     rng = np.random.default_rng(seed_seq)
-    start = scene.initial_grip[:2]
-    while True:
-        block_xy = start + rng.uniform(-0.15, 0.15, 2)
-        if np.linalg.norm(block_xy - start) >= 0.1:
-            break
+    block_xy = start_block_xy(rng, scene.initial_grip)
     scene.reset(block_xy, _bright_colour(rng))
+    # drawn only when used: with a share of 0 the sequences are those of earlier versions
+    if random_action_share and rng.random() < random_action_share:
+        return _random_sequence(scene, rng, seq_len)
     targets = _waypoints(rng, scene.block_pos(), scene.block_half)
     gain = rng.uniform(0.6, 1.0)
     noise = np.zeros(3)
@@ -194,11 +261,22 @@ def simulate_sequence(scene: FetchPushScene, seed_seq: np.random.SeedSequence, s
             targets.pop(0)
         noise = 0.8 * noise + 0.2 * rng.normal(0.0, 0.6, 3)
         a = np.clip(gain * (targets[0] - grip) / ACTION_SCALE + noise, -1.0, 1.0)
-        # keep the gripper inside the workspace box (never into or off the table)
-        nxt = grip + ACTION_SCALE * a
-        a = (np.clip(nxt, WORKSPACE_LO, WORKSPACE_HI) - grip) / ACTION_SCALE
-        a = np.clip(a, -1.0, 1.0)
+        a = keep_in_workspace(grip, a)
         action = np.r_[a, rng.uniform(-1.0, 1.0)]  # the gripper value has no effect in push
+        actions.append(action)
+        scene.step(action)
+    return (np.stack(frames), np.asarray(actions, np.float32), np.asarray(ee, np.float32))
+
+
+def _random_sequence(scene: FetchPushScene, rng: np.random.Generator, seq_len: int):
+    """:func:`simulate_sequence` with random smooth actions (the gripper value stays random)."""
+    moves = np.clip(RANDOM_ACTION_STD * smooth_noise(rng, (seq_len, 3)), -1.0, 1.0)
+    frames, actions, ee = [], [], []
+    for t in range(seq_len):
+        frames.append(scene.render())
+        grip = scene.grip()
+        ee.append(grip)
+        action = np.r_[keep_in_workspace(grip, moves[t]), rng.uniform(-1.0, 1.0)]
         actions.append(action)
         scene.step(action)
     return (np.stack(frames), np.asarray(actions, np.float32), np.asarray(ee, np.float32))
@@ -229,9 +307,9 @@ def write_sequence(folder: Path, frames: np.ndarray, actions: np.ndarray, ee: np
 
 # ---- worker processes ---------------------------------------------------------------------
 def _job(scene: FetchPushScene, args) -> str:
-    root, split, index, seed, seq_len = args
+    root, split, index, seed, seq_len, random_share = args
     seq = np.random.SeedSequence([seed, SPLITS.index(split), index])
-    frames, actions, ee = simulate_sequence(scene, seq, seq_len)
+    frames, actions, ee = simulate_sequence(scene, seq, seq_len, random_share)
     write_sequence(sequence_dir(Path(root), split, index), frames, actions, ee)
     return split
 
@@ -257,14 +335,14 @@ def generate_push_dataset(out: str | Path, spec: PushSpec = PushSpec(), workers:
         DataError: ``out`` holds a dataset generated with a different spec.
     """
     out = Path(out)
-    if cached_dataset(out, asdict(spec)):
+    if cached_dataset(out, spec.record()):
         return out
     backend = select_gl_backend(log)
-    jobs = [(str(out), split, i, spec.seed, spec.seq_len)
+    jobs = [(str(out), split, i, spec.seed, spec.seq_len, spec.random_action_share)
             for split in SPLITS for i in range(spec.count(split))
             if not sequence_dir(out, split, i).exists()]
     out.mkdir(parents=True, exist_ok=True)
     run_jobs(jobs, _job, FetchPushScene, (spec.image_size, spec.block_half), backend,
              workers, "generating push sequences", "seq", progress, chunksize=4)
-    mark_complete(out, asdict(spec))
+    mark_complete(out, spec.record())
     return out

@@ -1,0 +1,116 @@
+"""vidpred plan: the episode loop with every planner, results.json, and the pieces a planner
+stands on (gripper integration, the block-centroid cost, the Wilson interval)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vidpred.plan import wilson_interval
+
+from .conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def scene():
+    from vidpred.data.gl import select_gl_backend
+    from vidpred.data.sim_push import FetchPushScene
+
+    select_gl_backend()
+    s = FetchPushScene()
+    yield s
+    s.close()
+
+
+def test_wilson_interval_pinned_values():
+    assert wilson_interval(0, 0) == [0.0, 1.0]
+    lo, hi = wilson_interval(5, 10)
+    assert lo == pytest.approx(0.2366, abs=1e-4) and hi == pytest.approx(0.7634, abs=1e-4)
+    lo, hi = wilson_interval(0, 50)
+    assert lo == 0.0 and hi == pytest.approx(0.0713, abs=1e-4)
+
+
+def test_integrated_gripper_positions_follow_the_simulated_gripper(scene):
+    from vidpred.data.sim_push import RANDOM_ACTION_STD, smooth_noise
+    from vidpred.planners import integrate_grip
+
+    errors = []
+    for k in range(3):
+        scene.reset(np.array([1.2, 0.6]), np.array([1.0, 0.0, 0.0]))
+        moves = np.clip(RANDOM_ACTION_STD * smooth_noise(np.random.default_rng(k), (1, 10, 3)), -1, 1)
+        done, predicted = integrate_grip(scene.grip(), moves)
+        real = [scene.grip()]
+        for a in done[0]:
+            scene.step(np.r_[a, 0.0])
+            real.append(scene.grip())
+        errors.append(np.linalg.norm(np.array(real) - predicted[0], axis=1).max())
+        travelled = np.linalg.norm(real[-1] - real[0])
+    # 10 steps of up to 3 cm each: the integration stays within 1.5 cm of the simulator
+    assert max(errors) < 0.015, errors
+    assert travelled > 0.03
+
+
+def test_block_centroid_cost_is_zero_at_the_goal_and_falls_toward_it(scene):
+    from vidpred.data.push_goals import sample_task
+    from vidpred.planners import BlockCentroidCost, _to_float
+
+    task = sample_task(scene, np.random.default_rng(0))
+    cost = BlockCentroidCost(task)
+    start, goal = _to_float(task.start_image), _to_float(task.goal_image)
+    scene.reset((task.block_xy + task.goal_xy) / 2, task.rgb)  # half way
+    half = _to_float(scene.render())
+    c = cost(torch.stack([start, half, goal]))
+    assert c[2] < 0.5 < c[1] < c[0] and c[0] > 4  # pixels
+    # the background has no block colour: a frame without the block counts as not moved
+    assert cost(_to_float(task.background)) == pytest.approx(float(c[0]))
+
+
+def test_plan_command_runs_every_planner_on_the_same_episodes(push_root, tmp_path):
+    from vidpred.checkpoint import save_checkpoint
+    from vidpred.cli import main
+    from vidpred.models import build_model
+
+    cfg = tiny_config(push_root)
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "tiny.ckpt", config=cfg, model=build_model(cfg))
+    out = tmp_path / "plan"
+    assert main(["plan", "--ckpt", str(tmp_path / "tiny.ckpt"), "--episodes", "2", "--seed", "3",
+                 "--planner", "cem,random,oracle", "--horizon", "3", "--samples", "8",
+                 "--iterations", "2", "--elites", "3", "--steps", "2", "--out", str(out),
+                 "--quiet"]) == 0
+    r = json.loads((out / "results.json").read_text())
+    assert set(r["summary"]) == {"cem", "random", "oracle"}
+    for s in r["summary"].values():
+        assert set(s) == {"success_rate", "success_ci95", "distance_ratio", "seconds_per_step"}
+        assert 0 <= s["success_ci95"][0] <= s["success_rate"] <= s["success_ci95"][1] <= 1
+        assert s["seconds_per_step"] > 0
+    assert len(r["episodes"]) == 2
+    for e in r["episodes"]:
+        runs = e["planners"]
+        assert 0.10 <= np.linalg.norm(np.subtract(e["goal"], e["block_start"])) <= 0.20
+        # same start and goal for every planner
+        assert len({round(p["initial_distance"], 9) for p in runs.values()}) == 1
+        for p in runs.values():
+            assert set(p) == {"success", "initial_distance", "final_distance", "seconds_per_step"}
+            assert p["success"] == (p["final_distance"] <= 0.05)
+    gifs = sorted(p.name for p in out.glob("*.gif"))
+    assert gifs == sorted(f"episode{i}_{n}.gif" for i in range(2) for n in ("cem", "random", "oracle"))
+    from PIL import Image
+
+    with Image.open(out / "episode0_cem.gif") as g:
+        assert g.n_frames == 3 and g.size[0] == 3 * (2 * 64 + 2)  # executed | imagined | goal
+
+
+def test_the_oracle_pushes_the_block_to_an_easy_goal(tmp_path):
+    from vidpred.data.gl import select_gl_backend
+    from vidpred.plan import PlanSettings, plan
+    from vidpred.planners import CEMSettings
+
+    select_gl_backend()
+    settings = PlanSettings(episodes=2, seed=1, planners=("oracle",), steps=10,
+                            cem=CEMSettings(horizon=6, samples=30, iterations=2, elites=5),
+                            goal_distance=(0.06, 0.08))
+    r = plan(None, 2, settings, tmp_path, progress=False, gifs=False)
+    for e in r["episodes"]:  # 6-8 cm from the goal at first, so 5 cm needs a push toward it
+        assert e["planners"]["oracle"]["success"], e
+    assert r["summary"]["oracle"]["distance_ratio"] < 0.3
