@@ -29,6 +29,11 @@ machine. Each config runs in its own process so peak RSS is its own.
 
     python benchmarks/train_speed.py [--configs a,b,c] [--steps 16] [--rounds 8] [--device cpu|cuda]
         [--channels-last auto|on|off] [--compile] [--profile] [--threads 0] [--set K=V]
+
+Both paths compute SVG's step: each config is timed with ``model.cond_points=0`` (the reference
+loop has no condition points) and ``train.precision=float32`` unless ``--set`` says otherwise.
+``--set train.precision=bf16`` times ``ours`` under bf16 autocast on a CPU with native bf16 (the
+reference stays float32 on CPU; the loss check is always float32).
 """
 from __future__ import annotations
 
@@ -48,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the per-step ref
 from tests.reference import draw_noise, reference_forward  # noqa: E402
 from vidpred.config import Config  # noqa: E402
 from vidpred.data import cache_root, make_dataset  # noqa: E402
-from vidpred.device import autocast, configure_process, resolve_device, synchronize  # noqa: E402
+from vidpred.device import autocast, configure_process, resolve_device, synchronize, use_bf16  # noqa: E402
 from vidpred.models import build_model  # noqa: E402
 from vidpred.step import IterationSampler, make_optimizer, train_step  # noqa: E402
 
@@ -98,9 +103,10 @@ class TrainingPath:
         frames = frames.to(self.device, non_blocking=True)
         cond = cond.to(self.device, non_blocking=True) if self.cfg.model.cond_dim else None
         t1 = time.perf_counter()
-        if self.name == "ours":  # the training loop's own step
+        if self.name == "ours":  # the training loop's own step, in the config's precision
             train_step(self.fn, self.opt, frames, cond, self.cfg.data.n_past, beta,
-                       grad_clip=self.cfg.train.grad_clip, parameters=self.model.parameters())
+                       grad_clip=self.cfg.train.grad_clip, parameters=self.model.parameters(),
+                       bf16=use_bf16(self.cfg.train.precision, self.device)[0])
         else:
             with autocast(self.device):
                 out = self.loss(frames, cond, beta)
@@ -174,6 +180,7 @@ def run_config(key: str, args) -> dict:
     device = resolve_device(args.device)
     configure_process(args.threads)  # as the CLI does (both paths run in this process)
     cfg = Config.load(CONFIGS / f"{NAMES[key]}.yaml")
+    cfg.model.cond_points, cfg.train.precision = 0, "float32"  # SVG's step, as the reference's
     cfg.apply_overrides(args.set or [])
     if args.channels_last != "auto":
         cfg.train.channels_last = args.channels_last == "on"
@@ -207,6 +214,7 @@ def run_config(key: str, args) -> dict:
     res = {"config": key, "name": NAMES[key], "check": check, "device": str(device),
            "threads": torch.get_num_threads(), "channels_last": cfg.train.channels_last,
            "compile": args.compile, "first_step_s": first_step_s,
+           "bf16": use_bf16(cfg.train.precision, device)[0],
            "params": sum(q.numel() for q in model.parameters()),
            "frames_per_step": cfg.train.batch_size * cfg.data.n_future}
     for p in (ours, ref):
@@ -241,7 +249,7 @@ def describe(r: dict) -> str:
             f"|diff| {c['abs_diff']:.1e} grad rel diff {c['grad_rel_diff']:.1e}  "
             f"peak RSS {r['peak_rss_ours_mib']:.0f} MiB (ours) {r['peak_rss_mib']:.0f} MiB (both)  "
             f"params {r['params']:,}  {r['device']} threads={r['threads']} "
-            f"channels_last={r['channels_last']} compile={r['compile']}"
+            f"channels_last={r['channels_last']} compile={r['compile']} bf16={r['bf16']}"
             f" (first step {r['first_step_s']:.1f} s)")
     if "peak_gpu_mib" in r:
         line += f"  peak GPU {r['peak_gpu_mib']:.0f} MiB"

@@ -576,8 +576,8 @@ def _analysis_parsers(sub) -> None:
     m = sub.add_parser("demo", help="the main job: generate robot video, train SVG-LP, evaluate "
                        "(--task dance: dancing humanoid, pose CVAE, 630-frame rollouts)")
     m.add_argument("--task", default="push", choices=["push", "dance"],
-                   help="push: robot pushing + SVG-LP (about 8 min on 2 cores); dance: dancing humanoid + "
-                   "pose CVAE + 630-frame rollouts")
+                   help="push: robot pushing + SVG-LP (8 min of training, about 9 min in all on 2 "
+                   "cores); dance: dancing humanoid + pose CVAE + 630-frame rollouts")
     m.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
     m.add_argument("--data", help="dataset root (default: $VIDPRED_CACHE or ~/.cache/vidpred)")
     m.add_argument("--seed", type=int, default=0, help="data seed (default 0)")

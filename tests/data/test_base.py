@@ -8,11 +8,17 @@ from vidpred.data.dance import DanceDataset
 from vidpred.data.smmnist import SMMNISTDataset, SMMNISTSpec, generate_smmnist
 from vidpred.data.synthetic import SyntheticDataset
 
+from .bair_records import write_download
+
 
 @pytest.fixture(scope="module")
 def roots(push_root, dance_root, tmp_path_factory):
     mnist = generate_smmnist(tmp_path_factory.mktemp("mnist"), SMMNISTSpec(test=3, test_len=10))
-    return {"bair": push_root, "dance": dance_root, "smmnist": mnist, "synthetic": None}
+    records = tmp_path_factory.mktemp("bair_tfrecord")
+    write_download(records, {"train/traj_0_to_1.tfrecords": 2, "train/traj_2_to_3.tfrecords": 2,
+                             "test/traj_0_to_1.tfrecords": 2}, frames=10)
+    return {"bair": push_root, "dance": dance_root, "smmnist": mnist, "synthetic": None,
+            "bair_tfrecord": records}
 
 
 def _check_batch(ds, layout: str, indices: list[int]) -> None:
