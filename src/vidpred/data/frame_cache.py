@@ -121,9 +121,7 @@ def cached_arrays(split_dir: Path, settings: dict, build: Callable[[], dict[str,
     """
     if not enabled:
         return build()
-    split_dir = Path(split_dir).resolve()
-    entry, stamp = _entry(split_dir, settings)
-    hit = _hit(entry, stamp)
+    split_dir, entry, stamp, hit = _lookup(split_dir, settings)
     if hit is not None:
         return hit
     arrays = build()
@@ -138,6 +136,13 @@ def cached_arrays(split_dir: Path, settings: dict, build: Callable[[], dict[str,
     except OSError:  # a full disk only costs speed
         shutil.rmtree(tmp, ignore_errors=True)
     return arrays
+
+
+def _lookup(split_dir: Path, settings: dict):
+    """(resolved split_dir, entry folder, fingerprint, the arrays on a hit or None)."""
+    split_dir = Path(split_dir).resolve()
+    entry, stamp = _entry(split_dir, settings)
+    return split_dir, entry, stamp, _hit(entry, stamp)
 
 
 def cached_arrays_streamed(split_dir: Path, settings: dict,
@@ -165,9 +170,7 @@ def cached_arrays_streamed(split_dir: Path, settings: dict,
         name -> copy-on-write memory map. With a read-only or full cache the arrays are filled
         in memory instead.
     """
-    split_dir = Path(split_dir).resolve()
-    entry, stamp = _entry(split_dir, settings)
-    hit = _hit(entry, stamp)
+    split_dir, entry, stamp, hit = _lookup(split_dir, settings)
     if hit is not None:
         return hit
     shapes = shapes()
