@@ -67,9 +67,9 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, frames:
                ) -> StepFigures:
     """One optimisation step of a CVAE video model on one batch.
 
-    Forward pass (by default bf16 autocast on CUDA, float32 on CPU), loss = mean over predicted frames of
-    MSE + beta * KL(q(z_t | x_<=t) || p(z_t | x_<t)) (Denton & Fergus 2018, eq. 2 with beta),
-    backward, optional gradient-norm clipping, optimiser step.
+    Forward pass (by default bf16 autocast on CUDA, float32 on CPU), loss = mean over predicted
+    frames of MSE + beta * KL(q(z_t | x_<=t) || p(z_t | x_<t)) (Denton & Fergus 2018, eq. 2 with
+    beta), backward, optional gradient-norm clipping, optimiser step.
 
     Args:
         model: a :class:`vidpred.models.VideoModel` (or its DistributedDataParallel wrapper) in

@@ -164,16 +164,13 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
         cfg.save(run_dir / "config.yaml")
     schedules, sampler = Schedules(cfg), IterationSampler(len(train_set), t.batch_size, t.seed)
     shard, trainer, use_cond = ctx.shard(t.batch_size), ctx.wrap(model.train()), cfg.model.cond_dim > 0
-    bf16, note = use_bf16(t.precision, dev)
-    if note and ctx.is_main:
-        log(note)
+    bf16 = _precision(t.precision, dev, log if ctx.is_main else lambda _: None)
     checkpoints = Checkpoints(run_dir, cfg, model, optimizer, ctx)
     runlog = RunLog(run_dir, point.iteration, ctx.is_main, t.tensorboard, log)
     bar = progress_bar(total=t.iterations, initial=point.iteration, desc="training", unit="it",
                        disable=not progress)
     it, epoch_mse, epoch_start, tick = point.iteration, [], point.seconds, time.perf_counter()
-    # the seconds the schedules read: averaged over ranks, so every rank steps alike
-    seconds, limit = point.seconds, 60.0 * t.max_minutes
+    seconds = point.seconds  # what the schedules and the time limit read: the same on every rank
     with GracefulStop() as stop:
         try:
             while it < t.iterations:
@@ -196,8 +193,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
                 synchronize(dev)
                 now = time.perf_counter()
                 point.seconds, tick = point.seconds + now - tick, now
-                seconds = figs.extra[1] if ctx.world_size > 1 else point.seconds
-                out_of_time = limit > 0 and seconds >= limit
+                seconds = figs.extra[1] if ctx.world_size > 1 else point.seconds  # ranks agree
+                out_of_time = 0 < t.max_minutes * 60.0 <= seconds
                 runlog.iteration({"kind": "iter", "iteration": it, "epoch": epoch, "loss": figs.loss,
                                   "mse": figs.mse, "kl": figs.kl, "beta": beta, "tfr": tfr, "lr": lr,
                                   "teacher_forcing": bool(u < tfr), "time": round(point.seconds, 3)})
@@ -214,11 +211,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
                         bar.write(f"train.max_minutes={t.max_minutes:g} reached at iteration {it}")
                     break
                 if figs.extra[0] and it < t.iterations:
-                    checkpoints.save(it, point)
-                    bar.close()
-                    log(f"\n{stop.requested or 'stop on another rank'}: saved "
-                        f"{run_dir / 'last.ckpt'} at iteration {it}; continue with --resume")
-                    raise _Stopped
+                    _stop(checkpoints, it, point, bar, log, stop.requested or "stop on another rank")
         except _Stopped:
             raise KeyboardInterrupt from None
         except KeyboardInterrupt:  # a second Ctrl-C mid-iteration: the weights may be half-updated
@@ -238,6 +231,23 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
 
 class _Stopped(Exception):
     """A graceful stop: the checkpoint is written, the loop unwinds."""
+
+
+def _stop(checkpoints: Checkpoints, it: int, point: ResumePoint, bar, log, why: str) -> None:
+    """Save ``last.ckpt`` at iteration ``it`` and unwind the loop (raises :class:`_Stopped`)."""
+    checkpoints.save(it, point)
+    bar.close()
+    log(f"\n{why}: saved {checkpoints.run_dir / 'last.ckpt'} at iteration {it}; continue with "
+        "--resume")
+    raise _Stopped
+
+
+def _precision(precision: str, device: torch.device, log) -> bool:
+    """Whether the step runs under bf16 autocast; logs the note of a fallback to float32."""
+    bf16, note = use_bf16(precision, device)
+    if note:
+        log(note)
+    return bf16
 
 
 def _non_finite(e: NonFiniteLoss, it: int, run_dir: Path) -> TrainingError:

@@ -88,7 +88,7 @@ def test_svg_steps_read_the_points_of_their_target_and_source_frames():
         assert torch.allclose(p, want, atol=1e-6)
 
 
-def test_points_change_the_decoded_frame_and_get_gradients():
+def test_the_loss_reaches_the_points_mlp_and_every_projection():
     model = _svg().train()
     g = torch.Generator().manual_seed(2)
     frames, cond = torch.rand(2, 5, 3, 64, 64, generator=g), torch.randn(2, 5, 7, generator=g)

@@ -14,10 +14,8 @@ arm is to be drawn) and those of its source frame's, the frame the composite cop
 the arm is to be erased). A learned 1 x 1 projection per stage turns the 2K blobs into that
 stage's channels and is added to the stage's first convolution output. The projection is
 separable: sum_k g_y[k, v] * (g_x[k, u] * w[c, k]) is one batched matmul over k, so no
-(2K, H, W) blob tensor is built.
-
-Cost: at the CPU demo's size (dcgan64, width 16) the MLP and the four projections add a few
-percent of the decoder's FLOPs.
+(2K, H, W) blob tensor is built. What the points cost per training step, and what they gain,
+is measured in docs/push-demo.md.
 """
 from __future__ import annotations
 

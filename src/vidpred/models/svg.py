@@ -277,9 +277,8 @@ class SVG(VideoModel):
             z = reparameterize(mu_q, logvar_q)
             _, pred_state = self.frame_predictor(torch.cat([h[:, :-1], z, c], -1))
             _, _, prior_state = self._prior(torch.cat([h[:, :-1], c], -1))
-        points = None
-        if self.points is not None:  # (n, T-1, 2K, 4); step i+1 reads index i
-            points = self.step_points(repeat_samples(cond[:, :T], samples), T, n_past)
+        # (n, T-1, 2K, 4), step i+1 reads index i; located once per sequence, then repeated
+        points = repeat_samples(self.step_points(cond, T, n_past), samples)
         last_terms = self.decoder.skip_terms([s[:, -1:] for s in skips])  # once per rollout
         background = x[:, -1:]
         h_prev = h[:, -1:]
