@@ -114,3 +114,35 @@ def test_the_oracle_pushes_the_block_to_an_easy_goal(tmp_path):
     for e in r["episodes"]:  # 6-8 cm from the goal at first, so 5 cm needs a push toward it
         assert e["planners"]["oracle"]["success"], e
     assert r["summary"]["oracle"]["distance_ratio"] < 0.3
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_model_planner_rolls_out_without_autograd_and_in_the_asked_precision(scene, bf16):
+    from vidpred.data.push_goals import sample_task
+    from vidpred.models import build_model
+    from vidpred.planners import CEMSettings, ModelCEMPlanner
+
+    cfg = tiny_config("unused")
+    cfg.model.cond_dim = 7
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    seen = []
+    rollout = model.rollout_steps
+
+    def spy(*args, **kwargs):
+        for frame in rollout(*args, **kwargs):
+            seen.append((torch.is_inference_mode_enabled(), torch.is_autocast_enabled("cpu"),
+                         frame.requires_grad))
+            yield frame
+
+    model.rollout_steps = spy
+    task = sample_task(scene, np.random.default_rng(2))
+    planner = ModelCEMPlanner(model, 2, CEMSettings(horizon=3, samples=6, iterations=1, elites=2),
+                              bf16=bf16)
+    planner.reset(task, scene, 5, np.random.default_rng(0))
+    frame = torch.from_numpy(task.start_image).permute(2, 0, 1).float() / 255
+    past = np.tile(np.r_[np.zeros(4), scene.grip()], (2, 1)).astype(np.float32)
+    seqs = np.random.default_rng(1).uniform(-1, 1, (6, 3, 3))
+    costs = planner.score(torch.stack([frame, frame]), past, scene.grip(), seqs)
+    assert costs.shape == (6,) and np.isfinite(costs).all()
+    assert seen == [(True, bf16, False)] * 3

@@ -219,7 +219,7 @@ def cmd_predict(args) -> None:
 def cmd_plan(args) -> None:
     from .checkpoint import load_trained_model
     from .data.gl import select_gl_backend
-    from .device import resolve_device
+    from .device import resolve_device, use_bf16
     from .plan import PlanSettings, check_planning_model, plan
     from .planners import PLANNERS, CEMSettings
 
@@ -239,7 +239,7 @@ def cmd_plan(args) -> None:
         raise VidpredError(f"--planner {unknown[0]!r}: choose from {', '.join(PLANNERS)} (a comma "
                            "list runs several on the same episodes)")
     _configure()
-    model, n_past, size = None, 1, 64
+    model, n_past, size, bf16 = None, 1, 64, False
     if "cem" in names:
         if not args.ckpt:
             raise VidpredError("--planner cem plans with a model: give --ckpt CKPT (or run only "
@@ -247,9 +247,12 @@ def cmd_plan(args) -> None:
         model, cfg, _ = load_trained_model(args.ckpt, resolve_device(args.device))
         check_planning_model(cfg, args.ckpt)
         n_past, size = cfg.data.n_past, cfg.data.image_size
+        bf16, note = use_bf16(args.precision, next(model.parameters()).device)
+        if note:
+            print(note.replace("train.precision", "--precision").replace("training", "planning"))
     select_gl_backend()
     r = plan(model, n_past, settings, args.out, image_size=size, progress=not args.quiet,
-             gifs=not args.no_gifs)
+             gifs=not args.no_gifs, bf16=bf16)
     print(f"{settings.episodes} episodes, {settings.steps} steps, goal within "
           f"{r['success_radius'] * 100:.0f} cm")
     print(f"{'planner':10s}{'success':>9s}{'95% interval':>16s}{'final/initial':>15s}{'s/step':>9s}")
@@ -289,7 +292,7 @@ def cmd_sweep(args) -> None:
     _configure(base.train.threads, base.train.deterministic)
     grid = parse_grid(args.grid, base)
     rows = sweep(base, grid, args.out, samples=args.samples, eval_sequences=args.eval_sequences,
-                 progress=not args.quiet)
+                 progress=not args.quiet, n_future=args.n_future, best_by=args.best_by)
     _print_rows(rows, Path(args.out) / "compare")
 
 
@@ -537,6 +540,9 @@ def _plan_parser(sub) -> None:
     p.add_argument("--oracle-samples", type=int, default=0, help="the oracle's candidates per "
                    "iteration, each played in the simulator (default: --samples)")
     p.add_argument("--steps", type=int, default=30, help="control steps per episode (default 30)")
+    p.add_argument("--precision", default="bf16", choices=["bf16", "float32"],
+                   help="the model's rollouts: bf16 autocast on CUDA and on CPUs with AVX512-BF16 "
+                   "or AMX, float32 elsewhere (default bf16), or float32 always")
     p.add_argument("--no-gifs", action="store_true", help="write results.json only")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _device_arg(p)
@@ -570,6 +576,11 @@ def _analysis_parsers(sub) -> None:
     w.add_argument("--out", required=True, help="sweep directory")
     w.add_argument("--samples", type=int, default=3, help="prior samples per test sequence")
     w.add_argument("--eval-sequences", type=int, help="evaluate only the first test sequences")
+    w.add_argument("--n-future", type=int,
+                   help="predicted frames in each evaluation (default: the config's data.n_future)")
+    w.add_argument("--best-by", choices=["each", "psnr", "ssim"], default="each",
+                   help="best of --samples: per frame and metric (each), or one sample per sequence "
+                   "by mean PSNR or mean SSIM (SVG's protocol)")
     w.add_argument("--quiet", action="store_true", help="no progress bars")
     w.set_defaults(func=cmd_sweep)
 

@@ -80,8 +80,9 @@ def check_planning_model(cfg, ckpt) -> None:
                               "--config push_plan")
 
 
-def make_planners(settings: PlanSettings, model, n_past: int) -> list[Planner]:
-    """The planners ``settings.planners`` names, in order.
+def make_planners(settings: PlanSettings, model, n_past: int, bf16: bool = False) -> list[Planner]:
+    """The planners ``settings.planners`` names, in order; ``bf16``: the model's rollouts under
+    bf16 autocast.
 
     Raises:
         ConfigError: an unknown planner name.
@@ -89,7 +90,7 @@ def make_planners(settings: PlanSettings, model, n_past: int) -> list[Planner]:
     out = []
     for name in settings.planners:
         if name == "cem":
-            out.append(ModelCEMPlanner(model, n_past, settings.cem))
+            out.append(ModelCEMPlanner(model, n_past, settings.cem, bf16))
         elif name == "random":
             out.append(RandomPlanner())
         elif name == "oracle":
@@ -149,7 +150,7 @@ def summarise(episodes: list[dict], names) -> dict:
 
 
 def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size: int = 64,
-         progress: bool = True, gifs: bool = True) -> dict:
+         progress: bool = True, gifs: bool = True, bf16: bool = False) -> dict:
     """Run every planner on ``settings.episodes`` episodes and write GIFs and ``results.json``.
 
     Each episode is a :func:`vidpred.data.push_goals.sample_task` drawn from (seed, episode);
@@ -161,6 +162,8 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
             and oracle planners run). n_past: its context frames.
         out: folder for ``results.json`` and ``episode<i>_<planner>.gif`` (executed | imagined at
             the horizon's end | goal).
+        bf16: the model planner's rollouts under bf16 autocast (see
+            :func:`vidpred.device.use_bf16`); recorded in ``results.json``'s ``settings``.
 
     Returns:
         The ``results.json`` dict (module doc).
@@ -170,7 +173,7 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    planners = make_planners(settings, model, n_past)
+    planners = make_planners(settings, model, n_past, bf16)
     scene = FetchPushScene(image_size)
     episodes = []
     try:
@@ -192,7 +195,7 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
             episodes.append(row)
     finally:
         scene.close()
-    results = {"settings": asdict(settings), "success_radius": SUCCESS_RADIUS,
+    results = {"settings": {**asdict(settings), "bf16": bf16}, "success_radius": SUCCESS_RADIUS,
                "episodes": episodes, "summary": summarise(episodes, settings.planners)}
     (out / "results.json").write_text(json.dumps(results, indent=1))
     return results

@@ -18,6 +18,7 @@ import torch
 from .data.push_goals import PushTask, block_goal_distance
 from .data.sim_push import (ACTION_SCALE, RANDOM_ACTION_STD, FetchPushScene, keep_in_workspace,
                             smooth_noise)
+from .device import autocast
 
 PLANNERS = ("cem", "random", "oracle")
 # The weld that pulls the gripper to its mocap target is soft: within one control step the gripper
@@ -203,13 +204,16 @@ class ModelCEMPlanner(Planner):
     candidate's actions with the gripper positions :func:`integrate_grip` predicts from them;
     the action after the horizon's last frame, which the model also reads, repeats the last one.
     One prior sample per candidate. Cost: :class:`BlockCentroidCost` averaged over the horizon's
-    frames, so a plan that gets the block there sooner is preferred.
+    frames, so a plan that gets the block there sooner is preferred. Rollouts run without
+    autograd and, with ``bf16``, under bf16 autocast (:func:`vidpred.device.autocast`; the
+    frames and the cost stay float32).
     """
 
     name = "cem"
 
-    def __init__(self, model, n_past: int, settings: CEMSettings = CEMSettings()):
-        self.model, self.n_past, self.settings = model, n_past, settings
+    def __init__(self, model, n_past: int, settings: CEMSettings = CEMSettings(),
+                 bf16: bool = False):
+        self.model, self.n_past, self.settings, self.bf16 = model, n_past, settings, bf16
         self.device = next(model.parameters()).device
 
     def reset(self, task, scene, steps, rng):
@@ -251,10 +255,11 @@ class ModelCEMPlanner(Planner):
         self.seed += 1
         costs = torch.zeros(K, device=self.device)
         last = None
-        for frame in self.model.rollout_steps(context.expand(K, *context.shape),
-                                              torch.from_numpy(cond).to(self.device), H, 1):
-            last = frame[:, 0].float()
-            costs += self.cost(last)
+        with torch.inference_mode(), autocast(self.device, self.bf16):
+            for frame in self.model.rollout_steps(context.expand(K, *context.shape),
+                                                  torch.from_numpy(cond).to(self.device), H, 1):
+                last = frame[:, 0].float()
+                costs += self.cost(last)
         costs = (costs / H).cpu().numpy()
         if imagined is not None:
             i = int(np.argmin(costs))

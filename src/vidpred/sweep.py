@@ -41,7 +41,8 @@ def run_name(assignment: list[tuple[str, str]]) -> str:
 
 
 def sweep(base: Config, grid: list[tuple[str, list[str]]], out: str | Path, samples: int = 3,
-          eval_sequences: int | None = None, progress: bool = True, log=print) -> list[dict]:
+          eval_sequences: int | None = None, progress: bool = True, log=print,
+          n_future: int | None = None, best_by: str = "each") -> list[dict]:
     """Train and evaluate every combination, then compare them all.
 
     Args:
@@ -50,6 +51,10 @@ def sweep(base: Config, grid: list[tuple[str, list[str]]], out: str | Path, samp
         out: sweep directory.
         samples: prior samples per test sequence in each run's evaluation.
         eval_sequences: evaluate only the first test sequences (None: all).
+        n_future: predicted frames in each evaluation (None: each run's ``data.n_future``), e.g.
+            28 for SVG's BAIR protocol (2 -> 28) after training on 2 -> 10.
+        best_by: how the best of ``samples`` is chosen (see
+            :func:`vidpred.evaluate.evaluate`): ``each``, ``psnr`` or ``ssim``.
 
     Returns:
         The comparison rows (see :func:`vidpred.compare.compare`).
@@ -76,6 +81,6 @@ def sweep(base: Config, grid: list[tuple[str, list[str]]], out: str | Path, samp
         train(cfg, run_dir, resume=resume, progress=progress, log=log)
         if not (run_dir / "eval" / "metrics.json").exists():
             evaluate_checkpoint(run_dir / "best.ckpt", None, "test", cfg.data.n_past,
-                                cfg.data.n_future, samples, run_dir / "eval", gifs=2,
-                                max_sequences=eval_sequences, progress=progress)
+                                n_future or cfg.data.n_future, samples, run_dir / "eval", gifs=2,
+                                max_sequences=eval_sequences, progress=progress, best_by=best_by)
     return compare(run_dirs, out / "compare")
