@@ -1,4 +1,5 @@
 import csv
+import json
 
 import pytest
 
@@ -15,7 +16,8 @@ def test_sweep_trains_evaluates_and_compares_every_combination(tmp_path, capsys)
     cfg = synthetic_config(iterations=6, iters_per_epoch=3)
     cfg.save(tmp_path / "tiny.yaml")
     args = ["sweep", "--config", str(tmp_path / "tiny.yaml"), "--grid",
-            "kl_anneal=cyclical,none", "--out", str(tmp_path / "sweep"), "--samples", "2", "--quiet"]
+            "kl_anneal=cyclical,none", "--out", str(tmp_path / "sweep"), "--samples", "2",
+            "--n-future", "6", "--best-by", "ssim", "--quiet"]
     assert main(args) == 0
     runs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.name != "compare")
     assert runs == ["kl_anneal=cyclical", "kl_anneal=none"]
@@ -26,6 +28,13 @@ def test_sweep_trains_evaluates_and_compares_every_combination(tmp_path, capsys)
     rows = list(csv.DictReader((tmp_path / "sweep" / "compare" / "results.csv").open()))
     assert [r["label"] for r in rows] == ["kl_anneal=cyclical", "kl_anneal=none"]
     assert all(float(r["test_psnr"]) > 5 and float(r["baseline_psnr"]) > 5 for r in rows)
+    for r in rows:  # best of 2 is at least the mean of 2; two samples differ somewhere
+        assert float(r["test_ssim"]) >= float(r["test_ssim_sample_mean"])
+        assert float(r["diversity"]) > 0 and float(r["kl_per_frame"]) > 0
+    # evaluated on the asked protocol (trained 2 -> 4), not the config's
+    metrics = json.loads((tmp_path / "sweep" / runs[0] / "eval" / "metrics.json").read_text())
+    assert metrics["protocol"]["n_future"] == 6 and metrics["protocol"]["best_by"] == "ssim"
+    assert len(metrics["psnr_per_frame"]) == 6
     for name in ("curves.png", "psnr_per_frame.png"):
         assert (tmp_path / "sweep" / "compare" / name).stat().st_size > 10_000
     table = (tmp_path / "sweep" / "compare" / "results.md").read_text()

@@ -21,8 +21,8 @@ from .scoring import EvalMetrics
 from .viz import plot_run_curves, plot_runs_psnr_per_frame, read_log
 
 COLUMNS = ("run", "label", "iterations", "train_minutes", "best_val_psnr", "final_val_psnr",
-           "final_val_ssim", "test_psnr", "test_ssim", "test_psnr_sample_mean", "baseline_psnr",
-           "protocol")
+           "final_val_ssim", "kl_per_frame", "test_psnr", "test_ssim", "test_psnr_sample_mean",
+           "test_ssim_sample_mean", "baseline_psnr", "diversity", "protocol")
 
 
 @dataclass
@@ -81,8 +81,20 @@ def protocol_text(p) -> str:
     return f"{p.split or '?'} x{p.n_sequences}, {p.n_past} -> {p.n_future}, {best}"
 
 
+def final_kl(iters: list[dict]) -> float | None:
+    """KL in nats per predicted frame at the end of training: the mean over the last tenth of
+    the logged iterations (one iteration's KL is noisy); None for a run without any."""
+    kls = [it["kl"] for it in iters if "kl" in it]
+    if not kls:
+        return None
+    tail = kls[-max(len(kls) // 10, 1):]
+    return sum(tail) / len(tail)
+
+
 def summary_row(r: Run) -> dict:
-    """The run's figures in ``COLUMNS`` (PSNR in dB, rounded; "" where the run has none)."""
+    """The run's figures in ``COLUMNS`` (PSNR in dB, rounded; "" where the run has none):
+    ``kl_per_frame`` from :func:`final_kl`, ``diversity`` the mean per-pixel standard deviation
+    across the test samples (:func:`vidpred.metrics.sample_diversity`)."""
     last = r.epochs[-1] if r.epochs else {}
     ev = r.eval
     fmt = lambda v, n=2: "" if v is None else round(float(v), n)  # noqa: E731
@@ -93,10 +105,13 @@ def summary_row(r: Run) -> dict:
         "best_val_psnr": fmt(max((e["val_psnr"] for e in r.epochs), default=None)),
         "final_val_psnr": fmt(last.get("val_psnr")),
         "final_val_ssim": fmt(last.get("val_ssim"), 4),
+        "kl_per_frame": fmt(final_kl(r.iters), 4),
         "test_psnr": fmt(ev and ev.best.psnr_mean),
         "test_ssim": fmt(ev and ev.best.ssim_mean, 4),
         "test_psnr_sample_mean": fmt(ev and ev.sample_mean.psnr_mean),
+        "test_ssim_sample_mean": fmt(ev and ev.sample_mean.ssim_mean, 4),
         "baseline_psnr": fmt(ev and ev.baseline.psnr_mean),
+        "diversity": fmt(ev and ev.diversity, 4),
         "protocol": protocol_text(ev.protocol) if ev else "",
     }
 
