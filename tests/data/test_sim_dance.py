@@ -126,3 +126,5 @@ def test_data_dance_command(tmp_path, capsys):
                  "--width", "64", "--workers", "1", "--quiet", "--scene", "held-out"]) == 0
     assert "test dances in held-out scenes" in capsys.readouterr().out
     assert json.loads((held / "vidpred_dataset.json").read_text())["scene"] == "held-out"
+    assert main(["demo", "--fixed-scene", "--out", str(tmp_path / "demo")]) == 2
+    assert "--fixed-scene is an option of the dance demo" in capsys.readouterr().err

@@ -382,7 +382,8 @@ def generate_dance_dataset(out: str | Path, spec: DanceSpec = DanceSpec(), worke
     """
     out = Path(out)
     if spec.scene not in SCENE_KINDS:
-        raise DataError(f"dance generator: scene {spec.scene!r} is not one of {', '.join(SCENE_KINDS)}")
+        raise DataError(f"dance generator: scene {spec.scene!r} is not one of "
+                        f"{', '.join(SCENE_KINDS)}")
     if cached_dataset(out, spec_record(spec)):
         return out
     if spec.train < 1 or spec.test < 0 or min(spec.train_len, spec.val_len, spec.test_len) < 2:
