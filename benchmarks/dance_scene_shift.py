@@ -27,6 +27,7 @@ from pathlib import Path
 from vidpred.checkpoint import load_trained_model
 from vidpred.data.sim_dance import DanceSpec, generate_dance_dataset
 from vidpred.device import configure_process, resolve_device
+from vidpred.errors import VidpredError
 from vidpred.predict import predict_test_split
 from vidpred.scoring import EvalMetrics
 
@@ -98,11 +99,11 @@ def table(results: dict[str, EvalMetrics]) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, EvalMetrics]:
     args = parse_args(argv)
+    model, cfg, _ = load_trained_model(args.ckpt, resolve_device(args.device))
     with tempfile.TemporaryDirectory(prefix="scene_shift_") as scratch:
         out = Path(args.out) if args.out else Path(scratch)
         roots = _generate(out, args) if args.generate else dict(
             zip(SETS, (Path(args.in_dist), Path(args.shifted))))
-        model, cfg, _ = load_trained_model(args.ckpt, resolve_device(args.device))
         results = {}
         for label, root in roots.items():
             def log(line: str, label: str = label) -> None:
@@ -125,4 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, EvalMetrics]:
 
 if __name__ == "__main__":
     configure_process()
-    main()
+    try:
+        main()
+    except VidpredError as e:  # a bad checkpoint or data folder: one line, as the CLI says it
+        raise SystemExit(f"dance_scene_shift: error: {e}") from None

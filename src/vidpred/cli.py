@@ -363,10 +363,12 @@ def cmd_demo_dance(args) -> None:
     from .predict import predict_test_split
 
     scene = "fixed" if args.fixed_scene else "varied"
+    what = "dancing-humanoid (one scene)" if args.fixed_scene else "dancing-humanoid (a scene per dance)"
     # the varied scenes get their own cache name, so a cache of the fixed scene's data (the
     # name it has always had) is never taken for them
+    cache = "dance" if args.fixed_scene else "dance-scenes"
     out, data, cfg, t_data, t_train, t0 = _demo_train(
-        args, f"dancing-humanoid ({scene} scenes)", "dance" if args.fixed_scene else "dance-scenes",
+        args, what, cache,
         lambda d: generate_dance_dataset(d, DanceSpec(seed=args.seed, scene=scene),
                                          workers=args.workers, progress=not args.quiet),
         lambda: named_config("dance_cpu"),

@@ -354,12 +354,12 @@ def _progress_marker(root: Path, split: str, index: int) -> Path:
 
 
 # ---- worker processes ---------------------------------------------------------------------
-def _job(scene: HumanoidScene, args) -> str:
+def _job(humanoid: HumanoidScene, args) -> str:
     root, spec_dict, split, index = args
     spec = DanceSpec(**spec_dict)
     n = {"train": spec.train_len, "val": spec.val_len, "test": spec.test_len}[split]
-    frames, labels = scene.dance(dance_seed(spec.seed, split, index), n, spec.fps,
-                                 dance_scene(spec.seed, split, index, spec.scene))
+    frames, labels = humanoid.dance(dance_seed(spec.seed, split, index), n, spec.fps,
+                                    dance_scene(spec.seed, split, index, spec.scene))
     root = Path(root)
     _write_job(root, spec, split, index, frames, labels)
     _progress_marker(root, split, index).touch()
@@ -378,7 +378,8 @@ def generate_dance_dataset(out: str | Path, spec: DanceSpec = DanceSpec(), worke
 
     Raises:
         SimulatorError: MuJoCo, gymnasium's humanoid or an OpenGL backend is unavailable.
-        DataError: ``out`` holds a dataset generated with different settings.
+        DataError: ``out`` holds a dataset generated with different settings, or
+            ``spec.scene`` is not one of ``varied``, ``fixed``, ``held-out``.
     """
     out = Path(out)
     if spec.scene not in SCENE_KINDS:
