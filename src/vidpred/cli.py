@@ -34,13 +34,15 @@ def cmd_data_dance(args) -> None:
 
     spec = DanceSpec(train=args.train, train_len=args.train_len, val_len=args.val_len,
                      test=args.test, test_len=args.test_len, height=args.height,
-                     width=args.width, seed=args.seed)
+                     width=args.width, seed=args.seed, scene=args.scene)
     t0 = time.perf_counter()
     root = generate_dance_dataset(args.out, spec, workers=args.workers, progress=not args.quiet)
     n = spec.train * spec.train_len + spec.val_len + spec.test * spec.test_len
     dt = time.perf_counter() - t0
+    test_scenes = {"fixed": "the fixed scene", "varied": "varied scenes",
+                   "held-out": "test dances in held-out scenes"}[spec.scene]
     print(f"wrote {n} frames ({spec.train} training dances, 1 validation dance, {spec.test} test "
-          f"dances) of {spec.height}x{spec.width} to {root} in {dt:.1f} s")
+          f"dances; {test_scenes}) of {spec.height}x{spec.width} to {root} in {dt:.1f} s")
 
 
 def cmd_data_smmnist(args) -> None:
@@ -325,6 +327,8 @@ def _demo_train(args, what: str, cache_name: str, generate, make_config, describ
 def cmd_demo(args) -> None:
     if args.task == "dance":
         return cmd_demo_dance(args)
+    if args.fixed_scene:
+        raise VidpredError("--fixed-scene is an option of the dance demo (--task dance)")
     from .config import named_config
     from .data.sim_push import PushSpec, generate_push_dataset
     from .evaluate import evaluate_checkpoint
@@ -358,10 +362,15 @@ def cmd_demo_dance(args) -> None:
     from .device import resolve_device
     from .predict import predict_test_split
 
+    scene = "fixed" if args.fixed_scene else "varied"
+    what = "dancing-humanoid (one scene)" if args.fixed_scene else "dancing-humanoid (a scene per dance)"
+    # the varied scenes get their own cache name, so a cache of the fixed scene's data (the
+    # name it has always had) is never taken for them
+    cache = "dance" if args.fixed_scene else "dance-scenes"
     out, data, cfg, t_data, t_train, t0 = _demo_train(
-        args, "dancing-humanoid", "dance",
-        lambda d: generate_dance_dataset(d, DanceSpec(seed=args.seed), workers=args.workers,
-                                         progress=not args.quiet),
+        args, what, cache,
+        lambda d: generate_dance_dataset(d, DanceSpec(seed=args.seed, scene=scene),
+                                         workers=args.workers, progress=not args.quiet),
         lambda: named_config("dance_cpu"),
         lambda c: f"the pose CVAE (F, L, N, D = {c.model.frame_channels}, "
                   f"{c.model.label_channels}, {c.model.z_channels}, {c.model.fusion_channels})")
@@ -423,6 +432,13 @@ def _data_parsers(sub) -> None:
                        help="labels per test dance: frame 0 + the frames to predict (default 630)")
     dance.add_argument("--height", type=int, default=64, help="rendered height in pixels (default 64)")
     dance.add_argument("--width", type=int, default=128, help="rendered width in pixels (default 128)")
+    dance.add_argument("--scene", default="varied", choices=["varied", "fixed", "held-out"],
+                       help="varied (default): floor, lighting, camera distance and height, body "
+                       "size and colour drawn per dance from the training ranges; held-out: the "
+                       "same for training and validation, test dances drawn from ranges training "
+                       "never sees (grey grid floor with coarse tiles, camera 3.5-4 m away, body "
+                       "0.78-0.86x); fixed: one scene for every dance (data generated before "
+                       "scenes were varied). Ranges: docs/data.md")
     _simulator_args(dance)
     dance.set_defaults(func=cmd_data_dance)
     mn = dsub.add_parser("smmnist", help="Stochastic Moving MNIST (SVG's unconditional benchmark); "
@@ -598,6 +614,9 @@ def _analysis_parsers(sub) -> None:
     m.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override the demo config, e.g. --set train.iterations=500")
     m.add_argument("--overwrite", action="store_true", help="retrain instead of resuming OUT")
+    m.add_argument("--fixed-scene", action="store_true",
+                   help="--task dance: every dance in one fixed scene (cached as dance-seed<S>), "
+                   "instead of a scene per dance (dance-scenes-seed<S>)")
     m.add_argument("--quiet", action="store_true", help="no progress bars")
     _device_arg(m)
     m.set_defaults(func=cmd_demo)

@@ -3,10 +3,15 @@
 The body is gymnasium's ``envs/mujoco/assets/humanoid.xml``, posed kinematically (no physics):
 each hinge joint follows rest pose + 3 harmonics of a random tempo (0.4-1.2 Hz) with random
 amplitudes and phases, clipped to the joint's range; the root turns and sways slowly and is
-lowered so that the lowest foot touches the floor. Each dance has a random body colour (the
-"person"). The label of a frame is its skeleton: 15 keypoints
-projected with the camera MuJoCo rendered with, 14 limbs drawn in OpenPose-style colours on
-black (drawn at 2x and downscaled).
+lowered so that the lowest foot touches the floor. The label of a frame is its skeleton: 15
+keypoints projected with the camera MuJoCo rendered with, 14 limbs drawn in OpenPose-style
+colours on black (drawn at 2x and downscaled), in the same style whatever the scene.
+
+Each dance has its own scene (``DanceSpec.scene``, see :mod:`vidpred.data.dance_scenes`):
+``varied`` (the default) draws floor, lighting, camera distance and height, body size and colour
+per dance; ``held-out`` does the same for training and validation but draws the test dances from
+ranges that training never sees; ``fixed`` renders every dance in gymnasium's one scene with a
+random body colour (datasets generated before scenes were varied).
 
 Output, in the dance layout read by :mod:`vidpred.data.dance` (frames H x W RGB, default
 64 x 128)::
@@ -18,25 +23,26 @@ Output, in the dance layout read by :mod:`vidpred.data.dance` (frames H x W RGB,
     <out>/test/test_label/<i>/frame<k>.png   test_len labels
     <out>/test/test_gt/<i>/frame<k>.png      the ground-truth frames, for scoring rollouts
 
-Every dance is seeded from (seed, split, index) alone, so the output does not depend on the
-number of worker processes.
+Every dance (motion and scene) is seeded from (seed, split, index) alone, so the output does
+not depend on the number of worker processes.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
 import shutil
+import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError, SimulatorError
+from .dance_scenes import BODY_RGB, SCENE_KINDS, Scene, dance_scene, dance_seed, floor_materials
 from .gl import select_gl_backend
 from .jobs import cached_dataset, mark_complete, run_jobs
 
 GENERATOR_VERSION = 1
-SPLITS = ("train", "val", "test")
 LABEL_SUPERSAMPLE = 2
 
 # keypoint -> (MuJoCo object kind, name) whose world position marks it
@@ -56,7 +62,7 @@ LIMBS = [("head", "neck", (255, 0, 0)), ("neck", "pelvis", (255, 85, 0)),
          ("pelvis", "r_hip", (0, 255, 170)), ("r_hip", "r_knee", (0, 255, 255)),
          ("r_knee", "r_ank", (0, 170, 255)), ("pelvis", "l_hip", (0, 85, 255)),
          ("l_hip", "l_knee", (0, 0, 255)), ("l_knee", "l_ank", (85, 0, 255))]
-CAMERA = dict(lookat=(0.0, 0.0, 0.85), distance=2.7, azimuth=180.0, elevation=-8.0)
+CAMERA = dict(lookat=(0.0, 0.0, 0.85), distance=2.7, azimuth=180.0, elevation=-8.0)  # fixed scene
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,9 @@ class DanceSpec:
         height, width: rendered frame size in pixels (the dataset resizes, default to 32 x 64).
         fps: frames per second of the dance time axis.
         seed: same seed, same dataset.
+        scene: ``varied``, ``held-out`` or ``fixed`` (see the module doc). A fixed-scene
+            dataset records the same settings as one generated before scenes were varied, so
+            such a dataset is reused rather than refused.
     """
 
     train: int = 40
@@ -83,6 +92,15 @@ class DanceSpec:
     fps: float = 15.0
     seed: int = 0
     version: int = GENERATOR_VERSION
+    scene: str = "varied"
+
+
+def spec_record(spec: DanceSpec) -> dict:
+    """The settings written to (and compared with) a dataset's ``vidpred_dataset.json``."""
+    record = asdict(spec)
+    if spec.scene == "fixed":
+        del record["scene"]  # the record of the datasets generated before scenes were varied
+    return record
 
 
 def humanoid_xml() -> Path:
@@ -97,14 +115,55 @@ def humanoid_xml() -> Path:
     return path
 
 
+def _with_floor_materials(xml: str) -> str:
+    """The humanoid's MJCF with one floor material per (style, contrast, tile) a scene can draw.
+
+    The floor's colour is its geom colour (MuJoCo multiplies the texture by it), so the
+    textures are white with dark tiles or lines; a material's tile size is fixed once the
+    renderer has uploaded it, hence a material per tile size.
+    """
+    root = ET.fromstring(xml)
+    asset = root.find("asset")
+    surface = dict(reflectance="0.5", shininess="1", specular="1")  # as gymnasium's floor
+    textures = set()
+    for style, contrast, tile in floor_materials():
+        name = f"floor_{style}_{contrast:g}"
+        if style == "plain":
+            ET.SubElement(asset, "material", name=name, **surface)
+            continue
+        dark = " ".join([f"{1 - contrast:g}"] * 3)
+        if name not in textures:
+            textures.add(name)
+            if style == "checker":
+                ET.SubElement(asset, "texture", name=name, type="2d", builtin="checker",
+                              rgb1="1 1 1", rgb2=dark, width="64", height="64")
+            else:  # grid: dark lines on the tile edges
+                ET.SubElement(asset, "texture", name=name, type="2d", builtin="flat",
+                              rgb1="1 1 1", mark="edge", markrgb=dark, width="32", height="32")
+        # with texuniform, texrepeat counts texture repeats per metre; a checker texture
+        # holds 2 x 2 tiles, a grid texture one
+        repeat = 1.0 / (tile * (2 if style == "checker" else 1))
+        ET.SubElement(asset, "material", name=f"{name}_{tile:g}", texture=name,
+                      texuniform="true", texrepeat=f"{repeat:g} {repeat:g}", **surface)
+    return ET.tostring(root, encoding="unicode")
+
+
+def _floor_material_name(scene: Scene) -> str:
+    name = f"floor_{scene.floor}_{scene.contrast:g}"
+    return name if scene.floor == "plain" else f"{name}_{scene.tile:g}"
+
+
 class HumanoidScene:
-    """The humanoid, a renderer and the skeleton drawer; one per process."""
+    """The humanoid, a renderer and the skeleton drawer; one per process. One compiled model
+    serves every scene: :meth:`set_scene` changes model fields (floor material and colour,
+    light, body geometry) and the free camera."""
 
     def __init__(self, height: int = 64, width: int = 128):
         import mujoco
 
         self.mj = mujoco
-        self.m = m = mujoco.MjModel.from_xml_path(str(humanoid_xml()))
+        xml = _with_floor_materials(humanoid_xml().read_text())
+        self.m = m = mujoco.MjModel.from_xml_string(xml)
         self.d = mujoco.MjData(m)
         self.height, self.width = height, width
         m.vis.quality.offsamples = 0
@@ -113,10 +172,6 @@ class HumanoidScene:
         self.renderer = mujoco.Renderer(m, height, width)
         self.camera = mujoco.MjvCamera()
         self.camera.type = mujoco.mjtCamera.mjCAMERA_FREE
-        self.camera.lookat[:] = CAMERA["lookat"]
-        self.camera.distance = CAMERA["distance"]
-        self.camera.azimuth = CAMERA["azimuth"]
-        self.camera.elevation = CAMERA["elevation"]
         self.hinges = [j for j in range(m.njnt) if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_HINGE]
         self.lo, self.hi = m.jnt_range[self.hinges, 0], m.jnt_range[self.hinges, 1]
         self.qadr = m.jnt_qposadr[self.hinges]
@@ -126,6 +181,48 @@ class HumanoidScene:
         self.feet = [m.geom("right_foot").id, m.geom("left_foot").id]
         self.body_geoms = m.geom_bodyid > 0
         m.geom_matid[self.body_geoms] = -1
+        self.floor = m.geom("floor").id
+        # the fixed scene's values, restored by set_scene(None); body geometry at scale 1
+        self._fixed = dict(
+            floor_matid=int(m.geom_matid[self.floor]), floor_rgba=m.geom_rgba[self.floor].copy(),
+            light_dir=m.light_dir[0].copy(), light_diffuse=m.light_diffuse[0].copy(),
+            ambient=m.vis.headlight.ambient.copy(), body_pos=m.body_pos.copy(),
+            geom_pos=m.geom_pos.copy(), geom_size=m.geom_size.copy(), jnt_pos=m.jnt_pos.copy())
+        self.set_scene(None)
+
+    def set_scene(self, scene: Scene | None) -> None:
+        """Draw the following frames in ``scene`` (None: the fixed scene). The body colour is
+        set by :meth:`dance`."""
+        m, f = self.m, self._fixed
+        s = 1.0 if scene is None else scene.body_scale
+        # a uniformly scaled body: every offset of the kinematic tree and every geom size;
+        # the root's position comes from its free joint, and set_pose puts the feet on the floor
+        m.body_pos[:] = f["body_pos"] * s
+        m.jnt_pos[:] = f["jnt_pos"] * s
+        m.geom_pos[self.body_geoms] = f["geom_pos"][self.body_geoms] * s
+        m.geom_size[self.body_geoms] = f["geom_size"][self.body_geoms] * s
+        cam = self.camera
+        cam.azimuth = CAMERA["azimuth"]
+        if scene is None:
+            m.geom_matid[self.floor] = f["floor_matid"]
+            m.geom_rgba[self.floor] = f["floor_rgba"]
+            m.light_dir[0], m.light_diffuse[0] = f["light_dir"], f["light_diffuse"]
+            m.vis.headlight.ambient[:] = f["ambient"]
+            cam.lookat[:] = CAMERA["lookat"]
+            cam.distance, cam.elevation = CAMERA["distance"], CAMERA["elevation"]
+            return
+        m.geom_matid[self.floor] = m.material(_floor_material_name(scene)).id
+        m.geom_rgba[self.floor] = (*scene.floor_rgb, 1.0)
+        az, el = np.radians(scene.light_azimuth), np.radians(scene.light_elevation)
+        m.light_dir[0] = -np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
+        m.light_diffuse[0] = scene.light_diffuse
+        m.vis.headlight.ambient[:] = scene.ambient
+        # look at the body's middle (scaled with the body) from the scene's distance and height
+        lookat_z = CAMERA["lookat"][2] * s
+        cam.lookat[:] = (0.0, 0.0, lookat_z)
+        cam.distance = scene.camera_distance
+        rise = np.clip((scene.camera_height - lookat_z) / scene.camera_distance, -1.0, 1.0)
+        cam.elevation = -float(np.degrees(np.arcsin(rise)))
 
     def trajectory(self, rng: np.random.Generator, n_frames: int, fps: float):
         """Joint angles (T, J), root yaw (T,) and sideways sway (T,) of one random dance."""
@@ -199,11 +296,15 @@ class HumanoidScene:
             draw.ellipse([p[0] - r, p[1] - r, p[0] + r, p[1] + r], fill=(255, 255, 255))
         return np.asarray(img.resize((self.width, self.height), Image.BILINEAR))
 
-    def dance(self, seed_seq: np.random.SeedSequence, n_frames: int, fps: float):
-        """Render one dance: frames and labels, both uint8 (T, H, W, 3)."""
+    def dance(self, seed_seq: np.random.SeedSequence, n_frames: int, fps: float,
+              scene: Scene | None = None):
+        """Render one dance in ``scene`` (None: the fixed scene, with a body colour drawn from
+        ``seed_seq`` after the motion): frames and labels, both uint8 (T, H, W, 3)."""
         rng = np.random.default_rng(seed_seq)
         q, yaw, sway = self.trajectory(rng, n_frames, fps)
-        self.m.geom_rgba[self.body_geoms, :3] = rng.uniform(0.2, 1.0, 3)
+        fixed_colour = rng.uniform(*BODY_RGB, 3)
+        self.set_scene(scene)
+        self.m.geom_rgba[self.body_geoms, :3] = fixed_colour if scene is None else scene.body_rgb
         frames = np.empty((n_frames, self.height, self.width, 3), np.uint8)
         labels = np.empty_like(frames)
         for t in range(n_frames):
@@ -253,12 +354,12 @@ def _progress_marker(root: Path, split: str, index: int) -> Path:
 
 
 # ---- worker processes ---------------------------------------------------------------------
-def _job(scene: HumanoidScene, args) -> str:
+def _job(humanoid: HumanoidScene, args) -> str:
     root, spec_dict, split, index = args
     spec = DanceSpec(**spec_dict)
     n = {"train": spec.train_len, "val": spec.val_len, "test": spec.test_len}[split]
-    frames, labels = scene.dance(np.random.SeedSequence([spec.seed, SPLITS.index(split), index]),
-                                  n, spec.fps)
+    frames, labels = humanoid.dance(dance_seed(spec.seed, split, index), n, spec.fps,
+                                    dance_scene(spec.seed, split, index, spec.scene))
     root = Path(root)
     _write_job(root, spec, split, index, frames, labels)
     _progress_marker(root, split, index).touch()
@@ -277,14 +378,18 @@ def generate_dance_dataset(out: str | Path, spec: DanceSpec = DanceSpec(), worke
 
     Raises:
         SimulatorError: MuJoCo, gymnasium's humanoid or an OpenGL backend is unavailable.
-        DataError: ``out`` holds a dataset generated with different settings.
+        DataError: ``out`` holds a dataset generated with different settings, or
+            ``spec.scene`` is not one of ``varied``, ``fixed``, ``held-out``.
     """
     out = Path(out)
-    spec_dict = asdict(spec)
-    if cached_dataset(out, spec_dict):
+    if spec.scene not in SCENE_KINDS:
+        raise DataError(f"dance generator: scene {spec.scene!r} is not one of "
+                        f"{', '.join(SCENE_KINDS)}")
+    if cached_dataset(out, spec_record(spec)):
         return out
     if spec.train < 1 or spec.test < 0 or min(spec.train_len, spec.val_len, spec.test_len) < 2:
         raise DataError("dance generator: need >= 1 training dance and >= 2 frames per dance")
+    spec_dict = asdict(spec)
     humanoid_xml()
     backend = select_gl_backend(log)
     (out / ".progress").mkdir(parents=True, exist_ok=True)
@@ -295,6 +400,6 @@ def generate_dance_dataset(out: str | Path, spec: DanceSpec = DanceSpec(), worke
                   key=lambda j: -n_frames[j[2]])
     run_jobs(jobs, _job, HumanoidScene, (spec.height, spec.width), backend,
              workers, "generating dances", "dance", progress)
-    mark_complete(out, spec_dict)
+    mark_complete(out, spec_record(spec))
     shutil.rmtree(out / ".progress", ignore_errors=True)
     return out
