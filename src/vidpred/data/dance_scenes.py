@@ -16,8 +16,9 @@ scene of datasets generated before scenes were varied.
 Exact repeats: each dance's scene comes from its own random stream, seeded by (seed, split,
 index), and 13 of its numbers are continuous (floor colour, light, camera, body size and colour),
 so a validation or test dance drawn from the training ranges never has a training dance's exact
-scene (a coincidence has probability zero; the tests check the default dataset's scenes). The discrete parameters (floor style, tile size,
-contrast) do repeat: the ranges are shared, the exact scenes are not.
+scene (a coincidence has probability zero; the tests check the default dataset's scenes). The
+discrete parameters (floor style, tile size, contrast) do repeat: the ranges are shared, the
+exact scenes are not.
 
 Pairing: a ``held-out`` dataset's test dance i uses the same random numbers as test dance i of
 the ``varied`` dataset with the same seed, so the two have the same motion, body colour,
