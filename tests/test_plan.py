@@ -146,3 +146,25 @@ def test_model_planner_rolls_out_without_autograd_and_in_the_asked_precision(sce
     costs = planner.score(torch.stack([frame, frame]), past, scene.grip(), seqs)
     assert costs.shape == (6,) and np.isfinite(costs).all()
     assert seen == [(True, bf16, False)] * 3
+
+
+def test_planar_planners_never_move_the_gripper_vertically():
+    from vidpred.planners import CEMSettings, RandomPlanner, cem
+
+    seen = []
+
+    def score(seqs):
+        seen.append(seqs.copy())
+        return -seqs[:, :, 0].sum(1)  # prefers moving along +x
+
+    best, _ = cem(score, np.random.default_rng(0), CEMSettings(horizon=4, samples=20,
+                                                               iterations=3, elites=4, planar=True))
+    assert all((s[..., 2] == 0).all() and np.abs(s[..., :2]).max() > 0.1 for s in seen)
+    assert (best[:, 2] == 0).all() and best[:, 0].mean() > 0.3  # CEM still optimises x and y
+    free = []
+    cem(lambda q: free.append(q) or np.zeros(len(q)), np.random.default_rng(0),
+        CEMSettings(horizon=4, samples=20, iterations=1, elites=4))
+    assert np.abs(free[0][..., 2]).max() > 0.1
+    planner = RandomPlanner(planar=True)
+    planner.reset(None, None, 12, np.random.default_rng(1))
+    assert planner.actions.shape == (12, 3) and (planner.actions[:, 2] == 0).all()

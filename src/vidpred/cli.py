@@ -227,7 +227,7 @@ def cmd_plan(args) -> None:
 
     names = tuple(n.strip() for n in args.planner.split(",") if n.strip())
     cem = CEMSettings(horizon=args.horizon, samples=args.samples, iterations=args.iterations,
-                      elites=args.elites)
+                      elites=args.elites, planar=args.planar)
     settings = PlanSettings(episodes=args.episodes, seed=args.seed, planners=names,
                             steps=args.steps, cem=cem, oracle_samples=args.oracle_samples)
     for key, v in (("--episodes", args.episodes), ("--steps", args.steps), ("--horizon", args.horizon),
@@ -556,6 +556,8 @@ def _plan_parser(sub) -> None:
     p.add_argument("--oracle-samples", type=int, default=0, help="the oracle's candidates per "
                    "iteration, each played in the simulator (default: --samples)")
     p.add_argument("--steps", type=int, default=30, help="control steps per episode (default 30)")
+    p.add_argument("--planar", action="store_true", help="every planner moves the gripper in the "
+                   "table's plane only (dz = 0), at the block's height where it starts")
     p.add_argument("--precision", default="bf16", choices=["bf16", "float32"],
                    help="the model's rollouts: bf16 autocast on CUDA and on CPUs with AVX512-BF16 "
                    "or AMX, float32 elsewhere (default bf16), or float32 always")

@@ -92,11 +92,12 @@ def make_planners(settings: PlanSettings, model, n_past: int, bf16: bool = False
         if name == "cem":
             out.append(ModelCEMPlanner(model, n_past, settings.cem, bf16))
         elif name == "random":
-            out.append(RandomPlanner())
+            out.append(RandomPlanner(settings.cem.planar))
         elif name == "oracle":
             k = settings.oracle_samples or settings.cem.samples
             out.append(OracleCEMPlanner(CEMSettings(settings.cem.horizon, k, settings.cem.iterations,
-                                                    min(settings.cem.elites, k))))
+                                                    min(settings.cem.elites, k),
+                                                    settings.cem.planar)))
         else:
             raise ConfigError(f"--planner {name!r}: choose from {', '.join(PLANNERS)} "
                               "(a comma list runs several on the same episodes)")

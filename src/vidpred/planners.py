@@ -36,12 +36,15 @@ class CEMSettings:
         horizon: actions per candidate sequence. samples: candidates per iteration.
         iterations: sample -> score -> refit rounds. elites: best candidates the per-step mean
             and standard deviation are refit to.
+        planar: every candidate's vertical motion (dz) is 0: the gripper stays at the height it
+            starts at (the block's, in the push scene), so a plan cannot lift it over the block.
     """
 
     horizon: int = 10
     samples: int = 200
     iterations: int = 3
     elites: int = 10
+    planar: bool = False
 
 
 @dataclass
@@ -77,6 +80,8 @@ def cem(score, rng: np.random.Generator, s: CEMSettings) -> tuple[np.ndarray, fl
     best, best_cost = None, np.inf
     for _ in range(s.iterations):
         seqs = np.clip(mean + std * smooth_noise(rng, (s.samples, s.horizon, 3)), -1.0, 1.0)
+        if s.planar:
+            seqs[..., 2] = 0.0
         costs = np.nan_to_num(np.asarray(score(seqs), np.float64), nan=np.inf)
         order = np.argsort(costs, kind="stable")
         if best is None or costs[order[0]] < best_cost:
@@ -182,13 +187,19 @@ class Planner:
 
 
 class RandomPlanner(Planner):
-    """One random smooth action sequence per episode, drawn like CEM's first candidates."""
+    """One random smooth action sequence per episode, drawn like CEM's first candidates (with
+    ``planar``, dz = 0 as theirs)."""
 
     name = "random"
+
+    def __init__(self, planar: bool = False):
+        self.planar = planar
 
     def reset(self, task, scene, steps, rng):
         super().reset(task, scene, steps, rng)
         self.actions = np.clip(RANDOM_ACTION_STD * smooth_noise(rng, (steps, 3)), -1.0, 1.0)
+        if self.planar:
+            self.actions[:, 2] = 0.0
         self.t = 0
 
     def act(self, obs):
