@@ -30,7 +30,7 @@ def test_sweep_trains_evaluates_and_compares_every_combination(tmp_path, capsys)
     assert all(float(r["test_psnr"]) > 5 and float(r["baseline_psnr"]) > 5 for r in rows)
     for r in rows:  # best of 2 is at least the mean of 2; two samples differ somewhere
         assert float(r["test_ssim"]) >= float(r["test_ssim_sample_mean"])
-        assert float(r["diversity"]) > 0 and float(r["kl_per_frame"]) > 0
+        assert float(r["diversity"]) > 0 and float(r["kl_per_frame"]) > 0, r
     # evaluated on the asked protocol (trained 2 -> 4), not the config's
     metrics = json.loads((tmp_path / "sweep" / runs[0] / "eval" / "metrics.json").read_text())
     assert metrics["protocol"]["n_future"] == 6 and metrics["protocol"]["best_by"] == "ssim"

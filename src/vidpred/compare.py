@@ -105,13 +105,13 @@ def summary_row(r: Run) -> dict:
         "best_val_psnr": fmt(max((e["val_psnr"] for e in r.epochs), default=None)),
         "final_val_psnr": fmt(last.get("val_psnr")),
         "final_val_ssim": fmt(last.get("val_ssim"), 4),
-        "kl_per_frame": fmt(final_kl(r.iters), 4),
+        "kl_per_frame": fmt(final_kl(r.iters), 6),
         "test_psnr": fmt(ev and ev.best.psnr_mean),
         "test_ssim": fmt(ev and ev.best.ssim_mean, 4),
         "test_psnr_sample_mean": fmt(ev and ev.sample_mean.psnr_mean),
         "test_ssim_sample_mean": fmt(ev and ev.sample_mean.ssim_mean, 4),
         "baseline_psnr": fmt(ev and ev.baseline.psnr_mean),
-        "diversity": fmt(ev and ev.diversity, 4),
+        "diversity": fmt(ev and ev.diversity, 6),
         "protocol": protocol_text(ev.protocol) if ev else "",
     }
 
