@@ -249,9 +249,10 @@ def cmd_plan(args) -> None:
         model, cfg, _ = load_trained_model(args.ckpt, resolve_device(args.device))
         check_planning_model(cfg, args.ckpt)
         n_past, size = cfg.data.n_past, cfg.data.image_size
-        bf16, note = use_bf16(args.precision, next(model.parameters()).device)
+        bf16, note = use_bf16(args.precision, next(model.parameters()).device, "--precision",
+                              "planning")
         if note:
-            print(note.replace("train.precision", "--precision").replace("training", "planning"))
+            print(note)
     select_gl_backend()
     r = plan(model, n_past, settings, args.out, image_size=size, progress=not args.quiet,
              gifs=not args.no_gifs, bf16=bf16)
@@ -405,6 +406,14 @@ def _device_arg(p: argparse.ArgumentParser) -> None:
                    "LOCAL_RANK")
 
 
+def _best_by_arg(p) -> None:
+    """``--best-by``, shared by ``evaluate`` and ``sweep``."""
+    p.add_argument("--best-by", default="each", choices=["each", "psnr", "ssim"],
+                   help="how best-of-N picks a sample per sequence: each metric its own best "
+                   "sample (default), or one sample by mean PSNR, or by mean SSIM (SVG's "
+                   "generate_svg_lp.py); recorded in metrics.json's protocol")
+
+
 def _data_parsers(sub) -> None:
     """``vidpred data push|dance|smmnist|convert-bair|check``."""
     d = sub.add_parser("data", help="generate built-in datasets, convert or check datasets")
@@ -500,10 +509,7 @@ def _run_parsers(sub) -> None:
     e.add_argument("--n-future", type=int, default=10, help="predicted frames (default 10)")
     e.add_argument("--samples", type=int, default=10,
                    help="prior samples per sequence (default 10)")
-    e.add_argument("--best-by", default="each", choices=["each", "psnr", "ssim"],
-                   help="how best-of-N picks a sample per sequence: each metric its own best "
-                   "sample (default), or one sample by mean PSNR, or by mean SSIM (SVG's "
-                   "generate_svg_lp.py); recorded in metrics.json's protocol")
+    _best_by_arg(e)
     e.add_argument("--gifs", type=int, default=8, help="sequences that get a GIF (default 8)")
     e.add_argument("--max-sequences", type=int, help="score only the first sequences")
     e.add_argument("--out", required=True, help="output folder for metrics.json, plot and GIFs")
@@ -596,9 +602,7 @@ def _analysis_parsers(sub) -> None:
     w.add_argument("--eval-sequences", type=int, help="evaluate only the first test sequences")
     w.add_argument("--n-future", type=int,
                    help="predicted frames in each evaluation (default: the config's data.n_future)")
-    w.add_argument("--best-by", choices=["each", "psnr", "ssim"], default="each",
-                   help="best of --samples: per frame and metric (each), or one sample per sequence "
-                   "by mean PSNR or mean SSIM (SVG's protocol)")
+    _best_by_arg(w)
     w.add_argument("--quiet", action="store_true", help="no progress bars")
     w.set_defaults(func=cmd_sweep)
 

@@ -36,16 +36,18 @@ def cpu_has_bf16() -> bool:
     return any(flag in flags for flag in _CPU_BF16_FLAGS)
 
 
-def use_bf16(precision: str, device: torch.device) -> tuple[bool, str | None]:
-    """Whether the training step runs under bf16 autocast on ``device`` for ``train.precision``,
-    and a one-line note when ``bf16`` was asked for but this CPU lacks it (float32 is used)."""
+def use_bf16(precision: str, device: torch.device, key: str = "train.precision",
+             work: str = "training") -> tuple[bool, str | None]:
+    """Whether ``work`` (the training step by default) runs under bf16 autocast on ``device`` for
+    ``precision`` (the value of ``key``), and a one-line note naming ``key`` when ``bf16`` was
+    asked for but this CPU lacks it (float32 is used)."""
     if precision == "float32":
         return False, None
     if device.type == "cuda":
         return True, None
     if precision == "bf16" and not cpu_has_bf16():
-        return False, ("train.precision=bf16: this CPU has no native bf16 (AVX512-BF16 or AMX); "
-                       "training in float32")
+        return False, (f"{key}=bf16: this CPU has no native bf16 (AVX512-BF16 or AMX); "
+                       f"{work} in float32")
     return precision == "bf16", None
 
 
