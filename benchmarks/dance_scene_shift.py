@@ -11,9 +11,9 @@ camera further away, the body smaller; ranges in docs/data.md). ``--generate`` r
 sets itself, with the same seed, so dance i of one set has the same motion, body colour and
 lighting as dance i of the other: only the held-out settings differ.
 
-    python benchmarks/dance_scene_shift.py --ckpt runs/dance/best.ckpt \\
+    python benchmarks/dance_scene_shift.py --ckpt runs/dance/last.ckpt \\
         --in-dist ~/.cache/vidpred/dance-scenes-seed0 --shifted DIR
-    python benchmarks/dance_scene_shift.py --ckpt runs/dance/best.ckpt --generate --out check
+    python benchmarks/dance_scene_shift.py --ckpt runs/dance/last.ckpt --generate --out check
 
 Prints one row per set: PSNR in dB (per frame, data range 1, averaged over frames and dances)
 and SSIM (in [0, 1]) of the model and of the copy-first-frame baseline, and the PSNR gain.
@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n")[-1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ckpt", required=True, help="a pose-CVAE dance checkpoint (best.ckpt)")
+    p.add_argument("--ckpt", required=True, help="a pose-CVAE dance checkpoint (the dance demo rolls out last.ckpt)")
     p.add_argument("--in-dist", metavar="ROOT", help="dance dataset (ROOT or ROOT/test) whose "
                    "test scenes come from the training ranges")
     p.add_argument("--shifted", metavar="ROOT", help="dance dataset (ROOT or ROOT/test) whose "

@@ -108,6 +108,7 @@ def pose_cvae_reference_forward(model: PoseCVAE, frames: Tensor, cond: Tensor, n
     label_maps = model.label_maps(cond, hw)
     first_frame = frames[:, 0]
     first_feats = run(model.rgb_encoder, first_frame)
+    _, _, code, first_labels = model.first(frames[:, :1], cond)  # once per clip (or None)
     preds, mses, kls = [], [], []
     for t in range(1, T):
         prev_feats = run(model.rgb_encoder, frames[:, t - 1])
@@ -116,8 +117,10 @@ def pose_cvae_reference_forward(model: PoseCVAE, frames: Tensor, cond: Tensor, n
         mu, raw = run(model.gaussian_predictor, torch.cat([feats, labels], 1)).chunk(2, dim=1)
         logvar = 10.0 * torch.tanh(raw / 10.0)
         z = _sample(mu, logvar, eps[:, t - 1])
-        parts = [prev_feats, labels, z] + ([first_feats] if model.anchor_first else [])
-        out = torch.sigmoid(run(model.generator, run(model.decoder_fusion, torch.cat(parts, 1))))
+        parts = [prev_feats, labels, z] + ([first_feats] if model.anchor_first else []) + \
+            ([] if first_labels is None else [first_labels[:, 0]])
+        fused = torch.cat(parts, 1) + (0 if code is None else code[:, 0])
+        out = torch.sigmoid(run(model.generator, run(model.decoder_fusion, fused)))
         if model.composite:
             rgb, mask = out.split([model.channels, 1], dim=1)
             source = first_frame if model.anchor_first else frames[:, t - 1]

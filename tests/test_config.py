@@ -65,6 +65,9 @@ def test_shipped_configs_are_reachable_by_name_and_from_the_repository_root():
     ("train.precision=fp16", r"train.precision='fp16': choose one of auto, bf16, float32"),
     ("model.cond_points=-1", r"model.cond_points=-1: must be >= 0"),
     ("data.random_action_share=1.5", r"data.random_action_share=1.5: must be in \[0, 1\]"),
+    ("model.appearance_heads=2", r"model.appearance_heads=2: the appearance code is the pose CVAE's"),
+    ("model.first_label=true", r"model.first_label=true: only the pose CVAE's composite over the"),
+    ("data.augment=flip", r"data.augment='flip': bair conditions are vectors"),
 ])
 def test_every_bad_value_is_one_line_naming_the_key(item, message):
     cfg = Config().apply_overrides([item])

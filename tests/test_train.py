@@ -182,7 +182,8 @@ def test_a_time_limit_stops_training_validated_and_checkpointed(tmp_path, monkey
 
     clock = itertools.count(step=1.0)  # every reading of the training clock: one more second
     monkeypatch.setattr(vidpred.train.time, "perf_counter", lambda: next(clock))
-    cfg = synthetic_config(iterations=1000, iters_per_epoch=1000, max_minutes=0.2)
+    cfg = synthetic_config(iterations=1000, iters_per_epoch=100, max_minutes=0.2,
+                           tfr_decay_start=1, tfr_decay_step=0.5, tfr_floor=0.0)
     result = train(cfg, tmp_path / "run", progress=False)
     assert 5 <= result.iteration <= 12 and result.seconds >= 12.0
     log = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
@@ -191,3 +192,6 @@ def test_a_time_limit_stops_training_validated_and_checkpointed(tmp_path, monkey
     assert load_checkpoint(tmp_path / "run" / "last.ckpt")["iteration"] == result.iteration
     # the cosine learning rate ran on the time's share (1,000 iterations would leave it near lr)
     assert iters[0]["lr"] == cfg.train.lr and iters[-1]["lr"] < 0.1 * cfg.train.lr
+    # and so did teacher forcing: its epochs are the schedule's, not the iteration's (all 0)
+    assert {r["epoch"] for r in iters} == {0}
+    assert iters[0]["tfr"] == 1.0 and iters[-1]["tfr"] == 0.0

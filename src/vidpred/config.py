@@ -50,6 +50,9 @@ class DataConfig:
         random_action_share: with ``generate``: the share of generated sequences driven by random
             smooth actions instead of the scripted pushes (what a planner's candidates look like;
             see :mod:`vidpred.data.sim_push`).
+        augment: training clips only: ``none``, ``flip`` (half mirrored left-right with their
+            label images), ``colour`` (channel order, saturation and brightness per clip) or
+            ``flip+colour`` (see :mod:`vidpred.data.augment`).
     """
 
     root: str = "data/push"
@@ -61,6 +64,7 @@ class DataConfig:
     validate_files: int = 1
     generate: bool = False
     random_action_share: float = 0.0
+    augment: str = "none"
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -103,6 +107,11 @@ class ModelConfig:
         cond_points: SVG with vector conditions only: K > 0 draws each frame's condition as K
             learned Gaussian blobs at every decoder stage (:mod:`vidpred.models.points`), so the
             decoder is told where the arm is; 0 (SVG's decoder) reaches it only through g_t.
+        appearance_heads: pose CVAE only: K > 0 adds an appearance code of the first frame
+            (K attention maps pooling its features) to every pixel of the decoder fusion
+            (:mod:`vidpred.models.pose_cvae`); 0 leaves the model as the course defines it.
+        first_label: pose CVAE with ``composite_first`` only: the first frame's label features
+            also enter the decoder fusion (where the body stood, to be painted over).
     """
 
     name: str = "svg"
@@ -126,6 +135,8 @@ class ModelConfig:
     fusion_channels: int = 192
     time_chunk: int = 4
     cond_points: int = 0
+    appearance_heads: int = 0
+    first_label: bool = False
 
 
 @dataclass
@@ -135,9 +146,10 @@ class TrainConfig:
     Attributes:
         iterations: total optimiser steps.
         max_minutes: also stop after this much training time, in minutes (validation excluded;
-            0 = no limit). The learning-rate and KL schedules then run on the larger of the
-            iteration's and the time's share of the run (:func:`vidpred.train.schedule_step`),
-            so they reach their ends on time on any machine.
+            0 = no limit). The learning-rate, KL and teacher-forcing schedules then run on the
+            larger of the iteration's and the time's share of the run
+            (:func:`vidpred.train.schedule_step`), so they reach their ends on time on any
+            machine.
         iters_per_epoch: iterations per epoch; at each epoch end vidpred validates, logs an
             epoch line and writes checkpoints. The teacher-forcing schedule counts epochs.
         batch_size: sequences per iteration.
@@ -332,12 +344,13 @@ def _coerce(value: Any, typ: type, where: str) -> Any:
 def _choices() -> dict[str, tuple[str, ...]]:
     """Allowed values of the keys that name a choice (owned by the modules that use them)."""
     from .data import LAYOUTS
+    from .data.augment import AUGMENTS
     from .device import PRECISIONS
     from .models.backbones import BACKBONES
     from .models.conditions import COND_KINDS
     from .models.factory import MODELS, OUTPUTS, PRIORS
     from .schedules import KL_ANNEAL_KINDS, LR_SCHEDULES
-    return {"data.layout": LAYOUTS, "model.name": MODELS, "model.backbone": tuple(BACKBONES),
+    return {"data.layout": LAYOUTS, "data.augment": AUGMENTS, "model.name": MODELS, "model.backbone": tuple(BACKBONES),
             "model.prior": PRIORS, "model.cond_kind": COND_KINDS, "model.output": OUTPUTS,
             "train.lr_schedule": LR_SCHEDULES, "train.kl_anneal": KL_ANNEAL_KINDS,
             "train.precision": PRECISIONS}
@@ -355,7 +368,7 @@ _RANGES = [
     ("model.channels", 1, True, None), ("model.frame_channels", 1, True, None),
     ("model.label_channels", 1, True, None), ("model.z_channels", 1, True, None),
     ("model.fusion_channels", 1, True, None), ("model.time_chunk", 0, True, None),
-    ("model.cond_points", 0, True, None),
+    ("model.cond_points", 0, True, None), ("model.appearance_heads", 0, True, None),
     ("train.iterations", 1, True, None), ("train.max_minutes", 0.0, True, None), ("train.iters_per_epoch", 1, True, None),
     ("train.batch_size", 1, True, None), ("train.lr", 0.0, False, None),
     ("train.beta", 0.0, True, None), ("train.kl_anneal_cycles", 1, True, None),
@@ -413,6 +426,20 @@ def _model_problems(cfg: Config) -> list[str]:
         problems.append(f"model.cond_points={m.cond_points}: condition points need model.name=svg "
                         "with vector conditions (model.cond_kind=vector, model.cond_dim >= 1); "
                         "set model.cond_points=0")
+    if m.appearance_heads and m.name != "pose_cvae":
+        problems.append(f"model.appearance_heads={m.appearance_heads}: the appearance code is "
+                        "the pose CVAE's (model.name=pose_cvae); set model.appearance_heads=0")
+    if m.first_label and (m.name != "pose_cvae" or m.output != "composite_first"):
+        problems.append("model.first_label=true: only the pose CVAE's composite over the first "
+                        "frame reads it (model.name=pose_cvae, model.output=composite_first); set "
+                        "model.first_label=false")
+    if "flip" in d.augment and CONDITIONS.get(d.layout, ("image",))[0] == "vector" and \
+            m.cond_dim > 0:
+        problems.append(f"data.augment={d.augment!r}: {d.layout} conditions are vectors "
+                        "(actions), which a mirrored clip would contradict; use none or colour")
+    if "colour" in d.augment and m.channels != 3:
+        problems.append(f"data.augment={d.augment!r}: colour changes need RGB frames "
+                        f"(model.channels=3, got {m.channels}); use none or flip")
     if d.generate and d.layout != "bair":
         problems.append(f"data.generate=true: only the built-in robot-pushing data (data.layout="
                         f"bair) is generated, not {d.layout!r}; set data.generate=false")

@@ -19,6 +19,7 @@ import torch
 from . import distributed
 from .config import Config, check_config
 from .data import make_dataset
+from .data.augment import ClipAugmenter
 from .device import resolve_device, synchronize, to_device, use_bf16
 from .errors import TrainingError
 from .models import VideoModel, build_model
@@ -56,12 +57,13 @@ class Schedules:
 
 
 def schedule_step(iteration: int, seconds: float, cfg: Config) -> int:
-    """The step the per-iteration schedules (KL annealing, learning rate) are read at.
+    """The step the schedules (KL annealing, learning rate, and the teacher-forcing ratio at
+    epoch ``step // train.iters_per_epoch``) are read at.
 
     Without a time limit it is the iteration. With ``train.max_minutes`` it is the larger of the
     iteration and the same fraction of ``train.iterations`` as ``seconds`` is of the limit, so a
-    run that stops on time has still annealed its learning rate and beta to their ends; on a
-    faster machine the same run trains more iterations.
+    run that stops on time has still annealed its learning rate, beta and teacher forcing to
+    their ends; on a faster machine the same run trains more iterations.
     """
     t = cfg.train
     if t.max_minutes <= 0:
@@ -163,6 +165,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
     if ctx.is_main:
         cfg.save(run_dir / "config.yaml")
     schedules, sampler = Schedules(cfg), IterationSampler(len(train_set), t.batch_size, t.seed)
+    augment = ClipAugmenter(cfg.data.augment, t.batch_size, t.seed)
     shard, trainer, use_cond = ctx.shard(t.batch_size), ctx.wrap(model.train()), cfg.model.cond_dim > 0
     bf16 = _precision(t.precision, dev, log if ctx.is_main else lambda _: None)
     checkpoints = Checkpoints(run_dir, cfg, model, optimizer, ctx)
@@ -175,11 +178,14 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
         try:
             while it < t.iterations:
                 epoch = it // t.iters_per_epoch
-                beta, tfr, lr = schedules.at(schedule_step(it, seconds, cfg), epoch)
+                step = schedule_step(it, seconds, cfg)
+                beta, tfr, lr = schedules.at(step, step // t.iters_per_epoch)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 indices, u = sampler.draw(it)
                 frames, cond = to_device(train_set.batch(indices[shard]), dev)
+                if augment.active:
+                    frames, cond = augment(frames, cond, it, shard)
                 try:
                     # the figures are the global batch's; any rank's stop request stops all
                     figs = train_step(trainer, optimizer, frames, cond if use_cond else None, n_past,

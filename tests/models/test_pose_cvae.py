@@ -51,11 +51,14 @@ def test_pose_cvae_with_vector_conditions_and_svg_with_image_labels():
     assert svg.rollout(frames[:, :2], labels, 3, samples=2).shape == (B, 2, 3, 3, H, W)
 
 
-@pytest.mark.parametrize("output", ["composite", "composite_first"])
-def test_batched_pass_equals_per_step_reference(output):
+@pytest.mark.parametrize("output,heads,first_label", [
+    ("composite", 0, False), ("composite_first", 0, False), ("composite_first", 2, True)])
+def test_batched_pass_equals_per_step_reference(output, heads, first_label):
     torch.manual_seed(1)
-    model = _small(output=output).eval()  # eval: BatchNorm uses running stats
+    model = _small(output=output, appearance_heads=heads, first_label=first_label).eval()
     with torch.no_grad():
+        if heads:  # away from the zero initialisation, so the code changes the loss
+            model.appearance_proj.weight.normal_(0, 0.5)
         for m in model.modules():  # running stats away from the identity
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1)
@@ -100,3 +103,57 @@ def test_bf16_autocast_trains_and_returns_float32_frames(output):
         out = model(frames, labels, n_past=1, beta=1.0)
     assert out.pred.dtype == torch.float32 and torch.isfinite(out.loss)
     out.loss.backward()
+
+
+def test_appearance_code_carries_the_first_frame_to_every_pixel():
+    """Stride-1 networks see a few pixels around each place; with appearance heads a change in
+    the left half of the first frame reaches the prediction at the right edge."""
+    torch.manual_seed(3)
+    frames, labels = torch.rand(B, T, 3, H, W), torch.rand(B, T, 3, H, W)
+    other = frames.clone()
+    other[:, 0, :, :, :W // 2] = 0.0   # left half of frame 0 black
+    far = (slice(None), slice(None), slice(None), slice(None), slice(-4, None))  # right edge
+    for heads, reaches in ((0, False), (2, True)):
+        model = _small(output="composite_first", appearance_heads=heads).eval()
+        if heads:  # zero-initialised: with the same other weights, the model without the code
+            plain = _small(output="composite_first").eval()
+            model.load_state_dict(plain.state_dict(), strict=False)
+            with torch.no_grad():
+                torch.manual_seed(4)
+                with_code = model(frames, labels, 1, 0.5).pred
+                torch.manual_seed(4)
+                assert torch.equal(with_code, plain(frames, labels, 1, 0.5).pred)
+            with torch.no_grad():
+                model.appearance_proj.weight.normal_(0, 0.5)
+        with torch.no_grad():
+            torch.manual_seed(4)
+            a = model(frames, labels, 1, 0.5).pred
+            torch.manual_seed(4)
+            b = model(other, labels, 1, 0.5).pred
+        assert (a[far] - b[far]).abs().max().item() > 1e-6 if reaches else torch.equal(a[far], b[far])
+        roll = model.rollout(frames[:, :1], labels, 2, samples=2)
+        assert roll.shape == (B, 2, 2, 3, H, W)
+    with pytest.raises(ValueError, match="appearance_heads"):
+        _small(appearance_heads=-1)
+    with pytest.raises(ValueError, match="first_label .* needs output='composite_first'"):
+        _small(output="composite", first_label=True)
+
+
+def test_first_label_tells_the_decoder_where_the_body_stood():
+    """With first_label, changing only frame 0's label changes later predictions (without it,
+    frame 0's label is never read)."""
+    torch.manual_seed(5)
+    frames, labels = torch.rand(B, T, 3, H, W), torch.rand(B, T, 3, H, W)
+    other = labels.clone()
+    other[:, 0] = 0.0
+    for first_label in (False, True):
+        model = _small(output="composite_first", first_label=first_label).eval()
+        with torch.no_grad():
+            torch.manual_seed(6)
+            a = model(frames, labels, 1, 0.5).pred
+            torch.manual_seed(6)
+            b = model(frames, other, 1, 0.5).pred
+            assert torch.equal(a, b) != first_label
+            vec = _small(output="composite_first", first_label=first_label, cond_kind="vector",
+                         cond_dim=7).eval()
+            assert vec.rollout(frames[:, :1], torch.rand(B, T, 7), 2).shape == (B, 1, 2, 3, H, W)

@@ -30,7 +30,18 @@ Choices that differ from the course template (its known flaws are not reproduced
   E_rgb(x_0) are also fed to the decoder fusion so it knows what to cover). With a static camera,
   ``composite_first`` keeps the background pixel-exact over hundreds of frames: errors cannot
   accumulate where the mask is 0, which is most of the frame;
-- logvar is bounded smoothly to [-10, 10] so the KL cannot overflow.
+- logvar is bounded smoothly to [-10, 10] so the KL cannot overflow;
+- optionally (``appearance_heads`` K > 0) an *appearance code* of the first frame reaches every
+  pixel of the decoder fusion: K attention maps over the first frame (softmax over pixels of a
+  1 x 1 convolution of cat(f_0, label_0)) pool f_0 into K vectors of F numbers, a linear layer
+  (zero-initialised, so training starts from the model without it) maps them to one vector that
+  is added to the fusion input at every pixel and step. The stride-1 networks see a few pixels
+  around each place; the code tells them what the body and floor of *this* video look like
+  wherever the body moves (attention pooling as in Lee et al. 2019, Set Transformer's PMA);
+- optionally (``first_label``, with ``composite_first``) the first frame's label features
+  E_lab(label_0) also enter the decoder fusion: the composite shows the first frame wherever the
+  mask is 0, so the generator has to paint over the body where it stood in frame 0, and the
+  label says where that was.
 
 Vector conditions (actions) are tiled over the frame (``cat(cond_{t-1}, cond_t)`` at every pixel)
 and read by the same label encoder.
@@ -106,14 +117,20 @@ class PoseCVAE(VideoModel):
         channels: frame channels.
         time_chunk: time steps per network call (0 = all); in training, BatchNorm statistics are
             per chunk (see :class:`vidpred.config.ModelConfig`).
+        appearance_heads: K, attention maps of the first frame's appearance code (0 = none; see
+            the module doc).
+        first_label: ``composite_first`` only: the first frame's label features enter the
+            decoder fusion too (see the module doc).
 
     Raises:
-        ValueError: unknown output or condition kind, or cond_dim < 1.
+        ValueError: unknown output or condition kind, cond_dim < 1, negative time_chunk or
+            appearance_heads, first_label without composite_first.
     """
 
     def __init__(self, *, frame_channels: int = 128, label_channels: int = 32, z_channels: int = 12,
                  fusion_channels: int = 192, cond_kind: str = "image", cond_dim: int = 3,
-                 output: str = "sigmoid", channels: int = 3, time_chunk: int = 0):
+                 output: str = "sigmoid", channels: int = 3, time_chunk: int = 0,
+                 appearance_heads: int = 0, first_label: bool = False):
         super().__init__()
         check_cond_kind(cond_kind)
         if output not in OUTPUTS:
@@ -122,6 +139,11 @@ class PoseCVAE(VideoModel):
             raise ValueError("the pose CVAE needs conditions (model.cond_dim >= 1)")
         if time_chunk < 0:
             raise ValueError(f"time_chunk must be >= 0, got {time_chunk}")
+        if appearance_heads < 0:
+            raise ValueError(f"appearance_heads must be >= 0, got {appearance_heads}")
+        if first_label and output != "composite_first":
+            raise ValueError("first_label tells the composite over the first frame where to paint "
+                             f"over it: it needs output='composite_first', got {output!r}")
         self.time_chunk = time_chunk
         F, L, N, D = frame_channels, label_channels, z_channels, fusion_channels
         self.cond_kind, self.cond_dim, self.channels, self.z_channels = cond_kind, cond_dim, channels, N
@@ -133,9 +155,17 @@ class PoseCVAE(VideoModel):
         self.gaussian_predictor = nn.Sequential(ResidualBlock(F + L, max(F // 4, 8)),
                                                 DepthConvBlock(max(F // 4, 8), max(F // 4, 8)),
                                                 nn.Conv2d(max(F // 4, 8), 2 * N, 3, 1, 1))
-        fuse_in = F + L + N + (F if self.anchor_first else 0)
+        self.first_label = first_label
+        fuse_in = F + L + N + (F if self.anchor_first else 0) + (L if first_label else 0)
         self.decoder_fusion = nn.Sequential(DepthConvBlock(fuse_in, fuse_in),
                                             _ladder(fuse_in, [max(D // 4, 4), max(D // 2, 4)], D))
+        self.appearance_heads = appearance_heads
+        if appearance_heads:
+            self.appearance_attention = nn.Conv2d(F + (cond_dim if cond_kind == "image" else 0),
+                                                  appearance_heads, 1)
+            self.appearance_proj = nn.Linear(appearance_heads * F, fuse_in)
+            nn.init.zeros_(self.appearance_proj.weight)
+            nn.init.zeros_(self.appearance_proj.bias)
         self.generator = nn.Sequential(DepthConvBlock(D, D),
                                        _ladder(D, [max(D // 2, 4), max(D // 4, 4)],
                                                channels + int(self.composite)))
@@ -160,14 +190,50 @@ class PoseCVAE(VideoModel):
         mu, raw = stats.chunk(2, dim=2)
         return mu, 10.0 * torch.tanh(raw / 10.0)
 
+    def first(self, frame: Tensor, cond: Tensor, feats: Tensor | None = None
+              ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """What every step reads of the first frame: its features E_rgb(x_0) (B, 1, F, H, W),
+        the frame (B, 1, C, H, W), the appearance code (B, 1, fusion input, 1, 1; None without
+        appearance heads) and its label's features E_lab(label_0) (B, 1, L, H, W; None without
+        ``first_label``; a vector condition c_0 is read as the pair (c_0, c_0)).
+
+        Args:
+            frame: (B, 1, C, H, W) the first frame. cond: the conditions from frame 0 on
+                (image labels (B, T', cond_dim, H, W) or vectors; only frame 0's label is read).
+            feats: E_rgb(frame) when already computed.
+        """
+        if feats is None:
+            feats = self._run(self.rgb_encoder, frame)
+        labels = None
+        if self.first_label:
+            c0 = cond[:, :1]
+            labels = self._run(self.label_encoder, c0 if self.cond_kind == "image" else
+                               vector_to_map(torch.cat([c0, c0], -1), frame.shape[-2:]))
+        if not self.appearance_heads:
+            return feats, frame, None, labels
+        f0 = feats[:, 0]
+        x = torch.cat([f0, cond[:, 0].to(f0.dtype)], 1) if self.cond_kind == "image" else f0
+        weights = self.appearance_attention(x).flatten(2).float().softmax(-1)   # (B, K, HW)
+        pooled = torch.einsum("bkn,bfn->bkf", weights, f0.flatten(2).float())  # (B, K, F)
+        code = self.appearance_proj(pooled.flatten(1))
+        return feats, frame, code[:, None, :, None, None], labels
+
     def decode(self, prev_feats: Tensor, labels: Tensor, z: Tensor, prev_frames: Tensor,
-               first_feats: Tensor, first_frame: Tensor) -> Tensor:
+               first_feats: Tensor, first_frame: Tensor, code: Tensor | None = None,
+               first_labels: Tensor | None = None) -> Tensor:
         """Fusion + generator for steps given as (B, T', ...) tensors; ``first_*`` are (B, 1, ...)
-        and only read by ``composite_first``."""
+        and only read by ``composite_first``; ``code`` is the appearance code (see
+        :meth:`first`, whose tuple is the last four arguments)."""
         parts = [prev_feats, labels, z]
+        T = prev_feats.shape[1]
         if self.anchor_first:
-            parts.append(first_feats.expand(-1, prev_feats.shape[1], -1, -1, -1))
-        raw = self._run(lambda x: self.generator(self.decoder_fusion(x)), torch.cat(parts, 2))
+            parts.append(first_feats.expand(-1, T, -1, -1, -1))
+        if first_labels is not None:
+            parts.append(first_labels.expand(-1, T, -1, -1, -1))
+        x = torch.cat(parts, 2)
+        if code is not None:
+            x = x + code.to(x.dtype)
+        raw = self._run(lambda x: self.generator(self.decoder_fusion(x)), x)
         raw = raw.float()  # float32 output and composite under bf16 autocast too
         if not self.composite:
             return torch.sigmoid(raw)
@@ -198,7 +264,7 @@ class PoseCVAE(VideoModel):
         labels = self._run(self.label_encoder, self.label_maps(cond, hw))   # (B, T-1, L, H, W)
         mu, logvar = self.posterior(feats[:, 1:], labels)
         z = reparameterize(mu, logvar)
-        first = (feats[:, :1], frames[:, :1])
+        first = self.first(frames[:, :1], cond, feats[:, :1])
         if teacher_forcing:
             pred = self.decode(feats[:, :-1], labels, z, frames[:, :-1], *first)
         else:
@@ -228,8 +294,8 @@ class PoseCVAE(VideoModel):
             raise ValueError(f"need conditions for {n_past + n_future} frames, got {cond.shape[1]}")
         hw = context.shape[-2:]
         prev = repeat_samples(context[:, -1:], samples)
-        first = repeat_samples(context[:, :1], samples)
-        first = (self._run(self.rgb_encoder, first), first)
+        first = self.first(repeat_samples(context[:, :1], samples),
+                           repeat_samples(cond[:, :1], samples))
         for t in range(n_past, n_past + n_future):
             c = repeat_samples(cond[:, t - 1:t + 1], samples)
             labels = self._run(self.label_encoder, self.label_maps(c, hw))
