@@ -42,8 +42,9 @@ class TrainResult:
 
 
 class Schedules:
-    """beta (KL annealing, per iteration), teacher-forcing ratio (per epoch) and learning rate
-    (per iteration) of a config; all pure functions of their step."""
+    """beta (KL annealing, per iteration), teacher-forcing ratio (per epoch of
+    ``train.iters_per_epoch`` steps) and learning rate (per iteration) of a config; all pure
+    functions of the schedule step (:func:`schedule_step`)."""
 
     def __init__(self, cfg: Config):
         t = cfg.train
@@ -51,9 +52,11 @@ class Schedules:
                                 t.beta)
         self.tfr = TeacherForcing(t.tfr_start, t.tfr_decay_start, t.tfr_decay_step, t.tfr_floor)
         self.lr = LearningRate(t.lr_schedule, t.lr, t.iterations)
+        self.iters_per_epoch = t.iters_per_epoch
 
-    def at(self, iteration: int, epoch: int) -> tuple[float, float, float]:
-        return self.beta(iteration), self.tfr(epoch), self.lr(iteration)
+    def at(self, step: int) -> tuple[float, float, float]:
+        """(beta, teacher-forcing ratio, learning rate) at a schedule step."""
+        return self.beta(step), self.tfr(step // self.iters_per_epoch), self.lr(step)
 
 
 def schedule_step(iteration: int, seconds: float, cfg: Config) -> int:
@@ -178,14 +181,11 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
         try:
             while it < t.iterations:
                 epoch = it // t.iters_per_epoch
-                step = schedule_step(it, seconds, cfg)
-                beta, tfr, lr = schedules.at(step, step // t.iters_per_epoch)
+                beta, tfr, lr = schedules.at(schedule_step(it, seconds, cfg))
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 indices, u = sampler.draw(it)
-                frames, cond = to_device(train_set.batch(indices[shard]), dev)
-                if augment.active:
-                    frames, cond = augment(frames, cond, it, shard)
+                frames, cond = augment(*to_device(train_set.batch(indices[shard]), dev), it, shard)
                 try:
                     # the figures are the global batch's; any rank's stop request stops all
                     figs = train_step(trainer, optimizer, frames, cond if use_cond else None, n_past,

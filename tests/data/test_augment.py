@@ -49,6 +49,8 @@ def test_draws_are_a_function_of_seed_and_iteration_cut_to_the_rows():
     assert not torch.equal(full, aug(frames, labels, iteration=8)[0])
     part, part_labels = aug(frames[2:6], labels[2:6], iteration=7, rows=slice(2, 6))
     assert torch.equal(part, full[2:6]) and torch.equal(part_labels, full_labels[2:6])
+    same = ClipAugmenter("none", B, seed=3)(frames, labels, iteration=7)
+    assert same[0] is frames and same[1] is labels
 
 
 def test_bad_kinds_and_conditions_are_refused():

@@ -44,10 +44,6 @@ class ClipAugmenter:
         self.flip, self.colour = "flip" in kind, "colour" in kind
         self.batch_size, self.seed = batch_size, seed
 
-    @property
-    def active(self) -> bool:
-        return self.flip or self.colour
-
     def __call__(self, frames: Tensor, cond: Tensor | None, iteration: int,
                  rows: slice = slice(None)) -> tuple[Tensor, Tensor | None]:
         """Augmented copies of one batch.
@@ -60,11 +56,14 @@ class ClipAugmenter:
             rows: this process's rows of the global batch.
 
         Returns:
-            (frames, cond), new tensors; the inputs are not modified.
+            (frames, cond): new tensors, or the inputs themselves for ``none``; the inputs are
+            never modified.
 
         Raises:
             ValueError: ``flip`` with vector conditions, ``colour`` on frames that are not RGB.
         """
+        if not (self.flip or self.colour):
+            return frames, cond
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + iteration + 7_919)
         n = self.batch_size
         flip = torch.rand(n, generator=g)[rows] < 0.5
