@@ -29,3 +29,18 @@ def test_reparameterization_has_the_right_moments_and_gradients():
     assert abs(z.mean().item() - 2.0) < 0.01 and abs(z.std().item() - 0.5) < 0.01
     z.sum().backward()
     assert torch.allclose(mu.grad, torch.ones_like(mu))
+
+
+def test_kl_of_bf16_statistics_is_computed_in_float32():
+    """A spatial latent's posterior near the prior, as bf16 autocast hands it over: the KL is
+    the float64 value of the same numbers, not a sum of 8-bit-rounded terms."""
+    g = torch.Generator().manual_seed(0)
+    mu = (0.02 * torch.randn(2, 4 * 32 * 64, generator=g)).bfloat16()
+    logvar = (0.05 * torch.randn(2, 4 * 32 * 64, generator=g)).bfloat16()
+    exact = 0.5 * (mu.double() ** 2 + logvar.double().exp() - 1 - logvar.double()).sum(-1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        kl = gaussian_kl(mu, logvar)
+        kl_p = gaussian_kl(mu, logvar, torch.zeros_like(mu), torch.zeros_like(logvar))
+    assert kl.dtype == torch.float32 and (kl > 0).all()
+    torch.testing.assert_close(kl.double(), exact, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(kl_p.double(), exact, rtol=1e-4, atol=1e-3)

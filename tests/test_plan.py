@@ -116,6 +116,30 @@ def test_the_oracle_pushes_the_block_to_an_easy_goal(tmp_path):
     assert r["summary"]["oracle"]["distance_ratio"] < 0.3
 
 
+def test_an_interrupted_evaluation_keeps_the_episodes_it_finished(tmp_path, monkeypatch):
+    import vidpred.plan as plan_module
+    from vidpred.data.gl import select_gl_backend
+
+    select_gl_backend()
+    played = []
+    run_episode = plan_module.run_episode
+
+    def stop_in_the_second(*args):
+        if len(played) == 1:
+            raise KeyboardInterrupt
+        played.append(1)
+        return run_episode(*args)
+
+    monkeypatch.setattr(plan_module, "run_episode", stop_in_the_second)
+    settings = plan_module.PlanSettings(episodes=3, planners=("random",), steps=2)
+    with pytest.raises(KeyboardInterrupt):
+        plan_module.plan(None, 2, settings, tmp_path, progress=False, gifs=False)
+    r = json.loads((tmp_path / "results.json").read_text())
+    assert [e["episode"] for e in r["episodes"]] == [0]
+    assert r["summary"]["random"]["success_rate"] in (0.0, 1.0)
+    assert not (tmp_path / "results.json.tmp").exists()
+
+
 @pytest.mark.parametrize("bf16", [False, True])
 def test_model_planner_rolls_out_without_autograd_and_in_the_asked_precision(scene, bf16):
     from vidpred.data.push_goals import sample_task
@@ -143,9 +167,11 @@ def test_model_planner_rolls_out_without_autograd_and_in_the_asked_precision(sce
     frame = torch.from_numpy(task.start_image).permute(2, 0, 1).float() / 255
     past = np.tile(np.r_[np.zeros(4), scene.grip()], (2, 1)).astype(np.float32)
     seqs = np.random.default_rng(1).uniform(-1, 1, (6, 3, 3))
+    state = torch.get_rng_state()
     costs = planner.score(torch.stack([frame, frame]), past, scene.grip(), seqs)
     assert costs.shape == (6,) and np.isfinite(costs).all()
     assert seen == [(True, bf16, False)] * 3
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's random state is untouched
 
 
 def test_planar_planners_never_move_the_gripper_vertically():

@@ -20,11 +20,16 @@ def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor | None = None,
         mu_p, logvar_p: prior mean and log-variance of the same shape; ``None`` means N(0, I).
 
     Returns:
-        Tensor of shape ``mu_q.shape[:-1]`` for a vector latent: KL in nats per sample. For a
-        spatial latent pass ``mu_q.flatten(-3)`` first.
+        float32 tensor of shape ``mu_q.shape[:-1]`` for a vector latent: KL in nats per sample.
+        For a spatial latent pass ``mu_q.flatten(-3)`` first.
     """
+    # float32 whatever the inputs: under bf16 autocast each term exp(logvar) - 1 - logvar would
+    # be rounded to 8 bits, and over a spatial latent's thousands of terms the sum drifts by
+    # whole nats (below zero near the prior)
+    mu_q, logvar_q = mu_q.float(), logvar_q.float()
     if mu_p is None:
         return 0.5 * torch.sum(mu_q.pow(2) + logvar_q.exp() - 1.0 - logvar_q, dim=-1)
+    mu_p, logvar_p = mu_p.float(), logvar_p.float()
     return 0.5 * torch.sum(
         logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) * torch.exp(-logvar_p) - 1.0,
         dim=-1,

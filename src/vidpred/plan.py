@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -176,7 +177,8 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
     out.mkdir(parents=True, exist_ok=True)
     planners = make_planners(settings, model, n_past, bf16)
     scene = FetchPushScene(image_size)
-    episodes = []
+    episodes: list[dict] = []
+    results = write_results(out, settings, bf16, episodes)
     try:
         for i in progress_bar(range(settings.episodes), desc="planning", unit="episode",
                               disable=not progress):
@@ -194,9 +196,19 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
                                     {"executed": shown, "imagined": imagined,
                                      "goal": [task.goal_image] * len(shown)})
             episodes.append(row)
+            # after every episode, so an interrupted run keeps the episodes it finished
+            results = write_results(out, settings, bf16, episodes)
     finally:
         scene.close()
+    return results
+
+
+def write_results(out: Path, settings: PlanSettings, bf16: bool, episodes: list[dict]) -> dict:
+    """Write ``out/results.json`` (module doc) for the episodes finished so far, atomically
+    (a temporary file renamed over the old one); return its dict."""
     results = {"settings": {**asdict(settings), "bf16": bf16}, "success_radius": SUCCESS_RADIUS,
                "episodes": episodes, "summary": summarise(episodes, settings.planners)}
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps(results, indent=1))
+    os.replace(tmp, out / "results.json")
     return results

@@ -262,11 +262,15 @@ class ModelCEMPlanner(Planner):
         cond[:, self.n_past - 1:, :3] = np.concatenate([done, done[:, -1:]], 1)
         cond[:, self.n_past - 1:, 3] = 0.0
         cond[:, self.n_past:, 4:] = pos[:, 1:]
-        torch.manual_seed(self.seed)
-        self.seed += 1
         costs = torch.zeros(K, device=self.device)
         last = None
-        with torch.inference_mode(), autocast(self.device, self.bf16):
+        # the rollout's z draws come from the planner's own seed; the caller's random state
+        # is left as it was
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode(), \
+                autocast(self.device, self.bf16):
+            torch.manual_seed(self.seed)
+            self.seed += 1
             for frame in self.model.rollout_steps(context.expand(K, *context.shape),
                                                   torch.from_numpy(cond).to(self.device), H, 1):
                 last = frame[:, 0].float()
