@@ -80,10 +80,10 @@ def test_the_fixed_scene_reproduces_the_images_from_before_scenes_were_varied(tm
     for t in range(4):
         frame = _png(root / "train" / "train_img" / f"frame{t}.png")
         label = _png(root / "train" / "train_label" / f"frame{t}.png")
-        # a tolerance for another OpenGL backend's rounding; a changed floor, light, camera or
-        # body is tens of levels off
-        assert np.abs(frame - reference[:h, t * w:(t + 1) * w]).mean() < 0.5, t
-        assert np.abs(label - reference[h:, t * w:(t + 1) * w]).mean() < 0.5, t
+        # a tolerance for another OpenGL backend's rounding (a GPU driver's EGL differs by a level
+        # or two on average); a changed floor, light, camera or body is tens of levels off
+        assert np.abs(frame - reference[:h, t * w:(t + 1) * w]).mean() < 3.0, t
+        assert np.abs(label - reference[h:, t * w:(t + 1) * w]).mean() < 3.0, t
     # the record of a fixed-scene dataset is the one written before scenes were varied, so such
     # a dataset is reused; varied scenes never take it for theirs
     assert "scene" not in json.loads((root / "vidpred_dataset.json").read_text())
