@@ -167,6 +167,10 @@ class TrainConfig:
         channels_last: NHWC memory layout for the convolutions (faster on CPU).
         deterministic: ``torch.use_deterministic_algorithms(True)`` (bit-exact reruns/resumes).
         keep_checkpoints: how many epoch checkpoints to keep besides ``last`` and ``best``.
+        precise_bn_batches: at the end of training, replace the BatchNorm running statistics
+            by their averages over this many training batches rolled out free-running
+            ("precise BN", Wu & Johnson 2021; see :mod:`vidpred.precise_bn`) before the last
+            validation and checkpoint; 0 keeps the running averages of the last steps.
         tensorboard: also write TensorBoard event files into the run directory.
         precision: the training step's arithmetic: ``auto`` (bf16 autocast on CUDA, float32 on
             CPU), ``bf16`` (bf16 autocast also on a CPU with AVX512-BF16 or AMX; float32, with a
@@ -195,6 +199,7 @@ class TrainConfig:
     channels_last: bool = True
     deterministic: bool = False
     keep_checkpoints: int = 2
+    precise_bn_batches: int = 0
     tensorboard: bool = True
     precision: str = "auto"
 
@@ -377,6 +382,7 @@ _RANGES = [
     ("train.tfr_floor", 0.0, True, 1.0), ("train.grad_clip", 0.0, True, None),
     ("train.seed", 0, True, None), ("train.val_sequences", 1, True, None),
     ("train.threads", 0, True, None), ("train.keep_checkpoints", 0, True, None),
+    ("train.precise_bn_batches", 0, True, None),
 ]
 
 

@@ -23,6 +23,7 @@ from .data.augment import ClipAugmenter
 from .device import resolve_device, synchronize, to_device, use_bf16
 from .errors import TrainingError
 from .models import VideoModel, build_model
+from .precise_bn import recompute_batchnorm_stats
 from .progress import progress_bar
 from .runs import (METRICS_FILE, Checkpoints, GracefulStop, ResumePoint, RunLog, prepare_run_dir,
                    resume_run, start_fresh)
@@ -208,13 +209,14 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
                 bar.update()
                 if it % 10 == 0:
                     bar.set_postfix(loss=f"{figs.loss:.4f}", beta=f"{beta:.2e}", tfr=f"{tfr:.2f}")
-                if it % t.iters_per_epoch == 0 or it == t.iterations or out_of_time:
+                final = it == t.iterations or out_of_time
+                if final:  # before the last validation and checkpoint
+                    _finish(cfg, ctx, model, train_set, it, out_of_time, bf16, bar)
+                if it % t.iters_per_epoch == 0 or final:
                     _end_epoch(cfg, ctx, model, val_set, it, epoch, point, epoch_mse, epoch_start,
                                runlog, checkpoints, bar, use_cond)
                     tick, epoch_mse, epoch_start = time.perf_counter(), [], point.seconds
                 if out_of_time:
-                    if ctx.is_main:
-                        bar.write(f"train.max_minutes={t.max_minutes:g} reached at iteration {it}")
                     break
                 if figs.extra[0] and it < t.iterations:
                     _stop(checkpoints, it, point, bar, log, stop.requested or "stop on another rank")
@@ -246,6 +248,23 @@ def _stop(checkpoints: Checkpoints, it: int, point: ResumePoint, bar, log, why: 
     log(f"\n{why}: saved {checkpoints.run_dir / 'last.ckpt'} at iteration {it}; continue with "
         "--resume")
     raise _Stopped
+
+
+def _finish(cfg: Config, ctx, model, train_set, it: int, out_of_time: bool, bf16: bool,
+            bar) -> None:
+    """The end of training: say why it stopped and, with ``train.precise_bn_batches``,
+    recompute the BatchNorm statistics for the final weights (every rank, the same batches)."""
+    t = cfg.train
+    if out_of_time and ctx.is_main:
+        bar.write(f"train.max_minutes={t.max_minutes:g} reached at iteration {it}")
+    if t.precise_bn_batches:
+        layers = recompute_batchnorm_stats(
+            model, train_set, cfg.data.n_past, batches=t.precise_bn_batches,
+            batch_size=t.batch_size, seed=t.seed, use_cond=cfg.model.cond_dim > 0,
+            device=ctx.device, bf16=bf16)
+        if ctx.is_main and layers:
+            bar.write(f"BatchNorm statistics of {layers} layers recomputed over "
+                      f"{t.precise_bn_batches} training batches (train.precise_bn_batches)")
 
 
 def _precision(precision: str, device: torch.device, log) -> bool:
