@@ -202,13 +202,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
                 point.seconds, tick = point.seconds + now - tick, now
                 seconds = figs.extra[1] if ctx.world_size > 1 else point.seconds  # ranks agree
                 out_of_time = 0 < t.max_minutes * 60.0 <= seconds
-                runlog.iteration({"kind": "iter", "iteration": it, "epoch": epoch, "loss": figs.loss,
-                                  "mse": figs.mse, "kl": figs.kl, "beta": beta, "tfr": tfr, "lr": lr,
-                                  "teacher_forcing": bool(u < tfr), "time": round(point.seconds, 3)})
+                _log_iteration(runlog, bar, it, epoch, figs, (beta, tfr, lr), u < tfr, point.seconds)
                 epoch_mse.append(figs.mse)
-                bar.update()
-                if it % 10 == 0:
-                    bar.set_postfix(loss=f"{figs.loss:.4f}", beta=f"{beta:.2e}", tfr=f"{tfr:.2f}")
                 final = it == t.iterations or out_of_time
                 if final:  # before the last validation and checkpoint
                     _finish(cfg, ctx, model, train_set, it, out_of_time, bf16, bar)
@@ -248,6 +243,18 @@ def _stop(checkpoints: Checkpoints, it: int, point: ResumePoint, bar, log, why: 
     log(f"\n{why}: saved {checkpoints.run_dir / 'last.ckpt'} at iteration {it}; continue with "
         "--resume")
     raise _Stopped
+
+
+def _log_iteration(runlog: RunLog, bar, it: int, epoch: int, figs, schedule: tuple,
+                   teacher_forced: bool, seconds: float) -> None:
+    """One iteration's line in the log (``schedule`` = (beta, tfr, lr)) and the progress bar."""
+    beta, tfr, lr = schedule
+    runlog.iteration({"kind": "iter", "iteration": it, "epoch": epoch, "loss": figs.loss,
+                      "mse": figs.mse, "kl": figs.kl, "beta": beta, "tfr": tfr, "lr": lr,
+                      "teacher_forcing": bool(teacher_forced), "time": round(seconds, 3)})
+    bar.update()
+    if it % 10 == 0:
+        bar.set_postfix(loss=f"{figs.loss:.4f}", beta=f"{beta:.2e}", tfr=f"{tfr:.2f}")
 
 
 def _finish(cfg: Config, ctx, model, train_set, it: int, out_of_time: bool, bf16: bool,
