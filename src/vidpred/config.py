@@ -95,8 +95,10 @@ class ModelConfig:
         output: ``sigmoid`` (the decoder draws the frame) or ``composite`` (the decoder also
             draws a mask and the frame is mask * drawn + (1 - mask) * a source frame — SVG: the
             skip frame; pose CVAE: the previous frame — so static background is copied rather
-            than redrawn); pose CVAE only: ``composite_first`` composites over the first frame
-            (see :mod:`vidpred.models.pose_cvae`).
+            than redrawn); SVG only: ``warp`` composites over the source frame warped by a flow
+            field the decoder also predicts, so moved things keep their pixels (see
+            :mod:`vidpred.models.warp`); pose CVAE only: ``composite_first`` composites over the
+            first frame (see :mod:`vidpred.models.pose_cvae`).
         frame_channels, label_channels, z_channels, fusion_channels: pose CVAE only: F, L, N, D
             (template 128, 32, 12, 192).
         time_chunk: time steps of a clip that go through the convolutional networks in one call

@@ -37,9 +37,10 @@ from .base import StepOutput, VideoModel, memory_format_of
 from .conditions import ImageToVector, check_cond_kind, check_conditions, embed_conditions, repeat_samples
 from .points import ConditionPoints
 from .recurrent import GaussianLSTM, LSTMPredictor
+from .warp import warp
 
 PRIORS = ("learned", "fixed")
-OUTPUTS = ("sigmoid", "composite")
+OUTPUTS = ("sigmoid", "composite", "warp")
 
 
 class SVG(VideoModel):
@@ -52,7 +53,8 @@ class SVG(VideoModel):
         predictor_layers, posterior_layers, prior_layers: LSTM depths (paper: 2, 1, 1).
         prior: ``learned`` (SVG-LP) or ``fixed`` (SVG-FP).
         cond_dim: per-frame condition size (0 = unconditional): vector length, or image channels.
-        output: ``sigmoid`` or ``composite`` (see :class:`vidpred.config.ModelConfig`).
+        output: ``sigmoid``, ``composite`` or ``warp`` (see :class:`vidpred.config.ModelConfig`
+            and :mod:`vidpred.models.warp`).
         channels: image channels.
         cond_kind: ``vector`` ((B, T, cond_dim)) or ``image`` ((B, T, cond_dim, H, W)).
         cond_embed: size of the vector an image condition is embedded into.
@@ -85,9 +87,11 @@ class SVG(VideoModel):
         if time_chunk < 0:
             raise ValueError(f"time_chunk must be >= 0, got {time_chunk}")
         self.time_chunk = time_chunk
-        self.composite = output == "composite"
+        self.composite = output in ("composite", "warp")
+        self.flow = output == "warp"
+        out_channels = channels + int(self.composite) + 2 * int(self.flow)
         self.encoder, self.decoder = build_backbone(backbone, g_dim, width, channels,
-                                                    channels + int(self.composite), image_hw)
+                                                    out_channels, image_hw)
         self.cond_encoder = None
         if cond_kind == "image" and cond_dim:
             self.cond_encoder = ImageToVector(cond_dim, cond_embed, image_hw)
@@ -101,6 +105,22 @@ class SVG(VideoModel):
                 raise ValueError("cond_points needs vector conditions (cond_kind 'vector', "
                                  f"cond_dim > 0), got {cond_kind!r} with cond_dim {cond_dim}")
             self.points = ConditionPoints(cond_dim, cond_points, self.decoder.stage_channels)
+        if self.flow:
+            self._zero_flow_head(channels + 1)
+
+    def _zero_flow_head(self, first: int) -> None:
+        """Start ``warp`` models with zero flow: the output channels from ``first`` on (the
+        flow's) get zero weights and bias in the decoder's last layer (and zero condition-point
+        projections), so training starts from the plain composite."""
+        last = self.decoder.merge[-1]
+        with torch.no_grad():
+            # ConvTranspose2d weights are (in, out, k, k), Conv2d weights (out, in, k, k)
+            w = last.weight[:, first:] if isinstance(last, torch.nn.ConvTranspose2d) else last.weight[first:]
+            w.zero_()
+            if last.bias is not None:
+                last.bias[first:].zero_()
+            if self.points is not None:
+                self.points.proj[-1][first:].zero_()
 
     # ---- pieces ---------------------------------------------------------------------------
     def encode(self, frames: Tensor, skip_frames: int | None = None) -> tuple[Tensor, list[Tensor]]:
@@ -154,9 +174,13 @@ class SVG(VideoModel):
         raw = self.decoder(g, terms, maps).float()
         if not self.composite:
             return torch.sigmoid(raw)
+        source = _skip_sources(background, raw.shape[1])
+        if self.flow:
+            raw, flow = raw.split([self.channels + 1, 2], dim=2)
+            source = warp(source.flatten(0, 1), torch.tanh(flow).flatten(0, 1)).view_as(source)
         rgb, mask = torch.sigmoid(raw).split([self.channels, 1], dim=2)
         # mask * rgb + (1 - mask) * source in one pass forward and backward
-        return torch.lerp(_skip_sources(background, raw.shape[1]), rgb, mask)
+        return torch.lerp(source, rgb, mask)
 
     def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
         """Per-frame conditions (B, T, D) or (B, T, C, H, W) -> step conditions c_t
