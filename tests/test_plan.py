@@ -59,10 +59,14 @@ def test_block_centroid_cost_is_zero_at_the_goal_and_falls_toward_it(scene):
     start, goal = _to_float(task.start_image), _to_float(task.goal_image)
     scene.reset((task.block_xy + task.goal_xy) / 2, task.rgb)  # half way
     half = _to_float(scene.render())
-    c = cost(torch.stack([start, half, goal]))
-    assert c[2] < 0.5 < c[1] < c[0] and c[0] > 4  # pixels
-    # the background has no block colour: a frame without the block counts as not moved
-    assert cost(_to_float(task.background)) == pytest.approx(float(c[0]))
+    c = cost(torch.stack([start, half, goal])[:, None])  # three one-frame plans
+    assert c[2] < 0.1 * c[0] and c[2] < c[1] < c[0] and c[0] > 4  # pixels
+    assert float(c[0]) == pytest.approx(cost.start_distance, abs=0.01)
+    # the background has no block colour: a plan that hides the block throughout has not moved
+    # it, and a frame without the block neither helps nor hurts a plan
+    background = _to_float(task.background)
+    assert cost(background[None]) == pytest.approx(cost.start_distance)
+    assert cost(torch.stack([half, background])) == pytest.approx(float(c[1]))
 
 
 def test_plan_command_runs_every_planner_on_the_same_episodes(push_root, tmp_path):
@@ -138,6 +142,35 @@ def test_an_interrupted_evaluation_keeps_the_episodes_it_finished(tmp_path, monk
     assert [e["episode"] for e in r["episodes"]] == [0]
     assert r["summary"]["random"]["success_rate"] in (0.0, 1.0)
     assert not (tmp_path / "results.json.tmp").exists()
+
+
+def test_a_resumed_evaluation_equals_an_uninterrupted_one(tmp_path, monkeypatch):
+    import vidpred.plan as plan_module
+    from vidpred.data.gl import select_gl_backend
+    from vidpred.errors import ConfigError
+
+    select_gl_backend()
+    settings = plan_module.PlanSettings(episodes=3, planners=("random",), steps=3)
+    whole = plan_module.plan(None, 2, settings, tmp_path / "whole", progress=False, gifs=False)
+    short = plan_module.PlanSettings(episodes=1, planners=("random",), steps=3)
+    plan_module.plan(None, 2, short, tmp_path / "part", progress=False, gifs=False)
+    played = []
+    run_episode = plan_module.run_episode
+    monkeypatch.setattr(plan_module, "run_episode",
+                        lambda *a: played.append(1) or run_episode(*a))
+    resumed = plan_module.plan(None, 2, settings, tmp_path / "part", progress=False, gifs=False,
+                               resume=True)
+    assert len(played) == 2  # episode 0 was kept, not replayed
+
+    def outcomes(r):  # all but the wall-clock seconds
+        return [(e["episode"], e["goal"], {k: v for k, v in e["planners"]["random"].items()
+                                           if k != "seconds_per_step"}) for e in r["episodes"]]
+
+    assert outcomes(resumed) == outcomes(whole)
+    assert resumed["summary"]["random"]["distance_ratio"] == whole["summary"]["random"]["distance_ratio"]
+    other = plan_module.PlanSettings(episodes=3, planners=("random",), steps=4)
+    with pytest.raises(ConfigError, match="steps=3"):
+        plan_module.plan(None, 2, other, tmp_path / "part", progress=False, gifs=False, resume=True)
 
 
 @pytest.mark.parametrize("bf16", [False, True])

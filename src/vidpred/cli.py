@@ -255,7 +255,7 @@ def cmd_plan(args) -> None:
             print(note)
     select_gl_backend()
     r = plan(model, n_past, settings, args.out, image_size=size, progress=not args.quiet,
-             gifs=not args.no_gifs, bf16=bf16)
+             gifs=not args.no_gifs, bf16=bf16, resume=args.resume)
     print(f"{settings.episodes} episodes, {settings.steps} steps, goal within "
           f"{r['success_radius'] * 100:.0f} cm")
     print(f"{'planner':10s}{'success':>9s}{'95% interval':>16s}{'final/initial':>15s}{'s/step':>9s}")
@@ -572,6 +572,9 @@ def _plan_parser(sub) -> None:
                    help="the model's rollouts: bf16 autocast on CUDA and on CPUs with AVX512-BF16 "
                    "or AMX, float32 elsewhere (default bf16), or float32 always")
     p.add_argument("--no-gifs", action="store_true", help="write results.json only")
+    p.add_argument("--resume", action="store_true", help="keep the episodes OUT/results.json "
+                   "already holds (an interrupted run, or a shorter one with the same options) "
+                   "and play the rest")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _device_arg(p)
     p.set_defaults(func=cmd_plan)

@@ -152,7 +152,8 @@ def summarise(episodes: list[dict], names) -> dict:
 
 
 def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size: int = 64,
-         progress: bool = True, gifs: bool = True, bf16: bool = False) -> dict:
+         progress: bool = True, gifs: bool = True, bf16: bool = False,
+         resume: bool = False) -> dict:
     """Run every planner on ``settings.episodes`` episodes and write GIFs and ``results.json``.
 
     Each episode is a :func:`vidpred.data.push_goals.sample_task` drawn from (seed, episode);
@@ -166,9 +167,16 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
             the horizon's end | goal).
         bf16: the model planner's rollouts under bf16 autocast (see
             :func:`vidpred.device.use_bf16`); recorded in ``results.json``'s ``settings``.
+        resume: keep the episodes an earlier run with the same settings (the number of
+            episodes aside) left in ``out/results.json`` and play only the rest (each episode's task and random numbers
+            come from (seed, episode), so the results are those of an uninterrupted run).
 
     Returns:
         The ``results.json`` dict (module doc).
+
+    Raises:
+        ConfigError: ``resume`` and ``out/results.json`` was written with other settings or
+            cannot be read.
     """
     from .data.sim_push import FetchPushScene
     from .viz import save_panels_gif
@@ -177,11 +185,12 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
     out.mkdir(parents=True, exist_ok=True)
     planners = make_planners(settings, model, n_past, bf16)
     scene = FetchPushScene(image_size)
-    episodes: list[dict] = []
+    episodes = finished_episodes(out, settings, bf16) if resume else []
     results = write_results(out, settings, bf16, episodes)
     try:
-        for i in progress_bar(range(settings.episodes), desc="planning", unit="episode",
-                              disable=not progress):
+        for i in progress_bar(range(len(episodes), settings.episodes), desc="planning",
+                              unit="episode", disable=not progress, initial=len(episodes),
+                              total=settings.episodes):
             task = sample_task(scene, np.random.default_rng([settings.seed, i]),
                                settings.goal_distance)
             row = {"episode": i, "block_start": task.block_xy.tolist(),
@@ -201,6 +210,31 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
     finally:
         scene.close()
     return results
+
+
+def finished_episodes(out: Path, settings: PlanSettings, bf16: bool) -> list[dict]:
+    """The episodes ``out/results.json`` holds ([] when there is none), after checking that it
+    was written with these settings.
+
+    Raises:
+        ConfigError: unreadable, or written with other settings (the first differing key named).
+    """
+    path = out / "results.json"
+    if not path.exists():
+        return []
+    try:
+        old = json.loads(path.read_text())
+        episodes, written = old["episodes"], old["settings"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{path}: cannot resume from it ({e}); remove it or choose another "
+                          "--out") from None
+    wanted = json.loads(json.dumps({**asdict(settings), "bf16": bf16}))
+    for key in wanted.keys() - {"episodes"}:  # a finished run may be extended to more episodes
+        if written.get(key) != wanted[key]:
+            raise ConfigError(f"{path}: written with {key}={written.get(key)!r}, this run has "
+                              f"{wanted[key]!r}; resume with the same options or choose another "
+                              "--out")
+    return episodes[:settings.episodes]
 
 
 def write_results(out: Path, settings: PlanSettings, bf16: bool, episodes: list[dict]) -> dict:

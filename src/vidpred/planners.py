@@ -21,6 +21,9 @@ from .data.sim_push import (ACTION_SCALE, RANDOM_ACTION_STD, FetchPushScene, kee
 from .device import autocast
 
 PLANNERS = ("cem", "random", "oracle")
+# BlockCentroidCost: the block's start distance counts as one more frame with this weight, that of
+# a frame showing a fifth of the block (weights are squared visible mass)
+NOT_MOVED_WEIGHT = 0.2 ** 2
 # The weld that pulls the gripper to its mocap target is soft: within one control step the gripper
 # covers about this share of the commanded ACTION_SCALE x action (a least-squares fit over random
 # smooth actions, the same on all three axes within 0.02; tests/test_plan.py checks the fit).
@@ -115,14 +118,20 @@ def integrate_grip(grip: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, n
 
 
 class BlockCentroidCost:
-    """Distance in pixels between the block's centroid in a frame and in the goal image.
+    """Distance in pixels between the block's centroid in predicted frames and in the goal image,
+    averaged over a plan's frames with more weight where more of the block is seen.
 
     The block is found by colour: a pixel's weight is exp(-|chroma - block chroma|^2 / 2 sigma^2)
     with chroma = rgb / (r + g + b), which shading does not change, times its brightness up to
     0.3 (dark pixels have no reliable chroma). The block chroma is measured on the start image's
-    block pixels (:attr:`PushTask.block_mask`). A frame where the weights add up to less than a
-    fifth of the goal image's (the block hidden behind the arm, or blurred away) counts as the
-    block not having moved.
+    block pixels (:attr:`PushTask.block_mask`).
+
+    A frame's centroid distance counts with weight (m / m_goal)^2, m its block weights' sum and
+    m_goal the goal image's; the block's start distance counts as one more frame of weight
+    :data:`NOT_MOVED_WEIGHT`. Why: where the arm hides part of the block, the visible part's
+    centroid shifts away from the arm, so a plan that parks the arm on the block's far side would
+    seem to move it; squared visible mass lets such frames count little, and a block hidden or
+    blurred away throughout counts as not moved.
 
     Why not a pixel distance to the goal image: where the start and goal squares do not overlap,
     pushing the block off its start square in any direction lowers it as much as pushing it
@@ -135,8 +144,9 @@ class BlockCentroidCost:
         self.sigma = sigma
         self.chroma = _chroma(start)[:, torch.from_numpy(task.block_mask)].mean(-1)
         self.goal_xy, goal_mass = self.centroid(_to_float(task.goal_image))
-        self.start_xy, _ = self.centroid(start)
-        self.min_mass = 0.2 * float(goal_mass)
+        self.goal_mass = float(goal_mass)
+        start_xy, _ = self.centroid(start)
+        self.start_distance = float((start_xy - self.goal_xy).norm())
 
     def weights(self, frames: torch.Tensor) -> torch.Tensor:
         """(..., 3, H, W) in [0, 1] -> (..., H, W) block weights in [0, 1]."""
@@ -156,11 +166,21 @@ class BlockCentroidCost:
         cy = (w.sum(-1) * ys).sum(-1) / mass.clamp_min(1e-6)
         return torch.stack([cx, cy], -1), mass
 
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        """(..., 3, H, W) -> (...) pixels between block and goal centroids."""
+    def terms(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(..., 3, H, W) -> (weight x centroid distance in pixels, weight), each (...): one
+        frame's share of :meth:`__call__`'s weighted mean, to add up over a rollout."""
         xy, mass = self.centroid(frames)
-        xy = torch.where((mass >= self.min_mass)[..., None], xy, self.start_xy.to(xy.device))
-        return (xy - self.goal_xy.to(xy.device)).norm(dim=-1)
+        weight = (mass / self.goal_mass) ** 2
+        return weight * (xy - self.goal_xy.to(xy.device)).norm(dim=-1), weight
+
+    def combine(self, weighted: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Sums of :meth:`terms` over a plan's frames -> its cost in pixels."""
+        return (weighted + NOT_MOVED_WEIGHT * self.start_distance) / (weight + NOT_MOVED_WEIGHT)
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        """(..., T, 3, H, W) a plan's T frames -> (...) its cost in pixels (class doc)."""
+        weighted, weight = self.terms(frames)
+        return self.combine(weighted.sum(-1), weight.sum(-1))
 
 
 def _to_float(image: np.ndarray) -> torch.Tensor:
@@ -170,6 +190,19 @@ def _to_float(image: np.ndarray) -> torch.Tensor:
 
 def _chroma(frames: torch.Tensor) -> torch.Tensor:
     return frames / frames.sum(-3, keepdim=True).clamp_min(1e-3)
+
+
+def true_cost(scene: FetchPushScene, task: PushTask, state: np.ndarray,
+              seq: np.ndarray) -> float:
+    """Play an action sequence (H, 3) in the simulator from ``state``
+    (:meth:`FetchPushScene.get_state`) and return the block-goal distance in metres averaged over
+    its H steps: the cost the oracle minimises. Leaves the scene after the last action."""
+    scene.set_state(state)
+    total = 0.0
+    for a in seq:
+        scene.step(np.r_[keep_in_workspace(scene.grip(), a), 0.0])
+        total += block_goal_distance(scene, task)
+    return total / len(seq)
 
 
 class Planner:
@@ -214,8 +247,8 @@ class ModelCEMPlanner(Planner):
     a zero action, before there are that many) and, as conditions of the frames to come, each
     candidate's actions with the gripper positions :func:`integrate_grip` predicts from them;
     the action after the horizon's last frame, which the model also reads, repeats the last one.
-    One prior sample per candidate. Cost: :class:`BlockCentroidCost` averaged over the horizon's
-    frames, so a plan that gets the block there sooner is preferred. Rollouts run without
+    One prior sample per candidate. Cost: :class:`BlockCentroidCost` over the horizon's frames
+    (a weighted mean, so a plan that gets the block there sooner is preferred). Rollouts run without
     autograd and, with ``bf16``, under bf16 autocast (:func:`vidpred.device.autocast`; the
     frames and the cost stay float32).
     """
@@ -232,13 +265,20 @@ class ModelCEMPlanner(Planner):
         self.cost = BlockCentroidCost(task)
         self.seed = int(rng.integers(2 ** 31))
 
-    def act(self, obs):
+    def context(self, obs: Observation) -> tuple[torch.Tensor, np.ndarray]:
+        """The model's context now: the last ``n_past`` frames (n_past, C, H, W) on the model's
+        device, and their conditions (n_past, 7) float32 (the last row's action is 0 until
+        :meth:`score` puts each candidate's first there)."""
         t = len(obs.frames) - 1
         steps = range(t - self.n_past + 1, t + 1)  # the context's frames; < 0: frame 0 again
         context = torch.stack([obs.frames[max(i, 0)] for i in steps]).to(self.device)
         ee0 = obs.conds[0][4:] if obs.conds else obs.grip
         past = np.stack([np.r_[np.zeros(4), ee0] if i < 0 else obs.conds[i] if i < t
                          else np.r_[np.zeros(4), obs.grip] for i in steps]).astype(np.float32)
+        return context, past
+
+    def act(self, obs):
+        context, past = self.context(obs)
         imagined = {}
         best, _ = cem(lambda seqs: self.score(context, past, obs.grip, seqs, imagined),
                       self.rng, self.settings)
@@ -262,7 +302,8 @@ class ModelCEMPlanner(Planner):
         cond[:, self.n_past - 1:, :3] = np.concatenate([done, done[:, -1:]], 1)
         cond[:, self.n_past - 1:, 3] = 0.0
         cond[:, self.n_past:, 4:] = pos[:, 1:]
-        costs = torch.zeros(K, device=self.device)
+        weighted = torch.zeros(K, device=self.device)
+        weight = torch.zeros(K, device=self.device)
         last = None
         # the rollout's z draws come from the planner's own seed; the caller's random state
         # is left as it was
@@ -274,8 +315,10 @@ class ModelCEMPlanner(Planner):
             for frame in self.model.rollout_steps(context.expand(K, *context.shape),
                                                   torch.from_numpy(cond).to(self.device), H, 1):
                 last = frame[:, 0].float()
-                costs += self.cost(last)
-        costs = (costs / H).cpu().numpy()
+                terms = self.cost.terms(last)
+                weighted += terms[0]
+                weight += terms[1]
+        costs = self.cost.combine(weighted, weight).cpu().numpy()
         if imagined is not None:
             i = int(np.argmin(costs))
             imagined[seqs[i].tobytes()] = (last[i].clamp(0, 1) * 255).round().byte() \
@@ -296,17 +339,9 @@ class OracleCEMPlanner(Planner):
     def act(self, obs):
         scene = self.scene
         saved = scene.get_state()
-
-        def play(seq) -> float:
-            scene.set_state(saved)
-            total = 0.0
-            for a in seq:
-                scene.step(np.r_[keep_in_workspace(scene.grip(), a), 0.0])
-                total += block_goal_distance(scene, self.task)
-            return total / len(seq)
-
-        best, _ = cem(lambda seqs: [play(q) for q in seqs], self.rng, self.settings)
-        play(best)
+        best, _ = cem(lambda seqs: [true_cost(scene, self.task, saved, q) for q in seqs],
+                      self.rng, self.settings)
+        true_cost(scene, self.task, saved, best)
         imagined = scene.render()
         scene.set_state(saved)
         return keep_in_workspace(obs.grip, best[0]), imagined
