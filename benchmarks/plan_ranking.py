@@ -109,7 +109,8 @@ def image_cost_of_renders(scene, cost, state, seq) -> float:
 def judge(cost: np.ndarray, truth: np.ndarray) -> list[float]:
     """[Spearman's rho of ``cost`` against ``truth``, elite gain] (module doc)."""
     # true costs to 0.1 mm: candidates that leave the block alone tie
-    spearman = np.corrcoef(ranks(cost), ranks(np.round(truth, 4)))[0, 1]
+    a, b = ranks(cost), ranks(np.round(truth, 4))
+    spearman = np.corrcoef(a, b)[0, 1] if a.std() > 0 and b.std() > 0 else np.nan
     mean_all = truth.mean()
     best = np.sort(truth)[:ELITES].mean()
     picked = truth[np.argsort(cost, kind="stable")[:ELITES]].mean()
