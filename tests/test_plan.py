@@ -169,8 +169,10 @@ def test_a_resumed_evaluation_equals_an_uninterrupted_one(tmp_path, monkeypatch)
     assert outcomes(resumed) == outcomes(whole)
     assert resumed["summary"]["random"]["distance_ratio"] == whole["summary"]["random"]["distance_ratio"]
     other = plan_module.PlanSettings(episodes=3, planners=("random",), steps=4)
+    before = (tmp_path / "part" / "results.json").read_text()
     with pytest.raises(ConfigError, match="steps=3"):
         plan_module.plan(None, 2, other, tmp_path / "part", progress=False, gifs=False, resume=True)
+    assert (tmp_path / "part" / "results.json").read_text() == before  # the refusal lost nothing
 
 
 @pytest.mark.parametrize("bf16", [False, True])

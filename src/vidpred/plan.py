@@ -168,8 +168,9 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
         bf16: the model planner's rollouts under bf16 autocast (see
             :func:`vidpred.device.use_bf16`); recorded in ``results.json``'s ``settings``.
         resume: keep the episodes an earlier run with the same settings (the number of
-            episodes aside) left in ``out/results.json`` and play only the rest (each episode's task and random numbers
-            come from (seed, episode), so the results are those of an uninterrupted run).
+            episodes aside) left in ``out/results.json`` and play only the rest (each episode's
+            task and random numbers come from (seed, episode), so the results are those of an
+            uninterrupted run).
 
     Returns:
         The ``results.json`` dict (module doc).
@@ -183,9 +184,10 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    # checked before the renderer opens: a refused resume leaves nothing open or rewritten
+    episodes = finished_episodes(out, settings, bf16) if resume else []
     planners = make_planners(settings, model, n_past, bf16)
     scene = FetchPushScene(image_size)
-    episodes = finished_episodes(out, settings, bf16) if resume else []
     results = write_results(out, settings, bf16, episodes)
     try:
         for i in progress_bar(range(len(episodes), settings.episodes), desc="planning",
