@@ -93,6 +93,17 @@ def test_all_problems_are_listed_at_once_and_the_global_batch_must_split():
         assert config_problems(Config.load(path)) == [], path.name
 
 
+def test_block_weight_and_block_colours_are_checked():
+    cfg = Config().apply_overrides(["model.name=pose_cvae", "model.block_weight=5",
+                                    "data.block_colours=blue", "model.cond_kind=image",
+                                    "model.cond_dim=3", "data.layout=dance"])
+    problems = config_problems(cfg)
+    assert any(p.startswith("model.block_weight=5.0") for p in problems), problems
+    assert any(p.startswith("data.block_colours='blue'") for p in problems), problems
+    assert config_problems(Config().apply_overrides(["model.block_weight=-1"])) == [
+        "model.block_weight=-1.0: must be >= 0"]
+
+
 def test_model_defaults_are_the_config_defaults():
     """One source of defaults: the constructors' keyword defaults equal the config's."""
     import inspect

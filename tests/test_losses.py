@@ -44,3 +44,40 @@ def test_kl_of_bf16_statistics_is_computed_in_float32():
     assert kl.dtype == torch.float32 and (kl > 0).all()
     torch.testing.assert_close(kl.double(), exact, rtol=1e-4, atol=1e-3)
     torch.testing.assert_close(kl_p.double(), exact, rtol=1e-4, atol=1e-3)
+
+
+def _scene_with_block() -> tuple[torch.Tensor, torch.Tensor]:
+    """A (3, 16, 16) frame: white table, green floor strip, blue arm, a shaded red-to-magenta
+    block at rows/cols 4..7; and the block's mask."""
+    frame = torch.ones(3, 16, 16) * 0.9
+    frame[:, 12:] = torch.tensor([0.2, 0.6, 0.2])[:, None, None]   # floor
+    frame[:, :3, 10:] = torch.tensor([0.2, 0.3, 0.8])[:, None, None]  # arm
+    frame[:, 4:8, 4:8] = 0.6 * torch.tensor([1.0, 0.25, 0.1])[:, None, None]  # block in shade
+    block = torch.zeros(16, 16)
+    block[4:8, 4:8] = 1
+    return frame, block
+
+
+def test_red_mask_finds_the_block_and_nothing_else():
+    from vidpred.losses import red_mask
+
+    frame, block = _scene_with_block()
+    assert torch.allclose(red_mask(frame), block)
+    assert red_mask(frame[None, None]).shape == (1, 1, 16, 16)
+
+
+def test_block_weighted_mse_weighs_where_the_block_is_and_was():
+    from vidpred.losses import block_weighted_mse, frame_mse
+
+    frame, block = _scene_with_block()
+    moved = torch.roll(frame, 6, dims=-1)  # the block at cols 10..13 in the second frame
+    clip = torch.stack([frame, moved])[None]  # (1, 2, 3, 16, 16)
+    pred = clip[:, 1:].clone()
+    assert block_weighted_mse(pred, clip, 20.0) == 0
+    # the same error costs 1 + w times more where the block was than on the table
+    off_block, on_old_block = pred.clone(), pred.clone()
+    off_block[..., 14, 0] += 0.1
+    on_old_block[..., 5, 5] += 0.1
+    assert torch.isclose(block_weighted_mse(off_block, clip, 0.0), frame_mse(off_block, clip[:, 1:]).mean())
+    ratio = block_weighted_mse(on_old_block, clip, 20.0) / block_weighted_mse(off_block, clip, 20.0)
+    assert torch.isclose(ratio, torch.tensor(21.0))

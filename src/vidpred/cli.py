@@ -130,9 +130,9 @@ def _generate_if_asked(cfg, progress: bool) -> None:
     check_config(cfg)  # a bad config generates nothing
     root = Path(d.root).expanduser()
     print(f"built-in robot-pushing data in {root} (generated once, then reused; "
-          f"random-action share {d.random_action_share:g})")
-    generate_push_dataset(root, PushSpec(random_action_share=d.random_action_share),
-                          progress=progress)
+          f"random-action share {d.random_action_share:g}, block colours {d.block_colours})")
+    spec = PushSpec(random_action_share=d.random_action_share, block_colours=d.block_colours)
+    generate_push_dataset(root, spec, progress=progress)
 
 
 def cmd_train(args) -> None:
@@ -493,8 +493,11 @@ def _data_parsers(sub) -> None:
 def _run_parsers(sub) -> None:
     """``vidpred train``, ``evaluate`` and ``predict``."""
     t = sub.add_parser("train", help="train a model from a YAML config")
-    t.add_argument("--config", help="YAML config file, or the name of a shipped one (push_cpu, "
-                   "bair_svg_lp, course2022_svg_fp, dance_cpu, dance_template); defaults without one")
+    from .config import CONFIG_DIR
+
+    shipped = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+    t.add_argument("--config", help=f"YAML config file, or the name of a shipped one ({shipped}); "
+                   "defaults without one")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=1e-3 (repeatable)")
     t.add_argument("--data", help="dataset root (overrides data.root)")

@@ -50,6 +50,8 @@ class DataConfig:
         random_action_share: with ``generate``: the share of generated sequences driven by random
             smooth actions instead of the scripted pushes (what a planner's candidates look like;
             see :mod:`vidpred.data.sim_push`).
+        block_colours: with ``generate``: ``any`` bright colour per sequence, or ``red`` (red to
+            magenta, the planning episodes' colours), which ``model.block_weight`` needs.
         augment: training clips only: ``none``, ``flip`` (half mirrored left-right with their
             label images), ``colour`` (channel order, saturation and brightness per clip) or
             ``flip+colour`` (see :mod:`vidpred.data.augment`).
@@ -64,6 +66,7 @@ class DataConfig:
     validate_files: int = 1
     generate: bool = False
     random_action_share: float = 0.0
+    block_colours: str = "any"
     augment: str = "none"
 
     @property
@@ -109,6 +112,11 @@ class ModelConfig:
         cond_points: SVG with vector conditions only: K > 0 draws each frame's condition as K
             learned Gaussian blobs at every decoder stage (:mod:`vidpred.models.points`), so the
             decoder is told where the arm is; 0 (SVG's decoder) reaches it only through g_t.
+        block_weight: SVG only: w > 0 weighs the squared error of pixels that show a red block
+            (:func:`vidpred.losses.red_mask`) in the predicted frame or the one before it
+            1 + w times in the loss (the logged MSE stays unweighted), so a small object that
+            moves counts for more than its share of pixels; for push data generated with
+            ``data.block_colours=red``. 0 = SVG's loss.
         appearance_heads: pose CVAE only: K > 0 adds an appearance code of the first frame
             (K attention maps pooling its features) to every pixel of the decoder fusion
             (:mod:`vidpred.models.pose_cvae`); 0 leaves the model as the course defines it.
@@ -137,6 +145,7 @@ class ModelConfig:
     fusion_channels: int = 192
     time_chunk: int = 4
     cond_points: int = 0
+    block_weight: float = 0.0
     appearance_heads: int = 0
     first_label: bool = False
 
@@ -352,12 +361,13 @@ def _choices() -> dict[str, tuple[str, ...]]:
     """Allowed values of the keys that name a choice (owned by the modules that use them)."""
     from .data import LAYOUTS
     from .data.augment import AUGMENTS
+    from .data.sim_push import BLOCK_COLOURS
     from .device import PRECISIONS
     from .models.backbones import BACKBONES
     from .models.conditions import COND_KINDS
     from .models.factory import MODELS, OUTPUTS, PRIORS
     from .schedules import KL_ANNEAL_KINDS, LR_SCHEDULES
-    return {"data.layout": LAYOUTS, "data.augment": AUGMENTS, "model.name": MODELS, "model.backbone": tuple(BACKBONES),
+    return {"data.layout": LAYOUTS, "data.augment": AUGMENTS, "data.block_colours": BLOCK_COLOURS, "model.name": MODELS, "model.backbone": tuple(BACKBONES),
             "model.prior": PRIORS, "model.cond_kind": COND_KINDS, "model.output": OUTPUTS,
             "train.lr_schedule": LR_SCHEDULES, "train.kl_anneal": KL_ANNEAL_KINDS,
             "train.precision": PRECISIONS}
@@ -376,6 +386,7 @@ _RANGES = [
     ("model.label_channels", 1, True, None), ("model.z_channels", 1, True, None),
     ("model.fusion_channels", 1, True, None), ("model.time_chunk", 0, True, None),
     ("model.cond_points", 0, True, None), ("model.appearance_heads", 0, True, None),
+    ("model.block_weight", 0.0, True, None),
     ("train.iterations", 1, True, None), ("train.max_minutes", 0.0, True, None), ("train.iters_per_epoch", 1, True, None),
     ("train.batch_size", 1, True, None), ("train.lr", 0.0, False, None),
     ("train.beta", 0.0, True, None), ("train.kl_anneal_cycles", 1, True, None),
@@ -434,6 +445,9 @@ def _model_problems(cfg: Config) -> list[str]:
         problems.append(f"model.cond_points={m.cond_points}: condition points need model.name=svg "
                         "with vector conditions (model.cond_kind=vector, model.cond_dim >= 1); "
                         "set model.cond_points=0")
+    if m.block_weight and m.name != "svg":
+        problems.append(f"model.block_weight={m.block_weight}: only SVG's loss weighs block "
+                        "pixels; set model.block_weight=0")
     if m.appearance_heads and m.name != "pose_cvae":
         problems.append(f"model.appearance_heads={m.appearance_heads}: the appearance code is "
                         "the pose CVAE's (model.name=pose_cvae); set model.appearance_heads=0")

@@ -85,3 +85,22 @@ def test_random_action_share_gives_smooth_random_sequences(tmp_path):
     # smooth: each action is correlated with the next
     corr = np.corrcoef(moves[:-1].ravel(), moves[1:].ravel())[0, 1]
     assert corr > 0.5, corr
+
+
+def test_red_block_colours_give_blocks_the_loss_can_find(tmp_path):
+    import json
+
+    import torch
+
+    from vidpred.losses import red_mask
+
+    spec = PushSpec(train=3, validate=0, test=0, seq_len=2, seed=3, block_colours="red")
+    root = generate_push_dataset(tmp_path / "red", spec, workers=1, progress=False)
+    assert json.loads((root / "vidpred_dataset.json").read_text())["block_colours"] == "red"
+    assert "block_colours" not in PushSpec().record()  # older datasets still match
+    frames = np.stack([np.asarray(Image.open(sequence_dir(root, "train", i) / "0.png"))
+                       for i in range(3)])
+    masks = red_mask(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
+    # the block seen by colour (the arm may hide it in a sequence's first frame), little else
+    assert (masks > 0.5).sum((1, 2)).max() >= 40
+    assert (masks[masks > 0] > 0.5).float().mean() > 0.6

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .sim_push import WORKSPACE_HI, WORKSPACE_LO, FetchPushScene, start_block_xy
+from .sim_push import WORKSPACE_HI, WORKSPACE_LO, FetchPushScene, red_colour, start_block_xy
 
 GOAL_MARGIN = 0.08   # metres between a goal and the workspace's x-y edges
 CHANGED = 0.1        # pixel difference (of 1) that marks the block in a render
@@ -52,13 +52,6 @@ def _differs(image: np.ndarray, background: np.ndarray) -> np.ndarray:
     return (np.abs(image.astype(np.float32) - background) / 255).max(-1) > CHANGED
 
 
-def block_colour(rng: np.random.Generator) -> np.ndarray:
-    """A red-to-magenta block (red channel 1, green and blue at most 0.3): one of the data's
-    bright colours, and one that neither the white table, the green floor nor the blue and grey
-    arm has, so the block can be told apart in predicted frames by colour."""
-    return np.array([1.0, *rng.uniform(0.0, 0.3, 2)])
-
-
 def sample_task(scene: FetchPushScene, rng: np.random.Generator,
                 goal_distance: tuple[float, float] = (0.10, 0.20)) -> PushTask:
     """Draw a start and a goal (see module doc) and render the three pictures.
@@ -76,7 +69,7 @@ def sample_task(scene: FetchPushScene, rng: np.random.Generator,
         goal = block_xy + rng.uniform(*goal_distance) * np.array([np.cos(angle), np.sin(angle)])
         if np.any(goal < lo) or np.any(goal > hi) or np.linalg.norm(goal - grip[:2]) < 0.1:
             continue
-        rgb = block_colour(rng)
+        rgb = red_colour(rng)
         scene.reset(goal, rgb)
         goal_image = scene.render()
         scene.hide_block()

@@ -7,7 +7,9 @@ policy either pushes the block about 15 cm toward a goal on the table or moves b
 points, with P-control plus low-pass noise, actions clipped to [-1, 1]. A share of the sequences
 (``PushSpec.random_action_share``, 0 by default) is driven by random smooth actions instead: the
 action distribution a planner samples from (:func:`smooth_noise`), so a model trained on them has
-seen sequences like the ones it is asked to score.
+seen sequences like the ones it is asked to score. With ``PushSpec.block_colours = "red"`` every
+block is red to magenta (:func:`red_colour`), the colours the planning episodes use, so a loss can
+find the block's pixels by colour (:func:`vidpred.losses.red_mask`).
 
 Output, in the BAIR layout read by :mod:`vidpred.data.bair`::
 
@@ -59,16 +61,19 @@ class PushSpec:
     block_half: float = 0.04
     version: int = GENERATOR_VERSION
     random_action_share: float = 0.0
+    block_colours: str = "any"
 
     def count(self, split: str) -> int:
         return getattr(self, split)
 
     def record(self) -> dict:
-        """What ``vidpred_dataset.json`` records; ``random_action_share`` only when used, so
-        datasets generated before it existed still match their spec."""
+        """What ``vidpred_dataset.json`` records; ``random_action_share`` and ``block_colours``
+        only when not their defaults, so datasets generated before they existed still match."""
         rec = asdict(self)
         if not self.random_action_share:
             del rec["random_action_share"]
+        if self.block_colours == "any":
+            del rec["block_colours"]
         return rec
 
 
@@ -181,10 +186,20 @@ class FetchPushScene:
         self.renderer.close()
 
 
+BLOCK_COLOURS = ("any", "red")
+
+
 def _bright_colour(rng: np.random.Generator) -> np.ndarray:
     rgb = rng.uniform(0.0, 1.0, 3)
     rgb[rng.integers(3)] = 1.0  # at least one saturated channel: visible against the table
     return rgb
+
+
+def red_colour(rng: np.random.Generator) -> np.ndarray:
+    """A red-to-magenta block (red channel 1, green and blue at most 0.3): one of the bright
+    colours, and one that neither the white table, the green floor nor the blue and grey arm has,
+    so the block can be told apart in frames by colour."""
+    return np.array([1.0, *rng.uniform(0.0, 0.3, 2)])
 
 
 def _waypoints(rng: np.random.Generator, block: np.ndarray, half: float) -> list:
@@ -236,16 +251,17 @@ def start_block_xy(rng: np.random.Generator, grip: np.ndarray) -> np.ndarray:
 
 
 def simulate_sequence(scene: FetchPushScene, seed_seq: np.random.SeedSequence, seq_len: int,
-                      random_action_share: float = 0.0):
+                      random_action_share: float = 0.0, block_colours: str = "any"):
     """Roll the policy out for ``seq_len`` frames: the scripted policy, or with probability
     ``random_action_share`` random smooth actions (``RANDOM_ACTION_STD`` x :func:`smooth_noise`).
+    ``block_colours``: ``any`` bright colour or ``red`` (:func:`red_colour`).
 
     Returns:
         frames uint8 (T, H, W, 3), actions float32 (T, 4), end-effector positions float32 (T, 3).
     """
     rng = np.random.default_rng(seed_seq)
     block_xy = start_block_xy(rng, scene.initial_grip)
-    scene.reset(block_xy, _bright_colour(rng))
+    scene.reset(block_xy, (red_colour if block_colours == "red" else _bright_colour)(rng))
     # drawn only when used: with a share of 0 the sequences are those of earlier versions
     if random_action_share and rng.random() < random_action_share:
         return _random_sequence(scene, rng, seq_len)
@@ -307,9 +323,9 @@ def write_sequence(folder: Path, frames: np.ndarray, actions: np.ndarray, ee: np
 
 # ---- worker processes ---------------------------------------------------------------------
 def _job(scene: FetchPushScene, args) -> str:
-    root, split, index, seed, seq_len, random_share = args
+    root, split, index, seed, seq_len, random_share, colours = args
     seq = np.random.SeedSequence([seed, SPLITS.index(split), index])
-    frames, actions, ee = simulate_sequence(scene, seq, seq_len, random_share)
+    frames, actions, ee = simulate_sequence(scene, seq, seq_len, random_share, colours)
     write_sequence(sequence_dir(Path(root), split, index), frames, actions, ee)
     return split
 
@@ -338,7 +354,10 @@ def generate_push_dataset(out: str | Path, spec: PushSpec = PushSpec(), workers:
     if cached_dataset(out, spec.record()):
         return out
     backend = select_gl_backend(log)
-    jobs = [(str(out), split, i, spec.seed, spec.seq_len, spec.random_action_share)
+    if spec.block_colours not in BLOCK_COLOURS:
+        raise ValueError(f"block_colours must be one of {BLOCK_COLOURS}, got {spec.block_colours!r}")
+    jobs = [(str(out), split, i, spec.seed, spec.seq_len, spec.random_action_share,
+             spec.block_colours)
             for split in SPLITS for i in range(spec.count(split))
             if not sequence_dir(out, split, i).exists()]
     out.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from ..losses import frame_mse, gaussian_kl, reparameterize
+from ..losses import block_weighted_mse, frame_mse, gaussian_kl, reparameterize
 from .backbones import build_backbone
 from .base import StepOutput, VideoModel, memory_format_of
 from .conditions import ImageToVector, check_cond_kind, check_conditions, embed_conditions, repeat_samples
@@ -64,6 +64,8 @@ class SVG(VideoModel):
         cond_points: K > 0 also draws each frame's condition vector as K Gaussian blobs at
             every decoder stage, for the frame to predict and for the frame the composite copies
             (:mod:`vidpred.models.points`); 0 = SVG's decoder.
+        block_weight: w > 0: the loss weighs pixels of a red block 1 + w times
+            (:func:`vidpred.losses.block_weighted_mse`); 0 = SVG's loss.
 
     Raises:
         ValueError: unknown backbone, prior or output; cond_points with image or no conditions.
@@ -75,7 +77,7 @@ class SVG(VideoModel):
                  cond_dim: int = 7, output: str = "composite", channels: int = 3,
                  cond_kind: str = "vector", cond_embed: int = 32,
                  image_hw: tuple[int, int] = (64, 64), time_chunk: int = 4,
-                 cond_points: int = 0):
+                 cond_points: int = 0, block_weight: float = 0.0):
         super().__init__()
         check_cond_kind(cond_kind)
         if prior not in PRIORS:
@@ -87,6 +89,7 @@ class SVG(VideoModel):
         if time_chunk < 0:
             raise ValueError(f"time_chunk must be >= 0, got {time_chunk}")
         self.time_chunk = time_chunk
+        self.block_weight = block_weight
         self.composite = output in ("composite", "warp")
         self.flow = output == "warp"
         out_channels = channels + int(self.composite) + 2 * int(self.flow)
@@ -242,7 +245,8 @@ class SVG(VideoModel):
             pred, mu_p, logvar_p = self._free_running(h, z, c, terms, background, n_past, points)
         kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).mean(0)
         mse = frame_mse(pred, frames[:, 1:])
-        return StepOutput(mse.mean() + beta * kl.mean(), mse, kl, pred)
+        fit = block_weighted_mse(pred, frames, self.block_weight) if self.block_weight else mse.mean()
+        return StepOutput(fit + beta * kl.mean(), mse, kl, pred)
 
     def _free_running(self, h, z, c, terms, background, n_past, points):
         k = n_past  # steps 1..n_past read ground-truth (context) frames
