@@ -69,7 +69,7 @@ def test_block_centroid_cost_is_zero_at_the_goal_and_falls_toward_it(scene):
     assert cost(torch.stack([half, background])) == pytest.approx(float(c[1]))
 
 
-def test_plan_command_runs_every_planner_on_the_same_episodes(push_root, tmp_path):
+def test_plan_command_runs_every_planner_on_the_same_episodes(push_root, tmp_path, capsys):
     from vidpred.checkpoint import save_checkpoint
     from vidpred.cli import main
     from vidpred.models import build_model
@@ -82,6 +82,7 @@ def test_plan_command_runs_every_planner_on_the_same_episodes(push_root, tmp_pat
                  "--planner", "cem,random,oracle", "--horizon", "3", "--samples", "8",
                  "--iterations", "2", "--elites", "3", "--steps", "2", "--out", str(out),
                  "--quiet"]) == 0
+    assert "and a GIF per episode" in capsys.readouterr().out
     r = json.loads((out / "results.json").read_text())
     assert set(r["summary"]) == {"cem", "random", "oracle"}
     for s in r["summary"].values():

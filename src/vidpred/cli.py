@@ -263,7 +263,8 @@ def cmd_plan(args) -> None:
         lo, hi = m["success_ci95"]
         print(f"{name:10s}{m['success_rate']:9.2f}{f'[{lo:.2f}, {hi:.2f}]':>16s}"
               f"{m['distance_ratio']:15.2f}{m['seconds_per_step']:9.2f}")
-    print(f"wrote {Path(args.out) / 'results.json'} and a GIF per episode and planner")
+    gifs = "" if args.no_gifs else " and a GIF per episode and planner"
+    print(f"wrote {Path(args.out) / 'results.json'}{gifs}")
 
 
 # ---- compare / sweep ------------------------------------------------------------------------
