@@ -367,7 +367,8 @@ def _choices() -> dict[str, tuple[str, ...]]:
     from .models.conditions import COND_KINDS
     from .models.factory import MODELS, OUTPUTS, PRIORS
     from .schedules import KL_ANNEAL_KINDS, LR_SCHEDULES
-    return {"data.layout": LAYOUTS, "data.augment": AUGMENTS, "data.block_colours": BLOCK_COLOURS, "model.name": MODELS, "model.backbone": tuple(BACKBONES),
+    return {"data.layout": LAYOUTS, "data.augment": AUGMENTS, "data.block_colours": BLOCK_COLOURS,
+            "model.name": MODELS, "model.backbone": tuple(BACKBONES),
             "model.prior": PRIORS, "model.cond_kind": COND_KINDS, "model.output": OUTPUTS,
             "train.lr_schedule": LR_SCHEDULES, "train.kl_anneal": KL_ANNEAL_KINDS,
             "train.precision": PRECISIONS}
