@@ -73,11 +73,15 @@ def test_block_weighted_mse_weighs_where_the_block_is_and_was():
     moved = torch.roll(frame, 6, dims=-1)  # the block at cols 10..13 in the second frame
     clip = torch.stack([frame, moved])[None]  # (1, 2, 3, 16, 16)
     pred = clip[:, 1:].clone()
-    assert block_weighted_mse(pred, clip, 20.0) == 0
+    assert block_weighted_mse(pred, clip, 20.0)[1] == 0
     # the same error costs 1 + w times more where the block was than on the table
     off_block, on_old_block = pred.clone(), pred.clone()
     off_block[..., 14, 0] += 0.1
     on_old_block[..., 5, 5] += 0.1
-    assert torch.isclose(block_weighted_mse(off_block, clip, 0.0), frame_mse(off_block, clip[:, 1:]).mean())
-    ratio = block_weighted_mse(on_old_block, clip, 20.0) / block_weighted_mse(off_block, clip, 20.0)
+    plain, weighted = block_weighted_mse(off_block, clip, 0.0)
+    assert torch.equal(plain, frame_mse(off_block, clip[:, 1:]))
+    assert torch.isclose(weighted, plain.mean())
+    plain_on, weighted_on = block_weighted_mse(on_old_block, clip, 20.0)
+    assert torch.equal(plain_on, frame_mse(on_old_block, clip[:, 1:]))  # the logged MSE: unweighted
+    ratio = weighted_on / block_weighted_mse(off_block, clip, 20.0)[1]
     assert torch.isclose(ratio, torch.tensor(21.0))

@@ -71,9 +71,9 @@ def red_mask(frames: Tensor) -> Tensor:
     return ((redness - 0.4) / 0.3).clamp(0.0, 1.0) * (r / 0.3).clamp(max=1.0)
 
 
-def block_weighted_mse(pred: Tensor, frames: Tensor, weight: float) -> Tensor:
-    """The squared error of a clip's predicted frames, with the pixels of a red block weighed
-    ``1 + weight`` times (a scalar loss, mean over everything of error x pixel weight).
+def block_weighted_mse(pred: Tensor, frames: Tensor, weight: float) -> tuple[Tensor, Tensor]:
+    """The squared error of a clip's predicted frames, plain and with the pixels of a red block
+    weighed ``1 + weight`` times, from one pass over the error.
 
     A pixel's weight is 1 + ``weight`` x the larger of :func:`red_mask` of the frame it predicts
     and of the frame before: where the block is and where it was, so a prediction that leaves a
@@ -82,7 +82,12 @@ def block_weighted_mse(pred: Tensor, frames: Tensor, weight: float) -> Tensor:
     Args:
         pred: (B, T-1, C, H, W) frames 1..T-1 as predicted. frames: (B, T, C, H, W) the clip,
             float in [0, 1]. weight: >= 0.
+
+    Returns:
+        (:func:`frame_mse` of pred and frames 1..T-1, (T-1,); the weighted loss, a scalar: the
+        mean over everything of squared error x pixel weight).
     """
     mask = red_mask(frames.float())
     pixel = 1.0 + weight * torch.maximum(mask[:, 1:], mask[:, :-1]).unsqueeze(2)
-    return (F.mse_loss(pred, frames[:, 1:], reduction="none") * pixel).mean()
+    err = F.mse_loss(pred, frames[:, 1:], reduction="none")
+    return err.mean(dim=(0, 2, 3, 4)), (err * pixel).mean()

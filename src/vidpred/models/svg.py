@@ -244,8 +244,11 @@ class SVG(VideoModel):
         else:
             pred, mu_p, logvar_p = self._free_running(h, z, c, terms, background, n_past, points)
         kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).mean(0)
-        mse = frame_mse(pred, frames[:, 1:])
-        fit = block_weighted_mse(pred, frames, self.block_weight) if self.block_weight else mse.mean()
+        if self.block_weight:
+            mse, fit = block_weighted_mse(pred, frames, self.block_weight)
+        else:
+            mse = frame_mse(pred, frames[:, 1:])
+            fit = mse.mean()
         return StepOutput(fit + beta * kl.mean(), mse, kl, pred)
 
     def _free_running(self, h, z, c, terms, background, n_past, points):
