@@ -229,11 +229,14 @@ def cmd_plan(args) -> None:
     cem = CEMSettings(horizon=args.horizon, samples=args.samples, iterations=args.iterations,
                       elites=args.elites, planar=args.planar)
     settings = PlanSettings(episodes=args.episodes, seed=args.seed, planners=names,
-                            steps=args.steps, cem=cem, oracle_samples=args.oracle_samples)
+                            steps=args.steps, cem=cem, oracle_samples=args.oracle_samples,
+                            reach=args.reach, behind=args.behind)
     for key, v in (("--episodes", args.episodes), ("--steps", args.steps), ("--horizon", args.horizon),
                    ("--iterations", args.iterations), ("--elites", args.elites)):
         if v < 1:
             raise VidpredError(f"{key}={v}: must be >= 1")
+    if args.reach < 0 or args.behind < 0:
+        raise VidpredError(f"--reach={args.reach} --behind={args.behind}: must be >= 0")
     if args.samples < args.elites:
         raise VidpredError(f"--samples={args.samples}: must be >= --elites={args.elites}")
     unknown = [n for n in names if n not in PLANNERS] or ([] if names else [args.planner])
@@ -241,21 +244,24 @@ def cmd_plan(args) -> None:
         raise VidpredError(f"--planner {unknown[0]!r}: choose from {', '.join(PLANNERS)} (a comma "
                            "list runs several on the same episodes)")
     _configure()
-    model, n_past, size, bf16 = None, 1, 64, False
-    if "cem" in names:
+    model, n_past, size, bf16, table = None, 1, 64, False, None
+    if "cem" in names or "reach" in names:
         if not args.ckpt:
-            raise VidpredError("--planner cem plans with a model: give --ckpt CKPT (or run only "
-                               "--planner random,oracle)")
+            raise VidpredError("--planner cem plans with a model and reach with a camera map fitted "
+                               "to its training clips: give --ckpt CKPT (or run only --planner "
+                               "random,oracle)")
         model, cfg, _ = load_trained_model(args.ckpt, resolve_device(args.device))
         check_planning_model(cfg, args.ckpt)
         n_past, size = cfg.data.n_past, cfg.data.image_size
         bf16, note = use_bf16(args.precision, next(model.parameters()).device, "--precision",
                               "planning")
-        if note:
+        if note and "cem" in names:
             print(note)
+        if "reach" in names or ("cem" in names and args.reach > 0):
+            table = _table_map(cfg)
     select_gl_backend()
     r = plan(model, n_past, settings, args.out, image_size=size, progress=not args.quiet,
-             gifs=not args.no_gifs, bf16=bf16, resume=args.resume)
+             gifs=not args.no_gifs, bf16=bf16, resume=args.resume, table=table)
     print(f"{settings.episodes} episodes, {settings.steps} steps, goal within "
           f"{r['success_radius'] * 100:.0f} cm")
     print(f"{'planner':10s}{'success':>9s}{'95% interval':>16s}{'final/initial':>15s}{'s/step':>9s}")
@@ -550,6 +556,19 @@ def _run_parsers(sub) -> None:
     pr.set_defaults(func=cmd_predict)
 
 
+def _table_map(cfg):
+    """The reach cost's camera model, fitted to pushes in the training clips the model's config
+    names (:class:`vidpred.reach.TableMap`)."""
+    from .data.bair import resolve_split
+    from .reach import TableMap, pushes
+
+    split = resolve_split(cfg.data.root, "train")
+    table = TableMap.fit(*pushes(split, image_size=cfg.data.image_size))
+    print(f"reach cost: table-to-image map fitted to {table.pushes} pushes in {split} "
+          f"(residual {table.rms:.1f} px, contact distance {table.contact * 100:.1f} cm)")
+    return table
+
+
 def _plan_parser(sub) -> None:
     """``vidpred plan``."""
     p = sub.add_parser("plan", help="goal-reaching in the Fetch push scene: plan with the model "
@@ -560,8 +579,9 @@ def _plan_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="episode i's start and goal come from "
                    "(seed, i) (default 0)")
     p.add_argument("--out", required=True, help="folder for results.json and the GIFs")
-    p.add_argument("--planner", default="cem", help="cem, random or oracle, or a comma list run on "
-                   "the same episodes, e.g. cem,random,oracle (default cem)")
+    p.add_argument("--planner", default="cem", help="cem, random, oracle or reach (CEM on --reach's "
+                   "cost alone, no model), or a comma list run on the same episodes, e.g. "
+                   "cem,random,oracle (default cem)")
     p.add_argument("--horizon", type=int, default=10, help="actions per plan (default 10)")
     p.add_argument("--samples", type=int, default=200, help="CEM candidates per iteration, "
                    "rolled out as one batch (default 200)")
@@ -572,6 +592,13 @@ def _plan_parser(sub) -> None:
     p.add_argument("--steps", type=int, default=30, help="control steps per episode (default 30)")
     p.add_argument("--planar", action="store_true", help="every planner moves the gripper in the "
                    "table's plane only (dz = 0), at the block's height where it starts")
+    p.add_argument("--reach", type=float, default=0.0, help="cem: pixels of cost per metre "
+                   "between the gripper (now or along the plan, whichever is nearest) and the point "
+                   "--behind metres behind the block (located with a camera map fitted to pushes in "
+                   "the training clips of the checkpoint's data.root; default 0: off)")
+    p.add_argument("--behind", type=float, default=0.08, help="metres from the block's centre to "
+                   "the point --reach pulls the gripper to (default 0.08: outside the disc, of "
+                   "radius contact distance + 1.5 cm, that plans must not cross low)")
     p.add_argument("--precision", default="bf16", choices=["bf16", "float32"],
                    help="the model's rollouts: bf16 autocast on CUDA and on CPUs with AVX512-BF16 "
                    "or AMX, float32 elsewhere (default bf16), or float32 always")

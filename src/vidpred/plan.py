@@ -29,7 +29,7 @@ import torch
 from .data.push_goals import PushTask, block_goal_distance, reset_to, sample_task
 from .errors import CheckpointError, ConfigError
 from .planners import (PLANNERS, CEMSettings, ModelCEMPlanner, Observation, OracleCEMPlanner,
-                       Planner, RandomPlanner)
+                       Planner, RandomPlanner, ReachPlanner)
 from .progress import progress_bar
 
 SUCCESS_RADIUS = 0.05  # metres
@@ -46,15 +46,19 @@ class PlanSettings:
         oracle_samples: the oracle's candidates per CEM iteration (each is played in the
             simulator one after the other; 0 = ``cem.samples``).
         goal_distance: (min, max) metres from the block's start to its goal.
+        reach: the model planner's weight, pixels per metre, of the gripper's distance to the
+            point ``behind`` metres behind the block (:class:`vidpred.reach.ReachCost`); 0: off.
     """
 
     episodes: int = 50
     seed: int = 0
-    planners: tuple[str, ...] = PLANNERS
+    planners: tuple[str, ...] = ("cem", "random", "oracle")
     steps: int = 30
     cem: CEMSettings = CEMSettings()
     oracle_samples: int = 0
     goal_distance: tuple[float, float] = (0.10, 0.20)
+    reach: float = 0.0
+    behind: float = 0.08
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float]:
@@ -81,9 +85,11 @@ def check_planning_model(cfg, ckpt) -> None:
                               "--config push_plan")
 
 
-def make_planners(settings: PlanSettings, model, n_past: int, bf16: bool = False) -> list[Planner]:
+def make_planners(settings: PlanSettings, model, n_past: int, bf16: bool = False,
+                  table=None) -> list[Planner]:
     """The planners ``settings.planners`` names, in order; ``bf16``: the model's rollouts under
-    bf16 autocast.
+    bf16 autocast; ``table``: the :class:`vidpred.reach.TableMap` the reach cost lifts pixels
+    with (needed with ``settings.reach`` > 0).
 
     Raises:
         ConfigError: an unknown planner name.
@@ -91,9 +97,15 @@ def make_planners(settings: PlanSettings, model, n_past: int, bf16: bool = False
     out = []
     for name in settings.planners:
         if name == "cem":
-            out.append(ModelCEMPlanner(model, n_past, settings.cem, bf16))
+            out.append(ModelCEMPlanner(model, n_past, settings.cem, bf16, settings.reach,
+                                       settings.behind, table))
         elif name == "random":
             out.append(RandomPlanner(settings.cem.planar))
+        elif name == "reach":
+            if table is None:
+                raise ConfigError("--planner reach needs the table map fitted to the training clips "
+                                  "of --ckpt's data")
+            out.append(ReachPlanner(table, settings.cem, settings.behind))
         elif name == "oracle":
             k = settings.oracle_samples or settings.cem.samples
             out.append(OracleCEMPlanner(CEMSettings(settings.cem.horizon, k, settings.cem.iterations,
@@ -153,7 +165,7 @@ def summarise(episodes: list[dict], names) -> dict:
 
 def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size: int = 64,
          progress: bool = True, gifs: bool = True, bf16: bool = False,
-         resume: bool = False) -> dict:
+         resume: bool = False, table=None) -> dict:
     """Run every planner on ``settings.episodes`` episodes and write GIFs and ``results.json``.
 
     Each episode is a :func:`vidpred.data.push_goals.sample_task` drawn from (seed, episode);
@@ -167,6 +179,7 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
             the horizon's end | goal).
         bf16: the model planner's rollouts under bf16 autocast (see
             :func:`vidpred.device.use_bf16`); recorded in ``results.json``'s ``settings``.
+        table: see :func:`make_planners`.
         resume: keep the episodes an earlier run with the same settings (the number of
             episodes aside) left in ``out/results.json`` and play only the rest (each episode's
             task and random numbers come from (seed, episode), so the results are those of an
@@ -186,7 +199,7 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
     out.mkdir(parents=True, exist_ok=True)
     # checked before the renderer opens: a refused resume leaves nothing open or rewritten
     episodes = finished_episodes(out, settings, bf16) if resume else []
-    planners = make_planners(settings, model, n_past, bf16)
+    planners = make_planners(settings, model, n_past, bf16, table)
     scene = FetchPushScene(image_size)
     results = write_results(out, settings, bf16, episodes)
     try:

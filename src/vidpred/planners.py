@@ -1,6 +1,7 @@
 """Planners for the push task: the cross-entropy method (CEM) over action sequences scored on
 frames a video model predicts (Visual Foresight: Finn & Levine, ICRA 2017; Ebert et al., 2018),
-the same CEM with the simulator as its model (an oracle), and random actions (a floor).
+the same CEM with the simulator as its model (an oracle), random actions (a floor), and CEM on
+the reach cost alone (:mod:`vidpred.reach`; what that shaping does without the model).
 
 Every planner replans at every control step and returns the first action of its plan; actions
 are (dx, dy, dz) in [-1, 1] (0.05 m of gripper motion per unit, :mod:`vidpred.data.sim_push`),
@@ -19,8 +20,9 @@ from .data.push_goals import PushTask, block_goal_distance
 from .data.sim_push import (ACTION_SCALE, RANDOM_ACTION_STD, FetchPushScene, keep_in_workspace,
                             smooth_noise)
 from .device import autocast
+from .reach import ReachCost, TableMap
 
-PLANNERS = ("cem", "random", "oracle")
+PLANNERS = ("cem", "random", "oracle", "reach")
 # BlockCentroidCost: the block's start distance counts as one more frame with this weight, that of
 # a frame showing a fifth of the block (weights are squared visible mass)
 NOT_MOVED_WEIGHT = 0.2 ** 2
@@ -248,22 +250,36 @@ class ModelCEMPlanner(Planner):
     candidate's actions with the gripper positions :func:`integrate_grip` predicts from them;
     the action after the horizon's last frame, which the model also reads, repeats the last one.
     One prior sample per candidate. Cost: :class:`BlockCentroidCost` over the horizon's frames
-    (a weighted mean, so a plan that gets the block there sooner is preferred). Rollouts run without
-    autograd and, with ``bf16``, under bf16 autocast (:func:`vidpred.device.autocast`; the
-    frames and the cost stay float32).
+    (a weighted mean, so a plan that gets the block there sooner is preferred), plus, with
+    ``reach`` > 0, ``reach`` pixels per metre of :class:`vidpred.reach.ReachCost` (until the
+    gripper is in pushing position, its least distance to a point ``behind`` metres behind the
+    block, lifted from pixels by ``table``, a :class:`vidpred.reach.TableMap` fitted to the
+    training clips). Rollouts run without autograd and, with ``bf16``, under bf16 autocast
+    (:func:`vidpred.device.autocast`; the frames and the cost stay float32).
+
+    Raises:
+        ValueError: ``reach`` > 0 without ``table``.
     """
 
     name = "cem"
 
     def __init__(self, model, n_past: int, settings: CEMSettings = CEMSettings(),
-                 bf16: bool = False):
+                 bf16: bool = False, reach: float = 0.0, behind: float = 0.08,
+                 table: TableMap | None = None):
         self.model, self.n_past, self.settings, self.bf16 = model, n_past, settings, bf16
         self.device = next(model.parameters()).device
+        self.reach, self.behind, self.table = reach, behind, table
+        if reach > 0 and table is None:
+            raise ValueError("the reach cost needs a TableMap fitted to the training clips")
 
     def reset(self, task, scene, steps, rng):
         super().reset(task, scene, steps, rng)
         self.cost = BlockCentroidCost(task)
         self.seed = int(rng.integers(2 ** 31))
+        self.reach_cost = None
+        if self.reach > 0:
+            self.reach_cost = ReachCost.for_task(self.table, task.goal_image, self.behind,
+                                                 float(scene.grip()[2]))
 
     def context(self, obs: Observation) -> tuple[torch.Tensor, np.ndarray]:
         """The model's context now: the last ``n_past`` frames (n_past, C, H, W) on the model's
@@ -279,6 +295,8 @@ class ModelCEMPlanner(Planner):
 
     def act(self, obs):
         context, past = self.context(obs)
+        if self.reach_cost is not None:
+            self.reach_cost.see(obs.frames[-1], obs.grip)
         imagined = {}
         best, _ = cem(lambda seqs: self.score(context, past, obs.grip, seqs, imagined),
                       self.rng, self.settings)
@@ -319,11 +337,36 @@ class ModelCEMPlanner(Planner):
                 weighted += terms[0]
                 weight += terms[1]
         costs = self.cost.combine(weighted, weight).cpu().numpy()
+        if self.reach_cost is not None:
+            costs = costs + self.reach * self.reach_cost(pos)
         if imagined is not None:
             i = int(np.argmin(costs))
             imagined[seqs[i].tobytes()] = (last[i].clamp(0, 1) * 255).round().byte() \
                 .permute(1, 2, 0).cpu().numpy()
         return costs
+
+
+class ReachPlanner(Planner):
+    """CEM scored by :class:`vidpred.reach.ReachCost` alone, no model: an ablation of the model
+    planner's ``reach`` term. It brings the gripper behind the block; in pushing position every
+    plan costs the same, so what it does there is CEM's first random draw."""
+
+    name = "reach"
+
+    def __init__(self, table: TableMap, settings: CEMSettings = CEMSettings(),
+                 behind: float = 0.08):
+        self.table, self.settings, self.behind = table, settings, behind
+
+    def reset(self, task, scene, steps, rng):
+        super().reset(task, scene, steps, rng)
+        self.reach_cost = ReachCost.for_task(self.table, task.goal_image, self.behind,
+                                             float(scene.grip()[2]))
+
+    def act(self, obs):
+        self.reach_cost.see(obs.frames[-1], obs.grip)
+        best, _ = cem(lambda seqs: self.reach_cost(integrate_grip(obs.grip, seqs)[1]), self.rng,
+                      self.settings)
+        return keep_in_workspace(obs.grip, best[0]), None
 
 
 class OracleCEMPlanner(Planner):
