@@ -230,3 +230,25 @@ def test_planar_planners_never_move_the_gripper_vertically():
     planner = RandomPlanner(planar=True)
     planner.reset(None, None, 12, np.random.default_rng(1))
     assert planner.actions.shape == (12, 3) and (planner.actions[:, 2] == 0).all()
+
+
+def test_a_file_written_before_a_setting_existed_resumes_as_if_it_had_the_default(tmp_path):
+    import vidpred.plan as plan_module
+    from vidpred.data.gl import select_gl_backend
+    from vidpred.errors import ConfigError
+
+    select_gl_backend()
+    one = plan_module.PlanSettings(episodes=1, planners=("random",), steps=2)
+    plan_module.plan(None, 2, one, tmp_path, progress=False, gifs=False)
+    path = tmp_path / "results.json"
+    r = json.loads(path.read_text())
+    del r["settings"]["reach"], r["settings"]["behind"]  # as written before they existed
+    path.write_text(json.dumps(r))
+    two = plan_module.PlanSettings(episodes=2, planners=("random",), steps=2)
+    out = plan_module.plan(None, 2, two, tmp_path, progress=False, gifs=False, resume=True)
+    assert [e["episode"] for e in out["episodes"]] == [0, 1]
+    assert out["episodes"][0] == r["episodes"][0]  # kept, not replayed
+    path.write_text(json.dumps(r))
+    other = plan_module.PlanSettings(episodes=2, planners=("random",), steps=2, behind=0.1)
+    with pytest.raises(ConfigError, match="behind"):
+        plan_module.plan(None, 2, other, tmp_path, progress=False, gifs=False, resume=True)

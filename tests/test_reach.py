@@ -58,6 +58,9 @@ def test_the_table_map_recovers_camera_and_contact_distance_from_noisy_pushes():
     assert np.abs(table.table_position(table.pixels(xy)) - xy).max() < 1e-9
     with pytest.raises(DataError, match="at least 8"):
         TableMap.fit(grip[:5], direction[:5], block[:5])
+    line = np.c_[np.linspace(1.1, 1.5, 20), np.full(20, 0.75)]  # all pushes along one line
+    with pytest.raises(DataError, match="along one line"):
+        TableMap.fit(line, np.tile([1.0, 0.0], (20, 1)), apply_homography(CAMERA, line))
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +112,8 @@ def test_the_reach_cost_pulls_behind_the_block_around_it_and_is_flat_once_there(
     assert (reach(np.stack([pushing, away])) == 0).all()
     reach.update(table.pixels(block), behind + [0, 0.04, 0])  # 4 cm off the line: not yet
     assert not reach.pushing
+    with pytest.raises(ValueError, match="behind"):
+        ReachCost(table, table.pixels(goal), behind=0.06, height=0.42)  # inside the keep-out
 
 
 def test_the_reach_cost_keeps_the_block_where_it_last_saw_it(scene):
@@ -116,16 +121,14 @@ def test_the_reach_cost_keeps_the_block_where_it_last_saw_it(scene):
 
     task = sample_task(scene, np.random.default_rng(5))
     table = TableMap(CAMERA, 0.05, 0.0, 0)
-    reach = ReachCost.for_task(table, task.goal_image, behind=0.08, height=0.42)
+    reach = ReachCost.for_task(table, task, behind=0.08, height=0.42)
     frame = lambda im: torch.from_numpy(im).permute(2, 0, 1).float() / 255  # noqa: E731
     goal, _ = block_pixels(frame(task.goal_image))
     assert np.allclose(reach.goal, table.table_position(goal.numpy()))
-    reach.see(frame(task.start_image), scene.grip())
-    seen = reach.block.copy()
     start, _ = block_pixels(frame(task.start_image))
-    assert np.allclose(seen, table.table_position(start.numpy()))
+    assert np.allclose(reach.block, table.table_position(start.numpy()))  # placed from the start
     reach.see(frame(task.background), scene.grip())  # the block hidden: kept where it was
-    assert np.array_equal(reach.block, seen)
+    assert np.allclose(reach.block, table.table_position(start.numpy()))
 
 
 def test_the_model_planner_adds_the_reach_term_to_its_block_cost(scene):
@@ -174,7 +177,8 @@ def test_plan_command_runs_the_reach_planners_with_a_map_fitted_to_the_checkpoin
     save_checkpoint(tmp_path / "tiny.ckpt", config=cfg, model=build_model(cfg))
     out = tmp_path / "plan"
     assert main(["plan", "--ckpt", str(tmp_path / "tiny.ckpt"), "--episodes", "1", "--seed", "2",
-                 "--planner", "cem,reach", "--reach", "300", "--horizon", "3", "--samples", "8",
+                 "--planner", "cem,reach", "--reach", "300", "--behind", "0.15", "--horizon", "3",
+                 "--samples", "8",
                  "--iterations", "2", "--elites", "3", "--steps", "2", "--out", str(out),
                  "--no-gifs", "--quiet"]) == 0
     printed = capsys.readouterr().out
@@ -183,3 +187,12 @@ def test_plan_command_runs_the_reach_planners_with_a_map_fitted_to_the_checkpoin
     assert set(r["summary"]) == {"cem", "reach"} and r["settings"]["reach"] == 300.0
     assert main(["plan", "--episodes", "1", "--planner", "reach", "--out", str(out)]) == 2
     assert "--ckpt" in capsys.readouterr().err
+    assert main(["plan", "--episodes", "1", "--planner", "random", "--reach", "300", "--out",
+                 str(out)]) == 2
+    assert "add cem" in capsys.readouterr().err
+    cfg.data.root = str(tmp_path / "gone")
+    save_checkpoint(tmp_path / "moved.ckpt", config=cfg, model=build_model(cfg))
+    assert main(["plan", "--ckpt", str(tmp_path / "moved.ckpt"), "--episodes", "1", "--reach",
+                 "300", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "gone: the checkpoint's data.root does not exist" in err and len(err.splitlines()) == 1

@@ -237,6 +237,9 @@ def cmd_plan(args) -> None:
             raise VidpredError(f"{key}={v}: must be >= 1")
     if args.reach < 0 or args.behind < 0:
         raise VidpredError(f"--reach={args.reach} --behind={args.behind}: must be >= 0")
+    if args.reach > 0 and "cem" not in names:
+        raise VidpredError(f"--reach {args.reach:g} weighs a term of the cem planner's cost; add cem "
+                           "to --planner (the reach planner uses the term alone, unweighted)")
     if args.samples < args.elites:
         raise VidpredError(f"--samples={args.samples}: must be >= --elites={args.elites}")
     unknown = [n for n in names if n not in PLANNERS] or ([] if names else [args.planner])
@@ -258,7 +261,7 @@ def cmd_plan(args) -> None:
         if note and "cem" in names:
             print(note)
         if "reach" in names or ("cem" in names and args.reach > 0):
-            table = _table_map(cfg)
+            table = _table_map(cfg, args.behind)
     select_gl_backend()
     r = plan(model, n_past, settings, args.out, image_size=size, progress=not args.quiet,
              gifs=not args.no_gifs, bf16=bf16, resume=args.resume, table=table)
@@ -556,14 +559,27 @@ def _run_parsers(sub) -> None:
     pr.set_defaults(func=cmd_predict)
 
 
-def _table_map(cfg):
+def _table_map(cfg, behind: float):
     """The reach cost's camera model, fitted to pushes in the training clips the model's config
     names (:class:`vidpred.reach.TableMap`)."""
-    from .data.bair import resolve_split
-    from .reach import TableMap, pushes
+    from pathlib import Path
 
-    split = resolve_split(cfg.data.root, "train")
+    from .data.bair import resolve_split
+    from .reach import CLEARANCE, TableMap, pushes
+
+    root = Path(cfg.data.root).expanduser()
+    if not root.is_dir():
+        raise VidpredError(f"{root}: the checkpoint's data.root does not exist; the reach cost fits "
+                           "its camera map to those training clips (regenerate them with the "
+                           "model's config, e.g. `vidpred train --config push_plan`, or leave "
+                           "--reach at 0)")
+    split = resolve_split(root, "train")
     table = TableMap.fit(*pushes(split, image_size=cfg.data.image_size))
+    if behind <= table.contact + CLEARANCE:
+        least = table.contact + CLEARANCE
+        raise VidpredError(f"--behind {behind:g}: must exceed the fitted contact distance + "
+                           f"{CLEARANCE * 100:.1f} cm = {least:.3f} m; pass e.g. --behind "
+                           f"{least + 0.01:.3f}")
     print(f"reach cost: table-to-image map fitted to {table.pushes} pushes in {split} "
           f"(residual {table.rms:.1f} px, contact distance {table.contact * 100:.1f} cm)")
     return table
@@ -579,9 +595,9 @@ def _plan_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="episode i's start and goal come from "
                    "(seed, i) (default 0)")
     p.add_argument("--out", required=True, help="folder for results.json and the GIFs")
-    p.add_argument("--planner", default="cem", help="cem, random, oracle or reach (CEM on --reach's "
-                   "cost alone, no model), or a comma list run on the same episodes, e.g. "
-                   "cem,random,oracle (default cem)")
+    p.add_argument("--planner", default="cem", help="cem, random, oracle or reach (CEM on "
+                   "--reach's cost alone, no model; needs --ckpt for its training clips), or a "
+                   "comma list run on the same episodes, e.g. cem,random,oracle (default cem)")
     p.add_argument("--horizon", type=int, default=10, help="actions per plan (default 10)")
     p.add_argument("--samples", type=int, default=200, help="CEM candidates per iteration, "
                    "rolled out as one batch (default 200)")
@@ -592,11 +608,13 @@ def _plan_parser(sub) -> None:
     p.add_argument("--steps", type=int, default=30, help="control steps per episode (default 30)")
     p.add_argument("--planar", action="store_true", help="every planner moves the gripper in the "
                    "table's plane only (dz = 0), at the block's height where it starts")
-    p.add_argument("--reach", type=float, default=0.0, help="cem: pixels of cost per metre "
-                   "between the gripper (now or along the plan, whichever is nearest) and the point "
+    p.add_argument("--reach", type=float, default=0.0, metavar="PX_PER_M",
+                   help="cem: pixels of cost per metre between the gripper (now or along the plan, "
+                   "whichever is nearest) and the point "
                    "--behind metres behind the block (located with a camera map fitted to pushes in "
-                   "the training clips of the checkpoint's data.root; default 0: off)")
-    p.add_argument("--behind", type=float, default=0.08, help="metres from the block's centre to "
+                   "the training clips of the checkpoint's data.root; default 0: off; docs/planning.md "
+                   "measures 300)")
+    p.add_argument("--behind", type=float, default=0.08, metavar="METRES", help="metres from the block's centre to "
                    "the point --reach pulls the gripper to (default 0.08: outside the disc, of "
                    "radius contact distance + 1.5 cm, that plans must not cross low)")
     p.add_argument("--precision", default="bf16", choices=["bf16", "float32"],

@@ -48,6 +48,8 @@ class PlanSettings:
         goal_distance: (min, max) metres from the block's start to its goal.
         reach: the model planner's weight, pixels per metre, of the gripper's distance to the
             point ``behind`` metres behind the block (:class:`vidpred.reach.ReachCost`); 0: off.
+        behind: that point's distance from the block's centre, metres (also the ``reach``
+            planner's).
     """
 
     episodes: int = 50
@@ -244,8 +246,10 @@ def finished_episodes(out: Path, settings: PlanSettings, bf16: bool) -> list[dic
         raise ConfigError(f"{path}: cannot resume from it ({e}); remove it or choose another "
                           "--out") from None
     wanted = json.loads(json.dumps({**asdict(settings), "bf16": bf16}))
+    # a setting added since the file was written was at its default then
+    default = json.loads(json.dumps(asdict(PlanSettings())))
     for key in wanted.keys() - {"episodes"}:  # a finished run may be extended to more episodes
-        if written.get(key) != wanted[key]:
+        if written.get(key, default.get(key)) != wanted[key]:
             raise ConfigError(f"{path}: written with {key}={written.get(key)!r}, this run has "
                               f"{wanted[key]!r}; resume with the same options or choose another "
                               "--out")

@@ -278,7 +278,7 @@ class ModelCEMPlanner(Planner):
         self.seed = int(rng.integers(2 ** 31))
         self.reach_cost = None
         if self.reach > 0:
-            self.reach_cost = ReachCost.for_task(self.table, task.goal_image, self.behind,
+            self.reach_cost = ReachCost.for_task(self.table, task, self.behind,
                                                  float(scene.grip()[2]))
 
     def context(self, obs: Observation) -> tuple[torch.Tensor, np.ndarray]:
@@ -359,7 +359,7 @@ class ReachPlanner(Planner):
 
     def reset(self, task, scene, steps, rng):
         super().reset(task, scene, steps, rng)
-        self.reach_cost = ReachCost.for_task(self.table, task.goal_image, self.behind,
+        self.reach_cost = ReachCost.for_task(self.table, task, self.behind,
                                              float(scene.grip()[2]))
 
     def act(self, obs):

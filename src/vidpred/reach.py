@@ -27,14 +27,19 @@ from .data.bair import find_sequences, read_sequence
 from .errors import DataError
 from .losses import red_mask
 
-PUSHED = 1.0       # pixels the block's centroid moves between two frames when it is pushed
-SEEN = 50.0        # red-mask mass (about pixels) of a block seen whole enough to locate
+# at 64 x 64 pixels (scaled with the frame size): pixels the block's centroid moves between two
+# frames when it is pushed, and the red-mask mass (about pixels, ~100 for the whole block) of a
+# block seen whole enough to locate
+PUSHED = 1.0
+SEEN = 50.0
 MOVED = 0.005      # metres the gripper moves between the two frames of a push, at least
 CONTACTS = np.arange(0.0, 0.1201, 0.005)  # contact distances d TableMap.fit tries, metres
 TRIM = 0.8         # share of pushes (least residuals) the homography is refitted to
-# red-mask mass (of ~100 for the whole block) below which the arm hides too much of the block to
-# place it: ReachCost.see keeps the place it last found
+# red-mask mass at 64 x 64 below which the arm hides too much of the block to place it:
+# ReachCost.see keeps the place it last found
 MIN_BLOCK_MASS = 20.0
+CLEARANCE = 0.015  # metres added to the contact distance for the disc plans must not cross low
+MIN_SPREAD = 0.01  # metres: the pushes' positions must spread at least this across their least axis
 
 
 def block_pixels(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,8 +48,8 @@ def block_pixels(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     m = red_mask(frames)
     H, W = m.shape[-2:]
     mass = m.sum((-2, -1))
-    xs = torch.arange(W, dtype=m.dtype) + 0.5
-    ys = torch.arange(H, dtype=m.dtype) + 0.5
+    xs = torch.arange(W, dtype=m.dtype, device=m.device) + 0.5
+    ys = torch.arange(H, dtype=m.dtype, device=m.device) + 0.5
     cx = (m.sum(-2) * xs).sum(-1) / mass.clamp_min(1e-6)
     cy = (m.sum(-1) * ys).sum(-1) / mass.clamp_min(1e-6)
     return torch.stack([cx, cy], -1), mass
@@ -69,12 +74,14 @@ def pushes(split_dir: str | Path, sequences: int = 256, image_size: int = 64
             with other block colours).
     """
     grip, direction, block = [], [], []
+    scale = image_size / 64
     for folder in find_sequences(Path(split_dir))[:sequences]:
         frames, cond = read_sequence(folder, image_size)
         xy, mass = block_pixels(torch.from_numpy(frames).float() / 255)
         step = cond[1:, 4:6] - cond[:-1, 4:6]
         norm = np.linalg.norm(step, axis=1)
-        moved = ((xy[1:] - xy[:-1]).norm(dim=-1) > PUSHED) & (mass[1:] > SEEN) & (mass[:-1] > SEEN)
+        seen = (mass[1:] > SEEN * scale ** 2) & (mass[:-1] > SEEN * scale ** 2)
+        moved = ((xy[1:] - xy[:-1]).norm(dim=-1) > PUSHED * scale) & seen
         idx = np.nonzero(moved.numpy() & (norm > MOVED))[0]
         grip.append(cond[idx, 4:6])
         direction.append(step[idx] / norm[idx, None])
@@ -134,11 +141,17 @@ class TableMap:
         with the least residual wins.
 
         Raises:
-            DataError: fewer than 8 pushes.
+            DataError: fewer than 8 pushes, or pushes along one line (less than
+                :data:`MIN_SPREAD` across it), which leave the map undetermined.
         """
         if len(grip) < 8:
             raise DataError(f"{len(grip)} pushes found; the reach cost's table map needs at "
                             "least 8 (more clips, or clips in which the arm pushes the block)")
+        spread = np.linalg.svd(grip - grip.mean(0), compute_uv=False)[-1] / np.sqrt(len(grip))
+        if not spread >= MIN_SPREAD:
+            raise DataError(f"the {len(grip)} pushes found lie along one line ({spread * 100:.1f} cm "
+                            "across it); the reach cost's table map needs pushes spread over "
+                            "the table (more clips)")
         best = None
         for d in CONTACTS:
             src = grip + d * direction
@@ -150,6 +163,9 @@ class TableMap:
                                                 axis=1) ** 2).mean()))
             if best is None or rms < best.rms:
                 best = cls(h, float(d), rms, len(grip))
+        if best is None or not np.isfinite(best.homography).all():
+            raise DataError(f"the table map fitted to {len(grip)} pushes is degenerate (more "
+                            "clips, spread over the table)")
         return best
 
     def pixels(self, xy: np.ndarray) -> np.ndarray:
@@ -185,10 +201,17 @@ class ReachCost:
         behind: metres between the block's centre and the point to reach. height: that point's
             height, metres (the gripper's at the start: the block's pushing height).
         keep_out: weight of the keep-out depth. clearance, over: metres (see above).
+
+    Raises:
+        ValueError: ``behind`` within the keep-out disc (at most contact + clearance).
     """
 
     def __init__(self, table: TableMap, goal_pixel, behind: float, height: float,
-                 keep_out: float = 10.0, clearance: float = 0.015, over: float = 0.07):
+                 keep_out: float = 10.0, clearance: float = CLEARANCE, over: float = 0.07):
+        if behind <= table.contact + clearance:
+            raise ValueError(f"behind={behind} m: must exceed the contact distance + clearance "
+                             f"({table.contact + clearance:.3f} m), or the point to reach lies in "
+                             "the disc plans must not cross")
         self.table, self.behind, self.height = table, behind, height
         self.keep_out, self.radius, self.over = keep_out, table.contact + clearance, over
         self.goal = table.table_position(np.asarray(goal_pixel, np.float64))
@@ -196,31 +219,39 @@ class ReachCost:
         self.pushing = False
 
     @classmethod
-    def for_task(cls, table: TableMap, goal_image: np.ndarray, behind: float,
-                 height: float) -> ReachCost:
-        """The cost for an episode whose goal image is ``goal_image`` ((H, W, 3) uint8)."""
-        goal, _ = block_pixels(torch.from_numpy(goal_image).permute(2, 0, 1).float() / 255)
-        return cls(table, goal.numpy(), behind, height)
+    def for_task(cls, table: TableMap, task, behind: float, height: float) -> ReachCost:
+        """The cost for an episode (:class:`vidpred.data.push_goals.PushTask`): the goal from
+        its goal image, the block first placed from its start image (where the block is always
+        seen, :func:`~vidpred.data.push_goals.sample_task`)."""
+        def pixel(image):
+            return block_pixels(torch.from_numpy(image).permute(2, 0, 1).float() / 255)[0].numpy()
+
+        cost = cls(table, pixel(task.goal_image), behind, height)
+        cost.update(pixel(task.start_image))
+        return cost
 
     def see(self, frame: torch.Tensor, grip: np.ndarray) -> None:
         """:meth:`update` from the latest frame ((3, H, W) in [0, 1]); a frame in which the arm
-        hides most of the block (:data:`MIN_BLOCK_MASS`) keeps the last block position."""
+        hides most of the block (:data:`MIN_BLOCK_MASS`, scaled with the frame's area) changes
+        nothing: the last block position and pushing state stay."""
         block, mass = block_pixels(frame.float())
-        if self.block is None or float(mass) >= MIN_BLOCK_MASS:
+        if float(mass) >= MIN_BLOCK_MASS * frame.shape[-2] * frame.shape[-1] / 64 ** 2:
             self.update(block.numpy(), grip)
 
-    def update(self, block_pixel, grip: np.ndarray) -> None:
+    def update(self, block_pixel, grip: np.ndarray | None = None) -> None:
         """Place the block (its centroid now, (2,) pixels) and the target; ``grip``: (3,) the
-        gripper now, metres."""
+        gripper now, metres (None: not in pushing position)."""
         self.block = self.table.table_position(np.asarray(block_pixel, np.float64))
         away = self.block - self.goal
         away = away / max(float(np.linalg.norm(away)), 1e-6)
         self.target = np.r_[self.block + self.behind * away, self.height]
-        rel = np.asarray(grip[:2], np.float64) - self.block
-        along = float(rel @ away)
-        across = float(np.linalg.norm(rel - along * away))
-        self.pushing = (0.5 * self.table.contact <= along <= self.behind + 0.02
-                        and across <= 0.03)
+        self.pushing = False
+        if grip is not None:
+            rel = np.asarray(grip[:2], np.float64) - self.block
+            along = float(rel @ away)
+            across = float(np.linalg.norm(rel - along * away))
+            self.pushing = (0.5 * self.table.contact <= along <= self.behind + 0.02
+                            and across <= 0.03)
 
     def __call__(self, positions: np.ndarray) -> np.ndarray:
         """(K, H + 1, 3) gripper positions now and after each action, metres -> (K,) costs."""
