@@ -75,6 +75,18 @@ def tree_digest(root: Path) -> str:
     return h.hexdigest()
 
 
+@pytest.fixture(scope="module")
+def scene():
+    """The Fetch push scene at 64 x 64 (each test resets it to the state it needs)."""
+    from vidpred.data.gl import select_gl_backend
+    from vidpred.data.sim_push import FetchPushScene
+
+    select_gl_backend()
+    s = FetchPushScene()
+    yield s
+    s.close()
+
+
 def tiny_config(root: Path, **train):
     """A config small enough to train a few iterations in about a second."""
     from vidpred.config import Config

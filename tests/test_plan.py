@@ -11,17 +11,6 @@ from vidpred.plan import wilson_interval
 from .conftest import tiny_config
 
 
-@pytest.fixture(scope="module")
-def scene():
-    from vidpred.data.gl import select_gl_backend
-    from vidpred.data.sim_push import FetchPushScene
-
-    select_gl_backend()
-    s = FetchPushScene()
-    yield s
-    s.close()
-
-
 def test_wilson_interval_pinned_values():
     assert wilson_interval(0, 0) == [0.0, 1.0]
     lo, hi = wilson_interval(5, 10)

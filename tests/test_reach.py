@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidpred.errors import DataError
+from vidpred.errors import ConfigError, DataError
 from vidpred.reach import (ReachCost, TableMap, apply_homography, block_pixels, fit_homography,
                            pushes)
 
@@ -12,17 +12,6 @@ from .conftest import tiny_config
 
 # a table-to-image homography like the push camera's (metres -> pixels, in perspective)
 CAMERA = np.array([[-20.0, 95.0, -40.0], [60.0, 10.0, -60.0], [0.3, 0.1, 1.0]])
-
-
-@pytest.fixture(scope="module")
-def scene():
-    from vidpred.data.gl import select_gl_backend
-    from vidpred.data.sim_push import FetchPushScene
-
-    select_gl_backend()
-    s = FetchPushScene()
-    yield s
-    s.close()
 
 
 def test_block_pixels_finds_a_rendered_block_where_its_mask_is(scene):
@@ -112,7 +101,7 @@ def test_the_reach_cost_pulls_behind_the_block_around_it_and_is_flat_once_there(
     assert (reach(np.stack([pushing, away])) == 0).all()
     reach.update(table.pixels(block), behind + [0, 0.04, 0])  # 4 cm off the line: not yet
     assert not reach.pushing
-    with pytest.raises(ValueError, match="behind"):
+    with pytest.raises(ConfigError, match="--behind 0.06: must exceed .* 0.065 m"):
         ReachCost(table, table.pixels(goal), behind=0.06, height=0.42)  # inside the keep-out
 
 
@@ -185,6 +174,11 @@ def test_plan_command_runs_the_reach_planners_with_a_map_fitted_to_the_checkpoin
     assert "reach cost: table-to-image map fitted to" in printed
     r = json.loads((out / "results.json").read_text())
     assert set(r["summary"]) == {"cem", "reach"} and r["settings"]["reach"] == 300.0
+    assert main(["plan", "--ckpt", str(tmp_path / "tiny.ckpt"), "--episodes", "1", "--planner",
+                 "reach", "--behind", "0.05", "--out", str(tmp_path / "near")]) == 2
+    err = capsys.readouterr().err
+    assert "--behind 0.05: must exceed the fitted contact distance" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "near" / "results.json").exists()
     assert main(["plan", "--episodes", "1", "--planner", "reach", "--out", str(out)]) == 2
     assert "--ckpt" in capsys.readouterr().err
     assert main(["plan", "--episodes", "1", "--planner", "random", "--reach", "300", "--out",

@@ -261,7 +261,7 @@ def cmd_plan(args) -> None:
         if note and "cem" in names:
             print(note)
         if "reach" in names or ("cem" in names and args.reach > 0):
-            table = _table_map(cfg, args.behind)
+            table = _table_map(cfg)
     select_gl_backend()
     r = plan(model, n_past, settings, args.out, image_size=size, progress=not args.quiet,
              gifs=not args.no_gifs, bf16=bf16, resume=args.resume, table=table)
@@ -559,13 +559,13 @@ def _run_parsers(sub) -> None:
     pr.set_defaults(func=cmd_predict)
 
 
-def _table_map(cfg, behind: float):
+def _table_map(cfg):
     """The reach cost's camera model, fitted to pushes in the training clips the model's config
     names (:class:`vidpred.reach.TableMap`)."""
     from pathlib import Path
 
     from .data.bair import resolve_split
-    from .reach import CLEARANCE, TableMap, pushes
+    from .reach import TableMap, pushes
 
     root = Path(cfg.data.root).expanduser()
     if not root.is_dir():
@@ -575,11 +575,6 @@ def _table_map(cfg, behind: float):
                            "--reach at 0)")
     split = resolve_split(root, "train")
     table = TableMap.fit(*pushes(split, image_size=cfg.data.image_size))
-    if behind <= table.contact + CLEARANCE:
-        least = table.contact + CLEARANCE
-        raise VidpredError(f"--behind {behind:g}: must exceed the fitted contact distance + "
-                           f"{CLEARANCE * 100:.1f} cm = {least:.3f} m; pass e.g. --behind "
-                           f"{least + 0.01:.3f}")
     print(f"reach cost: table-to-image map fitted to {table.pushes} pushes in {split} "
           f"(residual {table.rms:.1f} px, contact distance {table.contact * 100:.1f} cm)")
     return table
@@ -609,14 +604,14 @@ def _plan_parser(sub) -> None:
     p.add_argument("--planar", action="store_true", help="every planner moves the gripper in the "
                    "table's plane only (dz = 0), at the block's height where it starts")
     p.add_argument("--reach", type=float, default=0.0, metavar="PX_PER_M",
-                   help="cem: pixels of cost per metre between the gripper (now or along the plan, "
-                   "whichever is nearest) and the point "
-                   "--behind metres behind the block (located with a camera map fitted to pushes in "
-                   "the training clips of the checkpoint's data.root; default 0: off; docs/planning.md "
-                   "measures 300)")
-    p.add_argument("--behind", type=float, default=0.08, metavar="METRES", help="metres from the block's centre to "
-                   "the point --reach pulls the gripper to (default 0.08: outside the disc, of "
-                   "radius contact distance + 1.5 cm, that plans must not cross low)")
+                   help="cem: pixels of cost per metre between the gripper (now or along the "
+                   "plan, whichever is nearest) and the point --behind metres behind the block "
+                   "(located with a camera map fitted to pushes in the training clips of the "
+                   "checkpoint's data.root; default 0: off; docs/planning.md measures 300)")
+    p.add_argument("--behind", type=float, default=0.08, metavar="METRES",
+                   help="metres from the block's centre to the point --reach pulls the gripper "
+                   "to (default 0.08); must lie outside the disc, of radius contact distance + "
+                   "1.5 cm, that plans must not cross low")
     p.add_argument("--precision", default="bf16", choices=["bf16", "float32"],
                    help="the model's rollouts: bf16 autocast on CUDA and on CPUs with AVX512-BF16 "
                    "or AMX, float32 elsewhere (default bf16), or float32 always")

@@ -259,6 +259,7 @@ class ModelCEMPlanner(Planner):
 
     Raises:
         ValueError: ``reach`` > 0 without ``table``.
+        ConfigError: ``behind`` inside the reach cost's keep-out disc.
     """
 
     name = "cem"
@@ -271,6 +272,8 @@ class ModelCEMPlanner(Planner):
         self.reach, self.behind, self.table = reach, behind, table
         if reach > 0 and table is None:
             raise ValueError("the reach cost needs a TableMap fitted to the training clips")
+        if reach > 0:
+            table.check_behind(behind)  # here, before an episode starts
 
     def reset(self, task, scene, steps, rng):
         super().reset(task, scene, steps, rng)
@@ -356,6 +359,7 @@ class ReachPlanner(Planner):
     def __init__(self, table: TableMap, settings: CEMSettings = CEMSettings(),
                  behind: float = 0.08):
         self.table, self.settings, self.behind = table, settings, behind
+        table.check_behind(behind)
 
     def reset(self, task, scene, steps, rng):
         super().reset(task, scene, steps, rng)

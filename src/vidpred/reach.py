@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .data.bair import find_sequences, read_sequence
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .losses import red_mask
 
 # at 64 x 64 pixels (scaled with the frame size): pixels the block's centroid moves between two
@@ -168,6 +168,15 @@ class TableMap:
                             "clips, spread over the table)")
         return best
 
+    def check_behind(self, behind: float, clearance: float = CLEARANCE) -> None:
+        """Raise ConfigError unless the point ``behind`` metres behind the block lies outside
+        :class:`ReachCost`'s keep-out disc (radius contact + ``clearance``)."""
+        least = self.contact + clearance
+        if not behind > least:
+            raise ConfigError(f"--behind {behind:g}: must exceed the fitted contact distance + "
+                              f"{clearance * 100:.1f} cm = {least:.3f} m; pass e.g. --behind "
+                              f"{least + 0.01:.3f}")
+
     def pixels(self, xy: np.ndarray) -> np.ndarray:
         """(..., 2) table positions, metres -> (..., 2) pixels."""
         return apply_homography(self.homography, xy)
@@ -203,15 +212,12 @@ class ReachCost:
         keep_out: weight of the keep-out depth. clearance, over: metres (see above).
 
     Raises:
-        ValueError: ``behind`` within the keep-out disc (at most contact + clearance).
+        ConfigError: ``behind`` within the keep-out disc (:meth:`TableMap.check_behind`).
     """
 
     def __init__(self, table: TableMap, goal_pixel, behind: float, height: float,
                  keep_out: float = 10.0, clearance: float = CLEARANCE, over: float = 0.07):
-        if behind <= table.contact + clearance:
-            raise ValueError(f"behind={behind} m: must exceed the contact distance + clearance "
-                             f"({table.contact + clearance:.3f} m), or the point to reach lies in "
-                             "the disc plans must not cross")
+        table.check_behind(behind, clearance)
         self.table, self.behind, self.height = table, behind, height
         self.keep_out, self.radius, self.over = keep_out, table.contact + clearance, over
         self.goal = table.table_position(np.asarray(goal_pixel, np.float64))
