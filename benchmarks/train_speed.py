@@ -182,6 +182,10 @@ def run_config(key: str, args) -> dict:
     cfg = Config.load(CONFIGS / f"{NAMES[key]}.yaml")
     cfg.model.cond_points, cfg.train.precision = 0, "float32"  # SVG's step, as the reference's
     cfg.apply_overrides(args.set or [])
+    if cfg.model.cond_points:
+        raise SystemExit(f"model.cond_points={cfg.model.cond_points}: the per-step reference loop "
+                         "has no condition points, so the two paths cannot be compared; leave "
+                         "model.cond_points at 0 (this benchmark's default)")
     if args.channels_last != "auto":
         cfg.train.channels_last = args.channels_last == "on"
     cfg.data.root = str(built_in_data(cfg.data.layout))
