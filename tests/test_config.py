@@ -85,6 +85,17 @@ def test_condition_points_need_svg_with_vector_conditions():
     assert config_problems(Config().apply_overrides(["model.cond_points=4"])) == []
 
 
+def test_the_frame_memory_is_checked():
+    assert config_problems(Config().apply_overrides(["model.retrieval=3"])) == []
+    for bad in (["model.output=warp"], ["data.augment=colour"], ["model.cond_dim=2"]):
+        problems = config_problems(Config().apply_overrides(["model.retrieval=3"] + bad))
+        assert any(p.startswith("model.retrieval=3: the frame memory needs") for p in problems), bad
+    problems = config_problems(Config().apply_overrides(["model.retrieval=3"]), world_size=2)
+    assert problems == ["model.retrieval=3: the frame memory trains in one process "
+                        "(DistributedDataParallel would copy it every step); run without "
+                        "torchrun or set model.retrieval=0"]
+
+
 def test_all_problems_are_listed_at_once_and_the_global_batch_must_split():
     cfg = Config().apply_overrides(["train.lr=-1", "model.width=0", "train.batch_size=6"])
     assert len(config_problems(cfg)) == 2
@@ -151,6 +162,8 @@ def test_every_shipped_config_loads_builds_and_trains_one_step(path):
     frames = torch.rand(1, T, cfg.model.channels, H, W)
     cond = (None if cfg.model.cond_dim == 0 else torch.randn(1, T, cfg.model.cond_dim)
             if cfg.model.cond_kind == "vector" else torch.rand(1, T, cfg.model.cond_dim, H, W))
+    if getattr(model, "memory", None) is not None:  # a frame memory: filled from the clip
+        model.memory.fill(frames.mul(255).to(torch.uint8), cond)
     out = model(frames, cond, cfg.data.n_past, beta=cfg.train.beta)
     out.loss.backward()
     assert torch.isfinite(out.loss)

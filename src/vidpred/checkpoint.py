@@ -91,7 +91,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def load_model_state(model: torch.nn.Module, state_dict: dict, path: str | Path) -> None:
-    """Load weights, turning a shape/key mismatch into a CheckpointError that lists it."""
+    """Load weights, turning a shape/key mismatch into a CheckpointError that lists it. A model
+    with a ``prepare_load(state_dict)`` method first sizes its data buffers (a frame memory) to
+    the checkpoint's."""
+    if hasattr(model, "prepare_load"):
+        model.prepare_load(state_dict)
     own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))

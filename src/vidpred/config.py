@@ -117,6 +117,12 @@ class ModelConfig:
             1 + w times in the loss (the logged MSE stays unweighted), so a small object that
             moves counts for more than its share of pixels; for push data generated with
             ``data.block_colours=red``. 0 = SVG's loss.
+        retrieval: SVG only, on the BAIR layouts: k > 0 keeps the training split's frames in the
+            model, keyed by the last k entries of their condition vectors (3: the end-effector
+            position), and gives every frame to predict the one nearest to its condition as a
+            third source of the composite (:mod:`vidpred.models.memory`); for data filmed by one
+            fixed camera. The frames travel in the checkpoint (64 x 64 x 3 bytes each: 369 MB
+            for the demo's 1,000 sequences of 30). 0 = off.
         appearance_heads: pose CVAE only: K > 0 adds an appearance code of the first frame
             (K attention maps pooling its features) to every pixel of the decoder fusion
             (:mod:`vidpred.models.pose_cvae`); 0 leaves the model as the course defines it.
@@ -146,6 +152,7 @@ class ModelConfig:
     time_chunk: int = 4
     cond_points: int = 0
     block_weight: float = 0.0
+    retrieval: int = 0
     appearance_heads: int = 0
     first_label: bool = False
 
@@ -387,7 +394,7 @@ _RANGES = [
     ("model.label_channels", 1, True, None), ("model.z_channels", 1, True, None),
     ("model.fusion_channels", 1, True, None), ("model.time_chunk", 0, True, None),
     ("model.cond_points", 0, True, None), ("model.appearance_heads", 0, True, None),
-    ("model.block_weight", 0.0, True, None),
+    ("model.block_weight", 0.0, True, None), ("model.retrieval", 0, True, None),
     ("train.iterations", 1, True, None), ("train.max_minutes", 0.0, True, None), ("train.iters_per_epoch", 1, True, None),
     ("train.batch_size", 1, True, None), ("train.lr", 0.0, False, None),
     ("train.beta", 0.0, True, None), ("train.kl_anneal_cycles", 1, True, None),
@@ -421,6 +428,10 @@ def config_problems(cfg: Config, world_size: int = 1) -> list[str]:
         if v not in allowed:
             problems.append(f"{key}={v!r}: choose one of {', '.join(allowed)}")
     problems += _model_problems(cfg)
+    if world_size > 1 and cfg.model.retrieval:
+        problems.append(f"model.retrieval={cfg.model.retrieval}: the frame memory trains in one "
+                        "process (DistributedDataParallel would copy it every step); run without "
+                        "torchrun or set model.retrieval=0")
     if world_size > 1 and cfg.train.batch_size % world_size:
         problems.append(f"train.batch_size={cfg.train.batch_size}: the global batch must split "
                         f"evenly over {world_size} processes")
@@ -449,6 +460,13 @@ def _model_problems(cfg: Config) -> list[str]:
     if m.block_weight and m.name != "svg":
         problems.append(f"model.block_weight={m.block_weight}: only SVG's loss weighs block "
                         "pixels; set model.block_weight=0")
+    if m.retrieval and (m.name != "svg" or m.cond_kind != "vector" or m.cond_dim < m.retrieval
+                        or m.output != "composite" or d.layout not in ("bair", "bair_tfrecord")
+                        or d.augment != "none"):
+        problems.append(f"model.retrieval={m.retrieval}: the frame memory needs model.name=svg, "
+                        f"model.output=composite, vector conditions of at least {m.retrieval} "
+                        "entries, data.layout bair or bair_tfrecord and data.augment=none; set "
+                        "model.retrieval=0")
     if m.appearance_heads and m.name != "pose_cvae":
         problems.append(f"model.appearance_heads={m.appearance_heads}: the appearance code is "
                         "the pose CVAE's (model.name=pose_cvae); set model.appearance_heads=0")

@@ -148,9 +148,10 @@ def _open_datasets(cfg: Config, ctx, progress: bool):
 
 
 def _run_bytes(model: torch.nn.Module, cfg: Config) -> int:
-    """Disk a run needs: weights + two Adam moments per checkpoint (last, best and the kept
-    epochs) and the log."""
-    ckpt = 3 * 4 * sum(p.numel() for p in model.parameters())
+    """Disk a run needs: weights + two Adam moments + buffers (a frame memory) per checkpoint
+    (last, best and the kept epochs) and the log."""
+    ckpt = 3 * 4 * sum(p.numel() for p in model.parameters()) + \
+        sum(b.numel() * b.element_size() for b in model.buffers())
     return ckpt * (cfg.train.keep_checkpoints + 3) + 200 * cfg.train.iterations + 2**20
 
 
@@ -160,6 +161,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
     train_set, val_set = _open_datasets(cfg, ctx, progress)
     torch.manual_seed(t.seed)
     model = build_model(cfg).to(dev)
+    if getattr(model, "memory", None) is not None:  # the training split, kept in the model
+        model.memory.fill(train_set.seqs.frames.to(dev), train_set.seqs.cond.to(dev))
     if ctx.is_main:
         prepare_run_dir(run_dir, resume, overwrite, _run_bytes(model, cfg))
         ctx.barrier()

@@ -35,6 +35,7 @@ from ..losses import block_weighted_mse, frame_mse, gaussian_kl, reparameterize
 from .backbones import build_backbone
 from .base import StepOutput, VideoModel, memory_format_of
 from .conditions import ImageToVector, check_cond_kind, check_conditions, embed_conditions, repeat_samples
+from .memory import FrameMemory
 from .points import ConditionPoints
 from .recurrent import GaussianLSTM, LSTMPredictor
 from .warp import warp
@@ -66,9 +67,15 @@ class SVG(VideoModel):
             (:mod:`vidpred.models.points`); 0 = SVG's decoder.
         block_weight: w > 0: the loss weighs pixels of a red block 1 + w times
             (:func:`vidpred.losses.block_weighted_mse`); 0 = SVG's loss.
+        retrieval: k > 0 gives each predicted frame the training frame whose condition's last
+            k entries are nearest (:mod:`vidpred.models.memory`; 3 for BAIR's end-effector
+            position) as a third source of the composite: the frame is a softmax-weighted sum
+            of the source frame, the drawn frame and the retrieved one, with the weights'
+            logits also read from the two source frames by a 3 x 3 convolution. 0 = off.
 
     Raises:
-        ValueError: unknown backbone, prior or output; cond_points with image or no conditions.
+        ValueError: unknown backbone, prior or output; cond_points with image or no conditions;
+            retrieval without vector conditions of at least k entries or without ``composite``.
     """
 
     def __init__(self, *, backbone: str = "dcgan64", width: int = 16, g_dim: int = 128,
@@ -77,7 +84,7 @@ class SVG(VideoModel):
                  cond_dim: int = 7, output: str = "composite", channels: int = 3,
                  cond_kind: str = "vector", cond_embed: int = 32,
                  image_hw: tuple[int, int] = (64, 64), time_chunk: int = 4,
-                 cond_points: int = 0, block_weight: float = 0.0):
+                 cond_points: int = 0, block_weight: float = 0.0, retrieval: int = 0):
         super().__init__()
         check_cond_kind(cond_kind)
         if prior not in PRIORS:
@@ -92,7 +99,7 @@ class SVG(VideoModel):
         self.block_weight = block_weight
         self.composite = output in ("composite", "warp")
         self.flow = output == "warp"
-        out_channels = channels + int(self.composite) + 2 * int(self.flow)
+        out_channels = channels + int(self.composite) + 2 * int(self.flow) + int(retrieval > 0)
         self.encoder, self.decoder = build_backbone(backbone, g_dim, width, channels,
                                                     out_channels, image_hw)
         self.cond_encoder = None
@@ -110,6 +117,17 @@ class SVG(VideoModel):
             self.points = ConditionPoints(cond_dim, cond_points, self.decoder.stage_channels)
         if self.flow:
             self._zero_flow_head(channels + 1)
+        self.memory = None
+        if retrieval:
+            if output != "composite" or cond_kind != "vector" or cond_dim < retrieval:
+                raise ValueError(f"retrieval={retrieval} needs output 'composite' and vector "
+                                 f"conditions of at least {retrieval} entries, got {output!r} "
+                                 f"with {cond_kind} conditions of {cond_dim}")
+            self.memory = FrameMemory(retrieval, channels, image_hw)
+            # starts at zero: the weights' logits are the decoder's alone
+            self.retrieval_logits = torch.nn.Conv2d(2 * channels, out_channels, 3, 1, 1)
+            torch.nn.init.zeros_(self.retrieval_logits.weight)
+            torch.nn.init.zeros_(self.retrieval_logits.bias)
 
     def _zero_flow_head(self, first: int) -> None:
         """Start ``warp`` models with zero flow: the output channels from ``first`` on (the
@@ -148,10 +166,11 @@ class SVG(VideoModel):
         return h.unflatten(0, (B, T)), [s.unflatten(0, (B, T))[:, :S] for s in skips]
 
     def decode(self, g: Tensor, terms: list[Tensor], background: Tensor,
-               points: Tensor | None = None) -> Tensor:
+               points: Tensor | None = None, retrieved: Tensor | None = None) -> Tensor:
         """g (B, T', g_dim), ``decoder.skip_terms`` of S skip frames, background (B, S, C, H, W)
         -> frames (B, T', C, H, W) in [0, 1]; step i reads skip frame and background min(i, S-1).
-        ``points`` (B, T', 2K, 4): each step's condition points (:meth:`step_points`)."""
+        ``points`` (B, T', 2K, 4): each step's condition points (:meth:`step_points`);
+        ``retrieved`` (B, T', C, H, W): each step's memory frame (:meth:`retrieve`)."""
         maps = None
         if points is not None:  # all steps' maps at once: few, larger calls
             B, T = points.shape[:2]
@@ -159,10 +178,10 @@ class SVG(VideoModel):
             flat = points.flatten(0, 1)
             maps = [self.points.maps(i, flat, (H >> (3 - i), W >> (3 - i))).unflatten(0, (B, T))
                     for i in range(len(self.decoder.stage_channels))]
-        return self._decode(g, terms, background, maps)
+        return self._decode(g, terms, background, maps, retrieved)
 
     def _decode(self, g: Tensor, terms: list[Tensor], background: Tensor,
-                maps: list[Tensor] | None) -> Tensor:
+                maps: list[Tensor] | None, retrieved: Tensor | None = None) -> Tensor:
         k = self.time_chunk or g.shape[1]
         if g.shape[1] > k:
             S = background.shape[1]
@@ -170,7 +189,8 @@ class SVG(VideoModel):
             parts = zip(*[m.split(k, 1) for m in maps]) if maps is not None else None
             return torch.cat([self._decode(g[:, i:i + k], [t[:, min(i, S - 1):] for t in terms],
                                            background[:, min(i, S - 1):],
-                                           None if parts is None else list(next(parts)))
+                                           None if parts is None else list(next(parts)),
+                                           None if retrieved is None else retrieved[:, i:i + k])
                               for i in range(0, g.shape[1], k)], 1)
         # the output and the composite are computed in float32 also under bf16 autocast, so
         # frames, losses and the float32 background agree in dtype
@@ -181,9 +201,35 @@ class SVG(VideoModel):
         if self.flow:
             raw, flow = raw.split([self.channels + 1, 2], dim=2)
             source = warp(source.flatten(0, 1), torch.tanh(flow).flatten(0, 1)).view_as(source)
+        if retrieved is not None:
+            return self._composite3(raw, source, retrieved)
         rgb, mask = torch.sigmoid(raw).split([self.channels, 1], dim=2)
         # mask * rgb + (1 - mask) * source in one pass forward and backward
         return torch.lerp(source, rgb, mask)
+
+    def _composite3(self, raw: Tensor, source: Tensor, retrieved: Tensor) -> Tensor:
+        """Raw output (B, T', C + 2, H, W) -> softmax(0, l_draw, l_mem)-weighted sum of the source,
+        the drawn and the retrieved frame, the logits plus a 3 x 3 convolution of both frames."""
+        n = raw.shape[:2]
+        seen = torch.cat([retrieved, source], 2).flatten(0, 1)
+        raw = raw + self.retrieval_logits(seen).unflatten(0, n).float()
+        rgb = torch.sigmoid(raw[:, :, :self.channels])
+        logits = raw[:, :, self.channels:]
+        w = torch.softmax(torch.cat([torch.zeros_like(logits[:, :, :1]), logits], 2), 2)
+        return w[:, :, :1] * source + w[:, :, 1:2] * rgb + w[:, :, 2:] * retrieved
+
+    def retrieve(self, cond: Tensor | None) -> Tensor | None:
+        """Conditions (B, T', D) of the frames to predict -> each one's nearest memory frame
+        (B, T', C, H, W) in [0, 1], the clip's own sequence excluded in training; None without
+        ``retrieval``."""
+        if self.memory is None:
+            return None
+        return self.memory.lookup(cond, exclude_own=self.training)
+
+    def prepare_load(self, state_dict: dict) -> None:
+        """Size the frame memory to a checkpoint's before loading it (its frames are data)."""
+        if self.memory is not None:
+            self.memory.adopt(state_dict, "memory.")
 
     def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
         """Per-frame conditions (B, T, D) or (B, T, C, H, W) -> step conditions c_t
@@ -236,13 +282,15 @@ class SVG(VideoModel):
         terms = self.decoder.skip_terms(skips)
         background = frames[:, :n_past]
         points = self.step_points(cond, T, n_past)
+        retrieved = self.retrieve(None if self.memory is None else cond[:, 1:T])
         if teacher_forcing:
             h_in = h[:, :-1]
             g, _ = self.frame_predictor(torch.cat([h_in, z, c], -1))
             mu_p, logvar_p, _ = self._prior(torch.cat([h_in, c], -1))
-            pred = self.decode(g, terms, background, points)
+            pred = self.decode(g, terms, background, points, retrieved)
         else:
-            pred, mu_p, logvar_p = self._free_running(h, z, c, terms, background, n_past, points)
+            pred, mu_p, logvar_p = self._free_running(h, z, c, terms, background, n_past, points,
+                                                      retrieved)
         kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).mean(0)
         if self.block_weight:
             mse, fit = block_weighted_mse(pred, frames, self.block_weight)
@@ -251,12 +299,13 @@ class SVG(VideoModel):
             fit = mse.mean()
         return StepOutput(fit + beta * kl.mean(), mse, kl, pred)
 
-    def _free_running(self, h, z, c, terms, background, n_past, points):
+    def _free_running(self, h, z, c, terms, background, n_past, points, retrieved=None):
         k = n_past  # steps 1..n_past read ground-truth (context) frames
         h_in = h[:, :k]
         g, pred_state = self.frame_predictor(torch.cat([h_in, z[:, :k], c[:, :k]], -1))
         mu_p, logvar_p, prior_state = self._prior(torch.cat([h_in, c[:, :k]], -1))
-        preds = [self.decode(g, terms, background, None if points is None else points[:, :k])]
+        preds = [self.decode(g, terms, background, None if points is None else points[:, :k],
+                             None if retrieved is None else retrieved[:, :k])]
         mus, logvars = [mu_p], [logvar_p]
         last_terms, last_background = [t[:, -1:] for t in terms], background[:, -1:]
         for i in range(k, z.shape[1]):
@@ -267,7 +316,8 @@ class SVG(VideoModel):
             mus.append(mu_p)
             logvars.append(logvar_p)
             preds.append(self.decode(g, last_terms, last_background,
-                                     None if points is None else points[:, i:i + 1]))
+                                     None if points is None else points[:, i:i + 1],
+                                     None if retrieved is None else retrieved[:, i:i + 1]))
         return torch.cat(preds, 1), torch.cat(mus, 1), torch.cat(logvars, 1)
 
     # ---- inference ------------------------------------------------------------------------
@@ -310,6 +360,9 @@ class SVG(VideoModel):
             _, _, prior_state = self._prior(torch.cat([h[:, :-1], c], -1))
         # (n, T-1, 2K, 4), step i+1 reads index i; located once per sequence, then repeated
         points = repeat_samples(self.step_points(cond, T, n_past), samples)
+        # (n, T-1, C, H, W), step i+1 reads index i; looked up once per sequence
+        retrieved = repeat_samples(self.retrieve(None if self.memory is None else cond[:, 1:T]),
+                                   samples)
         last_terms = self.decoder.skip_terms([s[:, -1:] for s in skips])  # once per rollout
         background = x[:, -1:]
         h_prev = h[:, -1:]
@@ -319,7 +372,8 @@ class SVG(VideoModel):
             z = reparameterize(mu_p, logvar_p)
             g, pred_state = self.frame_predictor(torch.cat([h_prev, z, ci], -1), pred_state)
             frame = self.decode(g, last_terms, background,
-                                None if points is None else points[:, i:i + 1])
+                                None if points is None else points[:, i:i + 1],
+                                None if retrieved is None else retrieved[:, i:i + 1])
             yield frame[:, 0].unflatten(0, (B, samples))
             if i < T - 2:
                 h_prev, _ = self.encode(frame, 0)
