@@ -42,6 +42,9 @@ def svg_protocol(name: str, samples: int, device, per_sample: bool) -> None:
     model = build_model(cfg).to(device).eval()
     n_past, n_future = 2, 28
     H, W = cfg.data.frame_size
+    if getattr(model, "memory", None) is not None:  # a frame memory of the demo's size
+        model.memory.fill(torch.randint(0, 256, (1000, 30, 3, H, W), dtype=torch.uint8, device=device),
+                          torch.randn(1000, 30, cfg.model.cond_dim, device=device))
     context = torch.rand(1, n_past, 3, H, W, device=device)
     cond = torch.randn(1, n_past + n_future, cfg.model.cond_dim, device=device) \
         if cfg.model.cond_dim else None

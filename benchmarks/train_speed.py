@@ -30,8 +30,9 @@ machine. Each config runs in its own process so peak RSS is its own.
     python benchmarks/train_speed.py [--configs a,b,c] [--steps 16] [--rounds 8] [--device cpu|cuda]
         [--channels-last auto|on|off] [--compile] [--profile] [--threads 0] [--set K=V]
 
-Both paths compute SVG's step: each config is timed with ``model.cond_points=0`` (the reference
-loop has no condition points) and ``train.precision=float32`` unless ``--set`` says otherwise.
+Both paths compute SVG's step: each config is timed with ``model.cond_points=0`` and
+``model.retrieval=0`` (the reference loop has neither condition points nor a frame memory) and
+``train.precision=float32`` unless ``--set`` says otherwise.
 ``--set train.precision=bf16`` times ``ours`` under bf16 autocast on a CPU with native bf16 (the
 reference stays float32 on CPU; the loss check is always float32).
 """
@@ -180,12 +181,14 @@ def run_config(key: str, args) -> dict:
     device = resolve_device(args.device)
     configure_process(args.threads)  # as the CLI does (both paths run in this process)
     cfg = Config.load(CONFIGS / f"{NAMES[key]}.yaml")
-    cfg.model.cond_points, cfg.train.precision = 0, "float32"  # SVG's step, as the reference's
+    # SVG's step, as the reference's: no condition points, no frame memory, float32
+    cfg.model.cond_points, cfg.model.retrieval, cfg.train.precision = 0, 0, "float32"
     cfg.apply_overrides(args.set or [])
-    if cfg.model.cond_points:
-        raise SystemExit(f"model.cond_points={cfg.model.cond_points}: the per-step reference loop "
-                         "has no condition points, so the two paths cannot be compared; leave "
-                         "model.cond_points at 0 (this benchmark's default)")
+    for key in ("cond_points", "retrieval"):
+        if getattr(cfg.model, key):
+            raise SystemExit(f"model.{key}={getattr(cfg.model, key)}: the per-step reference loop "
+                             "has neither condition points nor a frame memory, so the two paths "
+                             f"cannot be compared; leave model.{key} at 0 (this benchmark's default)")
     if args.channels_last != "auto":
         cfg.train.channels_last = args.channels_last == "on"
     cfg.data.root = str(built_in_data(cfg.data.layout))
