@@ -184,11 +184,12 @@ def run_config(key: str, args) -> dict:
     # SVG's step, as the reference's: no condition points, no frame memory, float32
     cfg.model.cond_points, cfg.model.retrieval, cfg.train.precision = 0, 0, "float32"
     cfg.apply_overrides(args.set or [])
-    for key in ("cond_points", "retrieval"):
-        if getattr(cfg.model, key):
-            raise SystemExit(f"model.{key}={getattr(cfg.model, key)}: the per-step reference loop "
-                             "has neither condition points nor a frame memory, so the two paths "
-                             f"cannot be compared; leave model.{key} at 0 (this benchmark's default)")
+    for option in ("cond_points", "retrieval"):
+        if getattr(cfg.model, option):
+            raise SystemExit(f"model.{option}={getattr(cfg.model, option)}: the per-step reference "
+                             "loop has neither condition points nor a frame memory, so the two "
+                             f"paths cannot be compared; leave model.{option} at 0 (this "
+                             "benchmark's default)")
     if args.channels_last != "auto":
         cfg.train.channels_last = args.channels_last == "on"
     cfg.data.root = str(built_in_data(cfg.data.layout))
