@@ -108,6 +108,10 @@ def load_model_state(model: torch.nn.Module, state_dict: dict, path: str | Path)
         raise CheckpointError(f"{path}: weights do not fit this model (a checkpoint from another "
                               "model or config?):\n  " + "\n  ".join(lines))
     model.load_state_dict(state_dict)
+    memory = getattr(model, "memory", None)
+    if memory is not None and not len(memory):
+        raise CheckpointError(f"{path}: the model has a frame memory (model.retrieval) but the "
+                              "checkpoint holds no frames for it")
 
 
 def load_trained_model(ckpt: str | Path, device: torch.device | str = "cpu"):

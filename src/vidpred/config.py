@@ -121,8 +121,8 @@ class ModelConfig:
             model, keyed by the last k entries of their condition vectors (3: the end-effector
             position), and gives every frame to predict the one nearest to its condition as a
             third source of the composite (:mod:`vidpred.models.memory`); for data filmed by one
-            fixed camera. The frames travel in the checkpoint (64 x 64 x 3 bytes each: 369 MB
-            for the demo's 1,000 sequences of 30). 0 = off.
+            fixed camera. The frames travel in every checkpoint (64 x 64 x 3 bytes each: 369 MB
+            for the demo's 1,000 sequences of 30; at most 4 GiB). 0 = off.
         appearance_heads: pose CVAE only: K > 0 adds an appearance code of the first frame
             (K attention maps pooling its features) to every pixel of the decoder fusion
             (:mod:`vidpred.models.pose_cvae`); 0 leaves the model as the course defines it.

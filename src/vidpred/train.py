@@ -21,7 +21,7 @@ from .config import Config, check_config
 from .data import make_dataset
 from .data.augment import ClipAugmenter
 from .device import resolve_device, synchronize, to_device, use_bf16
-from .errors import TrainingError
+from .errors import ConfigError, TrainingError
 from .models import VideoModel, build_model
 from .precise_bn import recompute_batchnorm_stats
 from .progress import progress_bar
@@ -115,7 +115,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, overwrite: boo
 
     Raises:
         ConfigError: invalid config values (all listed), a run directory that exists (without
-            resume/overwrite) or is unwritable.
+            resume/overwrite) or is unwritable, a training split too large for the frame memory.
         CheckpointError: ``resume`` with a missing or mismatching checkpoint.
         DataError: a dataset problem (names the file).
         TrainingError: a non-finite loss (names the iteration and the term).
@@ -147,6 +147,27 @@ def _open_datasets(cfg: Config, ctx, progress: bool):
     return train_set, val_set
 
 
+# the most frames a frame memory holds (the model, every checkpoint and the distances per step
+# grow with it): 4 GiB, about 350,000 frames of 64 x 64 RGB
+MEMORY_BYTES = 4 * 2**30
+
+
+def _fill_memory(model, train_set, cfg: Config, dev) -> None:
+    """Store the training split in the model's frame memory.
+
+    Raises:
+        ConfigError: a split too large for it (more than ``MEMORY_BYTES`` of frames).
+    """
+    frames = train_set.seqs.frames
+    size = frames.numel() * frames.element_size()
+    if size > MEMORY_BYTES:
+        raise ConfigError(f"model.retrieval={cfg.model.retrieval}: the training split's "
+                          f"{frames.shape[0] * frames.shape[1]:,} frames ({size / 2**30:.1f} GiB) "
+                          f"exceed the frame memory's {MEMORY_BYTES / 2**30:.0f} GiB; set "
+                          "model.retrieval=0")
+    model.memory.fill(frames.to(dev), train_set.seqs.cond.to(dev))
+
+
 def _run_bytes(model: torch.nn.Module, cfg: Config) -> int:
     """Disk a run needs: weights + two Adam moments + buffers (a frame memory) per checkpoint
     (last, best and the kept epochs) and the log."""
@@ -162,7 +183,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
     torch.manual_seed(t.seed)
     model = build_model(cfg).to(dev)
     if getattr(model, "memory", None) is not None:  # the training split, kept in the model
-        model.memory.fill(train_set.seqs.frames.to(dev), train_set.seqs.cond.to(dev))
+        _fill_memory(model, train_set, cfg, dev)
     if ctx.is_main:
         prepare_run_dir(run_dir, resume, overwrite, _run_bytes(model, cfg))
         ctx.barrier()

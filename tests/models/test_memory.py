@@ -45,9 +45,25 @@ def test_lookup_in_training_skips_the_clips_own_sequence():
     assert torch.equal(mem.lookup(clip + 1e-3, exclude_own=True), frames[1:2, 1:4].float() / 255)
 
 
+def test_the_own_sequence_is_excluded_when_other_sequences_share_its_keys():
+    """Every sequence ends at the same place (an arm at rest): the clip's last keys are in all
+    of them, yet only its own sequence holds its whole window."""
+    frames, cond = _sequences(N=4, L=6)
+    cond[:, 3:, -3:] = cond[0, 3:, -3:]  # frames 3-5 share keys across the sequences
+    mem = FrameMemory(3, 3, (8, 8))
+    mem.fill(frames, cond)
+    for n in range(4):
+        got = mem.lookup(cond[n:n + 1, 1:5], exclude_own=True)
+        own = frames[n].float() / 255
+        assert not (got[0, :, None] == own[None]).flatten(2).all(-1).any(), n
+        # the shared keys still find the other sequences' frames
+        others = torch.cat([frames[m, 3:5] for m in range(4) if m != n]).float() / 255
+        assert (got[0, 2:, None] == others[None]).flatten(2).all(-1).any(-1).all(), n
+
+
 def test_empty_memory_and_bad_fills_raise():
     mem = FrameMemory(3, 3, (8, 8))
-    with pytest.raises(RuntimeError, match="empty"):
+    with pytest.raises(RuntimeError, match="model.retrieval: the frame memory is empty"):
         mem.lookup(torch.zeros(1, 2, 7))
     frames, cond = _sequences()
     with pytest.raises(ValueError, match="uint8"):
@@ -84,6 +100,14 @@ def test_svg_with_a_memory_trains_rolls_out_and_round_trips_through_a_state_dict
     assert a.shape == (2, 4, 2, 3, 64, 64) and torch.allclose(a, b)
 
 
+def test_a_checkpoint_without_memory_frames_is_refused():
+    from vidpred.errors import CheckpointError
+
+    empty = _svg().state_dict()
+    with pytest.raises(CheckpointError, match="ckpt: the model has a frame memory"):
+        load_model_state(_svg(), empty, "ckpt")
+
+
 def test_svg_memory_needs_composite_and_enough_condition_entries():
     with pytest.raises(ValueError, match="retrieval=3"):
         SVG(width=4, g_dim=16, z_dim=4, rnn_size=32, cond_dim=2, retrieval=3)
@@ -108,7 +132,8 @@ def test_training_fills_the_memory_from_the_training_split_and_the_checkpoint_ca
     # a test clip's frames come from the training split, found by end-effector position
     test = make_dataset(push_root, "bair", "test", 6, train=False)
     _, cond = test.batch([0])
-    got = model.retrieve(cond)
+    got = model.retrieve(cond, 6)  # frames 1..5, the ones a step predicts
     keys = split.seqs.cond[..., 4:].reshape(-1, 3)
-    nearest = (keys[None] - cond[0, :, None, 4:]).norm(dim=-1).argmin(1)
+    nearest = (keys[None] - cond[0, 1:, None, 4:]).norm(dim=-1).argmin(1)
+    assert got.shape == (1, 5, 3, 64, 64)
     assert torch.equal(got[0], split.seqs.frames.flatten(0, 1)[nearest].float() / 255)

@@ -10,41 +10,42 @@ checkpoint, the test split is never read, and it helps only where the camera doe
 between sequences.
 
 In training, the clip's own sequence is excluded from the lookup: its frames show the very block
-and arm the model is asked to predict. The own sequence is found by the clip's last frame, whose
-key is in the memory exactly (the memory is the training split). The last frame, not the first:
-in the built-in data many sequences begin with the arm at rest at one position, so early frames
-have exact twins in other sequences.
+and arm the model is asked to predict. It is found as the sequence that holds the clip's whole
+window of keys, exactly and in order (the memory is the training split). A single key would not
+do: in the built-in data many sequences begin with the arm at rest at one position, so their
+first frames share keys.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-# distance below which a memory key counts as the clip's own last frame (an exact copy gives 0;
-# after the first 6 frames, frames of different sequences lie more than 2e-5 m apart)
-_OWN_EPS = 1e-6
+# distance (in the key's unit) below which two keys are the same frame's: copies of one float32
+# value give 0, while distinct positions differ by far more
+_SAME = 1e-6
 
 
 class FrameMemory(nn.Module):
-    """Frames (M, C, H, W) uint8 keyed by a slice of their condition vectors.
+    """Frames (N x L, C, H, W) uint8 keyed by the last ``match`` entries of their conditions.
 
     Args:
         match: the last ``match`` entries of a frame's condition vector are its key (3 for the
             BAIR layout: the end-effector position in metres, after the 4-d action).
         channels, hw: frame shape.
 
-    The memory starts empty; :meth:`fill` stores a dataset's frames, and a checkpoint carries
-    them (``state_dict`` buffers ``frames``, ``keys`` (centred) and ``center``; the frames are
-    stored sequence after sequence, each of the same length).
+    The memory starts empty; :meth:`fill` stores a dataset's N sequences of L frames each, and a
+    checkpoint carries them: ``state_dict`` buffers ``frames`` (N x L, C, H, W) uint8, ``keys``
+    (N, L, match) float32, centred on ``center`` (match,) so that float32 distances resolve
+    well below the keys' spacing.
     """
 
     def __init__(self, match: int, channels: int, hw: tuple[int, int]):
         super().__init__()
         if match < 1:
-            raise ValueError(f"a frame memory needs match >= 1, got {match}")
+            raise ValueError(f"model.retrieval={match}: a frame memory needs a key of >= 1 entries")
         self.match = match
         self.register_buffer("frames", torch.zeros(0, channels, *hw, dtype=torch.uint8))
-        self.register_buffer("keys", torch.zeros(0, match))
+        self.register_buffer("keys", torch.zeros(0, 0, match))
         self.register_buffer("center", torch.zeros(match))
 
     def __len__(self) -> int:
@@ -54,7 +55,7 @@ class FrameMemory(nn.Module):
         """Store sequences: frames (N, L, C, H, W) uint8, conditions (N, L, D) float, D >= match.
 
         Raises:
-            ValueError: shapes that do not fit the memory.
+            ValueError: shapes or a dtype that do not fit the memory.
         """
         if frames.dtype != torch.uint8 or frames.shape[2:] != self.frames.shape[1:]:
             raise ValueError(f"memory frames must be uint8 (N, L, {tuple(self.frames.shape[1:])}), "
@@ -63,13 +64,13 @@ class FrameMemory(nn.Module):
             raise ValueError(f"memory conditions must be (N, L, >= {self.match}) for frames "
                              f"{tuple(frames.shape[:2])}, got {tuple(cond.shape)}")
         self.frames = frames.flatten(0, 1).contiguous()
-        keys = cond[..., -self.match:].reshape(-1, self.match).double()
-        # centred, so that float32 distances resolve well below the keys' spacing
-        self.center = keys.mean(0).float()
-        self.keys = (keys - keys.mean(0)).float().view(*cond.shape[:2], self.match)
+        keys = cond[..., -self.match:].double()
+        self.center = keys.mean((0, 1)).float()
+        self.keys = (keys - keys.mean((0, 1))).float().contiguous()
 
     def adopt(self, state_dict: dict, prefix: str) -> None:
-        """Resize the (empty) buffers to the ones in ``state_dict`` so that it loads."""
+        """Give the buffers the shapes of those under ``prefix`` in ``state_dict`` (on this
+        memory's device), so that loading it fills them; buffers it lacks are left alone."""
         for name in ("frames", "keys", "center"):
             t = state_dict.get(prefix + name)
             if t is not None:
@@ -80,26 +81,35 @@ class FrameMemory(nn.Module):
         (Euclidean distance between keys).
 
         Args:
-            exclude_own: skip the sequence that holds a frame whose key equals that of
-                ``cond[:, -1]`` (training: the clip's own sequence).
+            exclude_own: skip every sequence that holds the T keys of ``cond`` exactly and in
+                order (training: the clip's own sequence, whose frames ``cond`` are).
 
         Raises:
             RuntimeError: the memory is empty.
         """
         if not len(self):
-            raise RuntimeError("the frame memory is empty: fill it from the training split first")
+            raise RuntimeError("model.retrieval: the frame memory is empty; training fills it "
+                               "from the training split (or call model.memory.fill)")
         B, T = cond.shape[:2]
         N, L = self.keys.shape[:2]
-        q = cond[..., -self.match:].reshape(B * T, self.match).float() - self.center
         keys = self.keys.view(N * L, self.match)
-        d = torch.cdist(q, keys).view(B, T, N, L)
-        if exclude_own:
-            d0 = torch.cdist(q.view(B, T, -1)[:, -1], keys, compute_mode="donot_use_mm_for_euclid_dist")
-            m, first = d0.min(1)  # (B,)
-            own = first // L
-            hit = (m < _OWN_EPS).nonzero()[:, 0]
-            d[hit, :, own[hit]] = float("inf")
+        q = cond[..., -self.match:].reshape(B, T, self.match).float() - self.center
+        d = torch.cdist(q.view(B * T, -1), keys).view(B, T, N, L)  # ranking only
+        if exclude_own and T <= L:
+            d.transpose(1, 2)[self._own(q)] = float("inf")  # (B, N, T, L) view of d
         return self.frames[d.view(B, T, N * L).argmin(-1)].float().div_(255.0)
+
+    def _own(self, q: Tensor) -> tuple[Tensor, Tensor]:
+        """Centred keys (B, T, match) -> (clip, sequence) index pairs of the sequences that hold
+        the clip's T keys exactly and in order: candidates by the last key, then the window."""
+        B, T = q.shape[:2]
+        N, L = self.keys.shape[:2]
+        last = torch.cdist(q[:, -1], self.keys.view(N * L, self.match),
+                           compute_mode="donot_use_mm_for_euclid_dist").view(B, N, L)
+        b, n, j = (last[:, :, T - 1:] < _SAME).nonzero(as_tuple=True)  # window ends at j + T - 1
+        window = self.keys[n[:, None], j[:, None] + torch.arange(T, device=q.device)]  # (C, T, m)
+        whole = (window - q[b]).abs().amax((1, 2)) < _SAME
+        return b[whole], n[whole]
 
 
 __all__ = ["FrameMemory"]

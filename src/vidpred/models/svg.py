@@ -218,13 +218,13 @@ class SVG(VideoModel):
         w = torch.softmax(torch.cat([torch.zeros_like(logits[:, :, :1]), logits], 2), 2)
         return w[:, :, :1] * source + w[:, :, 1:2] * rgb + w[:, :, 2:] * retrieved
 
-    def retrieve(self, cond: Tensor | None) -> Tensor | None:
-        """Conditions (B, T', D) of the frames to predict -> each one's nearest memory frame
-        (B, T', C, H, W) in [0, 1], the clip's own sequence excluded in training; None without
-        ``retrieval``."""
+    def retrieve(self, cond: Tensor | None, T: int) -> Tensor | None:
+        """Conditions (B, >= T, D) of a clip -> the nearest memory frame of each of its frames
+        1 .. T-1, the ones steps predict: (B, T-1, C, H, W) in [0, 1], the clip's own sequence
+        excluded in training; None without ``retrieval``."""
         if self.memory is None:
             return None
-        return self.memory.lookup(cond, exclude_own=self.training)
+        return self.memory.lookup(cond[:, 1:T], exclude_own=self.training)
 
     def prepare_load(self, state_dict: dict) -> None:
         """Size the frame memory to a checkpoint's before loading it (its frames are data)."""
@@ -282,7 +282,7 @@ class SVG(VideoModel):
         terms = self.decoder.skip_terms(skips)
         background = frames[:, :n_past]
         points = self.step_points(cond, T, n_past)
-        retrieved = self.retrieve(None if self.memory is None else cond[:, 1:T])
+        retrieved = self.retrieve(cond, T)
         if teacher_forcing:
             h_in = h[:, :-1]
             g, _ = self.frame_predictor(torch.cat([h_in, z, c], -1))
@@ -360,9 +360,8 @@ class SVG(VideoModel):
             _, _, prior_state = self._prior(torch.cat([h[:, :-1], c], -1))
         # (n, T-1, 2K, 4), step i+1 reads index i; located once per sequence, then repeated
         points = repeat_samples(self.step_points(cond, T, n_past), samples)
-        # (n, T-1, C, H, W), step i+1 reads index i; looked up once per sequence
-        retrieved = repeat_samples(self.retrieve(None if self.memory is None else cond[:, 1:T]),
-                                   samples)
+        # (B, T-1, C, H, W), step i+1 reads index i; looked up once per sequence
+        retrieved = self.retrieve(cond, T)
         last_terms = self.decoder.skip_terms([s[:, -1:] for s in skips])  # once per rollout
         background = x[:, -1:]
         h_prev = h[:, -1:]
@@ -373,7 +372,8 @@ class SVG(VideoModel):
             g, pred_state = self.frame_predictor(torch.cat([h_prev, z, ci], -1), pred_state)
             frame = self.decode(g, last_terms, background,
                                 None if points is None else points[:, i:i + 1],
-                                None if retrieved is None else retrieved[:, i:i + 1])
+                                repeat_samples(None if retrieved is None else retrieved[:, i:i + 1],
+                                               samples))
             yield frame[:, 0].unflatten(0, (B, samples))
             if i < T - 2:
                 h_prev, _ = self.encode(frame, 0)
