@@ -82,5 +82,6 @@ def main() -> None:
           f"{float(psnr(static_exact, truth).mean()):.2f} dB, with the changing pixels exact "
           f"{float(psnr(changing_exact, truth).mean()):.2f} dB")
 
+
 if __name__ == "__main__":
     main()

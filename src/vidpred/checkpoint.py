@@ -93,9 +93,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 def load_model_state(model: torch.nn.Module, state_dict: dict, path: str | Path) -> None:
     """Load weights, turning a shape/key mismatch into a CheckpointError that lists it. A model
     with a ``prepare_load(state_dict)`` method first sizes its data buffers (a frame memory) to
-    the checkpoint's."""
+    the checkpoint's; a ValueError it raises becomes a CheckpointError too."""
     if hasattr(model, "prepare_load"):
-        model.prepare_load(state_dict)
+        try:
+            model.prepare_load(state_dict)
+        except ValueError as e:
+            raise CheckpointError(f"{path}: {e}") from None
     own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
@@ -108,10 +111,6 @@ def load_model_state(model: torch.nn.Module, state_dict: dict, path: str | Path)
         raise CheckpointError(f"{path}: weights do not fit this model (a checkpoint from another "
                               "model or config?):\n  " + "\n  ".join(lines))
     model.load_state_dict(state_dict)
-    memory = getattr(model, "memory", None)
-    if memory is not None and not len(memory):
-        raise CheckpointError(f"{path}: the model has a frame memory (model.retrieval) but the "
-                              "checkpoint holds no frames for it")
 
 
 def load_trained_model(ckpt: str | Path, device: torch.device | str = "cpu"):

@@ -70,7 +70,15 @@ class FrameMemory(nn.Module):
 
     def adopt(self, state_dict: dict, prefix: str) -> None:
         """Give the buffers the shapes of those under ``prefix`` in ``state_dict`` (on this
-        memory's device), so that loading it fills them; buffers it lacks are left alone."""
+        memory's device), so that loading it fills them; buffers it lacks are left alone.
+
+        Raises:
+            ValueError: ``state_dict`` holds an empty memory (saved before it was filled).
+        """
+        frames = state_dict.get(prefix + "frames")
+        if frames is not None and not len(frames):
+            raise ValueError("the model has a frame memory (model.retrieval) but the checkpoint "
+                             "holds no frames for it")
         for name in ("frames", "keys", "center"):
             t = state_dict.get(prefix + name)
             if t is not None:

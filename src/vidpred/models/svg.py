@@ -211,7 +211,8 @@ class SVG(VideoModel):
         """Raw output (B, T', C + 2, H, W) -> softmax(0, l_draw, l_mem)-weighted sum of the source,
         the drawn and the retrieved frame, the logits plus a 3 x 3 convolution of both frames."""
         n = raw.shape[:2]
-        seen = torch.cat([retrieved, source], 2).flatten(0, 1)
+        seen = torch.cat([retrieved, source], 2).flatten(0, 1).contiguous(
+            memory_format=memory_format_of(self.retrieval_logits))
         raw = raw + self.retrieval_logits(seen).unflatten(0, n).float()
         rgb = torch.sigmoid(raw[:, :, :self.channels])
         logits = raw[:, :, self.channels:]
@@ -227,7 +228,11 @@ class SVG(VideoModel):
         return self.memory.lookup(cond[:, 1:T], exclude_own=self.training)
 
     def prepare_load(self, state_dict: dict) -> None:
-        """Size the frame memory to a checkpoint's before loading it (its frames are data)."""
+        """Size the frame memory to a checkpoint's before loading it (its frames are data).
+
+        Raises:
+            ValueError: the checkpoint's memory is empty.
+        """
         if self.memory is not None:
             self.memory.adopt(state_dict, "memory.")
 
