@@ -3,7 +3,7 @@ scenes the training ranges exclude, each against copying the first frame.
 
 Every test dance of two dance-layout datasets is rolled out from its first frame over all its
 labels (z from the prior) by the path of ``vidpred predict --test-dir``
-(:func:`vidpred.predict.predict_test_split`), and scored over frames 1..600, or every predicted
+(:func:`vidpred.evaluation.predict.predict_test_split`), and scored over frames 1..600, or every predicted
 frame of a shorter dance. The in-distribution set is, for example, the demo's data
 (``vidpred data dance``, scenes from the training ranges); the shifted set comes from
 ``vidpred data dance --scene held-out`` (test dances on a grey grid floor with coarse tiles, the
@@ -28,8 +28,8 @@ from vidpred.checkpoint import load_trained_model
 from vidpred.data.sim_dance import DanceSpec, generate_dance_dataset
 from vidpred.device import configure_process, resolve_device
 from vidpred.errors import VidpredError
-from vidpred.predict import predict_test_split
-from vidpred.scoring import EvalMetrics
+from vidpred.evaluation.predict import predict_test_split
+from vidpred.evaluation.scoring import EvalMetrics
 
 SETS = {"in distribution": "varied", "held-out scenes": "held-out"}  # row label -> scene kind
 

@@ -7,9 +7,9 @@ each predicted frame it prints the share of pixels that change, the MSE inside a
 and the share of the frame's squared error that lies inside; then how many dB the mean PSNR would
 gain if either region were predicted exactly (the headroom each region holds).
 
-Predictions come from the evaluation path (:func:`vidpred.scoring.rollout_and_score`, seed 0),
+Predictions come from the evaluation path (:func:`vidpred.evaluation.scoring.rollout_and_score`, seed 0),
 one prior sample per sequence; on the push data the best and the mean of 10 samples differ by a
-few hundredths of a dB, so one sample stands for both. PSNR is :func:`vidpred.metrics.psnr`.
+few hundredths of a dB, so one sample stands for both. PSNR is :func:`vidpred.evaluation.metrics.psnr`.
 
     python benchmarks/error_regions.py --ckpt runs/demo/best.ckpt [--data DIR] [--split test]
         [--n-future 10] [--threshold 0.05] [--batch 32]
@@ -23,8 +23,8 @@ import torch
 from vidpred.checkpoint import load_trained_model
 from vidpred.data import make_dataset
 from vidpred.device import configure_process
-from vidpred.metrics import psnr
-from vidpred.scoring import dataset_batches, rollout_and_score
+from vidpred.evaluation.metrics import psnr
+from vidpred.evaluation.scoring import dataset_batches, rollout_and_score
 
 
 def rollouts(model, dataset, n_past: int, n_future: int, batch: int):

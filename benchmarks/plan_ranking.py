@@ -12,9 +12,9 @@ For each of ``--episodes`` episodes (``vidpred plan``'s, from (seed, i)) two sta
 
 From each state ``--samples`` candidates of ``--horizon`` steps are drawn as CEM's first iteration
 draws them (the data's random smooth actions, clipped, kept in the workspace), then scored twice:
-by the model (:meth:`vidpred.planners.ModelCEMPlanner.score`, the block-centroid cost in pixels
+by the model (:meth:`vidpred.planning.planners.ModelCEMPlanner.score`, the block-centroid cost in pixels
 CEM minimises, one batched rollout; ``--z-samples`` > 1 averages that many prior draws per
-candidate) and by the simulator (:func:`vidpred.planners.true_cost`, the block-goal distance in
+candidate) and by the simulator (:func:`vidpred.planning.planners.true_cost`, the block-goal distance in
 metres averaged over the horizon). Printed per kind of state, means over episodes:
 
 - ``moves``: share of candidates that move the block at least 1 cm (what there is to rank);
@@ -74,7 +74,7 @@ def rank_state(scene, task, planner, plan_obs, rng, samples: int, horizon: int, 
     simulator's renders (nan unless ``rendered_cost``)] of one state; ``plan_obs`` ends with the
     state's frame."""
     from vidpred.data.sim_push import RANDOM_ACTION_STD, smooth_noise
-    from vidpred.planners import true_cost
+    from vidpred.planning.planners import true_cost
 
     seqs = np.clip(RANDOM_ACTION_STD * smooth_noise(rng, (samples, horizon, 3)), -1.0, 1.0)
     state = scene.get_state()
@@ -143,9 +143,9 @@ def main() -> None:
     args = ap.parse_args()
     configure_process()
     select_gl_backend()
-    from vidpred.data.push_goals import reset_to, sample_task
     from vidpred.data.sim_push import FetchPushScene
-    from vidpred.planners import ModelCEMPlanner, Observation
+    from vidpred.planning.goals import reset_to, sample_task
+    from vidpred.planning.planners import ModelCEMPlanner, Observation
 
     model, cfg, _ = load_trained_model(args.ckpt, resolve_device(args.device))
     bf16, _ = use_bf16(args.precision, next(model.parameters()).device)

@@ -2,7 +2,7 @@
 
 For each chosen test sequence: a row of ground truth, then one row per checkpoint with its best
 of ``--samples`` prior samples (by PSNR over the predicted frames), all from the same context
-frames and conditions, through the evaluation path (:func:`vidpred.scoring.rollout_and_score`,
+frames and conditions, through the evaluation path (:func:`vidpred.evaluation.scoring.rollout_and_score`,
 same seed). The context frames are shown too (columns before the first prediction are the
 truth's). Prints each row's PSNR in dB.
 
@@ -20,8 +20,8 @@ from PIL import Image
 
 from vidpred.checkpoint import load_trained_model
 from vidpred.data import make_dataset
-from vidpred.metrics import psnr
-from vidpred.scoring import rollout_and_score
+from vidpred.evaluation.metrics import psnr
+from vidpred.evaluation.scoring import rollout_and_score
 from vidpred.viz import frame_grid
 
 

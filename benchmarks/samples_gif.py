@@ -2,7 +2,7 @@
 
 Where the future is uncertain (an action-free model), the samples should differ: one pushes the
 block, another moves the arm elsewhere. The samples come from the evaluation path
-(:func:`vidpred.scoring.rollout_and_score`, seed 0), ordered by mean SSIM over the predicted
+(:func:`vidpred.evaluation.scoring.rollout_and_score`, seed 0), ordered by mean SSIM over the predicted
 frames, best first (SVG's ``--best-by ssim`` choice); each panel is titled with its PSNR (dB)
 and SSIM. Prints the same figures.
 
@@ -18,8 +18,8 @@ import torch
 
 from vidpred.checkpoint import load_trained_model
 from vidpred.data import make_dataset
-from vidpred.metrics import psnr, ssim
-from vidpred.scoring import rollout_and_score
+from vidpred.evaluation.metrics import psnr, ssim
+from vidpred.evaluation.scoring import rollout_and_score
 from vidpred.viz import save_prediction_gif
 
 

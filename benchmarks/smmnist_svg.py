@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 from vidpred.config import Config
-from vidpred.device import configure_process
 from vidpred.data.smmnist import SMMNISTSpec, generate_smmnist
-from vidpred.evaluate import evaluate_checkpoint
-from vidpred.train import train
+from vidpred.device import configure_process
+from vidpred.evaluation.evaluate import evaluate_checkpoint
+from vidpred.training.loop import train
 
 PUBLISHED = [("SRVP (Franceschi et al. 2020), best of 100", 16.93, 0.780)]
 

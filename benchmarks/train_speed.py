@@ -54,9 +54,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the per-step ref
 from tests.reference import draw_noise, reference_forward  # noqa: E402
 from vidpred.config import Config  # noqa: E402
 from vidpred.data import cache_root, make_dataset  # noqa: E402
-from vidpred.device import autocast, configure_process, resolve_device, synchronize, use_bf16  # noqa: E402
+from vidpred.device import (  # noqa: E402
+    autocast,
+    configure_process,
+    resolve_device,
+    synchronize,
+    use_bf16,
+)
 from vidpred.models import build_model  # noqa: E402
-from vidpred.step import IterationSampler, make_optimizer, train_step  # noqa: E402
+from vidpred.training.step import IterationSampler, make_optimizer, train_step  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 NAMES = {"a": "bair_svg_lp", "b": "push_cpu", "c": "dance_template", "d": "dance_cpu"}

@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from vidpred import device as device_module
-from vidpred.device import autocast, cpu_has_bf16, default_threads, resolve_device, use_bf16
+from vidpred.device import (
+    autocast,
+    cpu_has_bf16,
+    default_threads,
+    resolve_device,
+    use_bf16,
+)
 from vidpred.errors import ConfigError
 
 
@@ -46,7 +52,7 @@ def test_bf16_precision_is_used_only_where_the_cpu_computes_it(monkeypatch):
 @pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bf16")
 def test_cpu_bf16_step_convolves_in_bf16_and_follows_the_float32_loss():
     from vidpred.models import SVG
-    from vidpred.step import make_optimizer, train_step
+    from vidpred.training.step import make_optimizer, train_step
 
     g = torch.Generator().manual_seed(0)
     frames, cond = torch.rand(4, 5, 3, 64, 64, generator=g), torch.randn(4, 5, 7, generator=g)

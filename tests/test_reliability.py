@@ -12,7 +12,7 @@ import torch
 from vidpred.checkpoint import load_checkpoint
 from vidpred.device import process_settings
 from vidpred.errors import ConfigError, TrainingError
-from vidpred.train import train
+from vidpred.training.loop import train
 
 from .conftest import synthetic_config
 
@@ -101,7 +101,7 @@ def test_ctrl_c_saves_at_an_iteration_boundary_and_resume_is_exact(tmp_path):
 @pytest.mark.parametrize("term", ["MSE", "KL"])
 def test_non_finite_loss_stops_naming_the_iteration_and_term_and_keeps_the_last_good_checkpoint(
         tmp_path, monkeypatch, term):
-    import vidpred.train as vt
+    import vidpred.training.loop as vt
 
     build = vt.build_model
 
@@ -135,7 +135,8 @@ def test_unwritable_or_full_output_is_detected_before_training(tmp_path, monkeyp
     with pytest.raises(ConfigError, match="is not writable"):
         train(cfg, tmp_path / "a_file" / "run", progress=False)
     import shutil
-    import vidpred.runs as runs
+
+    import vidpred.training.runs as runs
     monkeypatch.setattr(runs.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10, 10, 1024))
     with pytest.raises(ConfigError, match=r"has 0 MiB free, but this run's checkpoints"):
         train(cfg, tmp_path / "full", progress=False)

@@ -4,8 +4,8 @@ import json
 import pytest
 
 from vidpred.cli import main
-from vidpred.compare import compare
 from vidpred.errors import ConfigError
+from vidpred.evaluation.compare import compare
 from vidpred.sweep import parse_grid
 from vidpred.viz import read_log
 
@@ -57,7 +57,7 @@ def test_grid_values_are_checked_before_anything_runs():
 
 
 def test_compare_labels_by_config_difference_and_rejects_non_runs(tmp_path):
-    from vidpred.train import train
+    from vidpred.training.loop import train
 
     for lr in (1e-3, 2e-3):
         train(synthetic_config(iterations=3, iters_per_epoch=3, lr=lr), tmp_path / f"lr{lr}",

@@ -1,5 +1,12 @@
 """vidpred: conditional stochastic video prediction (SVG and the pose-conditioned CVAE) that trains on a CPU."""
-from .config import Config, DataConfig, ModelConfig, TrainConfig, check_config, named_config
+from .config import (
+           Config,
+           DataConfig,
+           ModelConfig,
+           TrainConfig,
+           check_config,
+           named_config,
+)
 from .device import configure_process
 from .errors import CheckpointError, ConfigError, DataError, VidpredError
 from .models import SVG, PoseCVAE, build_model

@@ -166,7 +166,7 @@ class TrainConfig:
         max_minutes: also stop after this much training time, in minutes (validation excluded;
             0 = no limit). The learning-rate, KL and teacher-forcing schedules then run on the
             larger of the iteration's and the time's share of the run
-            (:func:`vidpred.train.schedule_step`), so they reach their ends on time on any
+            (:func:`vidpred.training.loop.schedule_step`), so they reach their ends on time on any
             machine.
         iters_per_epoch: iterations per epoch; at each epoch end vidpred validates, logs an
             epoch line and writes checkpoints. The teacher-forcing schedule counts epochs.
@@ -187,7 +187,7 @@ class TrainConfig:
         keep_checkpoints: how many epoch checkpoints to keep besides ``last`` and ``best``.
         precise_bn_batches: at the end of training, replace the BatchNorm running statistics
             by their averages over this many training batches rolled out free-running
-            ("precise BN", Wu & Johnson 2021; see :mod:`vidpred.precise_bn`) before the last
+            ("precise BN", Wu & Johnson 2021; see :mod:`vidpred.training.precise_bn`) before the last
             validation and checkpoint; 0 keeps the running averages of the last steps.
         tensorboard: also write TensorBoard event files into the run directory.
         precision: the training step's arithmetic: ``auto`` (bf16 autocast on CUDA, float32 on

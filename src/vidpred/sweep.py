@@ -2,7 +2,7 @@
 
 ``vidpred sweep --config FILE --grid kl_anneal=cyclical,monotonic,none --out DIR`` writes
 ``DIR/<key>=<value>[,...]/`` run directories (each as ``vidpred train`` leaves it, plus ``eval/``)
-and ``DIR/compare/`` (see :mod:`vidpred.compare`). Runs go one after another; a sweep started
+and ``DIR/compare/`` (see :mod:`vidpred.evaluation.compare`). Runs go one after another; a sweep started
 again resumes unfinished runs and skips finished ones.
 """
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from .compare import compare
 from .config import Config, check_config, resolve_key
 from .errors import ConfigError
+from .evaluation.compare import compare
 
 
 def parse_grid(items: list[str], base: Config) -> list[tuple[str, list[str]]]:
@@ -54,13 +54,13 @@ def sweep(base: Config, grid: list[tuple[str, list[str]]], out: str | Path, samp
         n_future: predicted frames in each evaluation (None: each run's ``data.n_future``), e.g.
             28 for SVG's BAIR protocol (2 -> 28) after training on 2 -> 10.
         best_by: how the best of ``samples`` is chosen (see
-            :func:`vidpred.evaluate.evaluate`): ``each``, ``psnr`` or ``ssim``.
+            :func:`vidpred.evaluation.evaluate.evaluate`): ``each``, ``psnr`` or ``ssim``.
 
     Returns:
-        The comparison rows (see :func:`vidpred.compare.compare`).
+        The comparison rows (see :func:`vidpred.evaluation.compare.compare`).
     """
-    from .evaluate import evaluate_checkpoint
-    from .train import train
+    from .evaluation.evaluate import evaluate_checkpoint
+    from .training.loop import train
 
     out = Path(out)
     keys = [k for k, _ in grid]

@@ -199,7 +199,7 @@ def plot_psnr_vs_time(log_path: str | Path, out: str | Path, target_db: float | 
 
 
 def plot_psnr_per_frame(metrics, out: str | Path, title: str = "") -> Path:
-    """PSNR and SSIM per predicted frame of a :class:`vidpred.scoring.EvalMetrics`: the model
+    """PSNR and SSIM per predicted frame of a :class:`vidpred.evaluation.scoring.EvalMetrics`: the model
     (best of N and mean over samples, when there are several) vs the baseline."""
     import matplotlib
     import matplotlib.ticker
@@ -270,7 +270,7 @@ def plot_run_curves(runs: list[tuple[str, list[dict], list[dict]]], out: str | P
 
 def plot_runs_psnr_per_frame(runs: list[tuple[str, dict]], out: str | Path) -> Path:
     """Overlay test PSNR and SSIM per predicted frame of several evaluated runs: (label,
-    :class:`vidpred.scoring.EvalMetrics`) each."""
+    :class:`vidpred.evaluation.scoring.EvalMetrics`) each."""
     import matplotlib
     import matplotlib.ticker
     matplotlib.use("Agg")

@@ -11,7 +11,11 @@ from PIL import Image
 
 from vidpred.cli import main
 from vidpred.data.bair import BairDataset
-from vidpred.data.bair_tfrecord import BairTFRecordDataset, check_tfrecords, convert_bair
+from vidpred.data.bair_tfrecord import (
+    BairTFRecordDataset,
+    check_tfrecords,
+    convert_bair,
+)
 from vidpred.data.tfrecord import masked_crc32c, read_records
 from vidpred.errors import DataError
 
@@ -216,7 +220,7 @@ def test_bair_tfrecord_layout_reports_damage_and_a_bad_split(tmp_path, three):
 
 def test_training_runs_on_the_bair_tfrecord_layout(download, tmp_path):
     from vidpred.config import check_config
-    from vidpred.train import train
+    from vidpred.training.loop import train
 
     from ..conftest import tiny_config
 

@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vidpred.data.files import (collect, folder_order, frame_number, numbered_pngs, raise_first,
-                                read_csv, read_png)
+from vidpred.data.files import (
+    collect,
+    folder_order,
+    frame_number,
+    numbered_pngs,
+    raise_first,
+    read_csv,
+    read_png,
+)
 from vidpred.errors import DataError
 
 

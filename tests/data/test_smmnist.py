@@ -4,10 +4,17 @@ import torch
 
 from vidpred.cli import main
 from vidpred.config import Config
-from vidpred.data.smmnist import (CANVAS, DIGIT, SMMNISTDataset, SMMNISTSpec, generate_smmnist,
-                                  load_digits, render_sequence)
+from vidpred.data.smmnist import (
+    CANVAS,
+    DIGIT,
+    SMMNISTDataset,
+    SMMNISTSpec,
+    generate_smmnist,
+    load_digits,
+    render_sequence,
+)
 from vidpred.errors import DataError
-from vidpred.train import train
+from vidpred.training.loop import train
 
 
 @pytest.fixture(scope="module")

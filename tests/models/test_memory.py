@@ -119,7 +119,7 @@ def test_training_fills_the_memory_from_the_training_split_and_the_checkpoint_ca
         push_root, tmp_path):
     from vidpred.checkpoint import load_trained_model
     from vidpred.data import make_dataset
-    from vidpred.train import train
+    from vidpred.training.loop import train
 
     from ..conftest import tiny_config
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidpred.models import SVG, PoseCVAE
 from tests.reference import draw_noise, pose_cvae_reference_forward
+from vidpred.models import SVG, PoseCVAE
 
 B, T, H, W = 2, 5, 32, 64
 

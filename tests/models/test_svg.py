@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from tests.reference import draw_noise, svg_reference_forward
 from vidpred.losses import gaussian_kl
 from vidpred.models import SVG
-from tests.reference import draw_noise, svg_reference_forward
 
 B, T, N_PAST = 3, 7, 2
 

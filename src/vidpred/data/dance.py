@@ -23,7 +23,14 @@ import torch
 
 from ..errors import DataError
 from ..progress import progress_bar
-from .files import collect, folder_order, frame_number, numbered_pngs, raise_first, read_png
+from .files import (
+    collect,
+    folder_order,
+    frame_number,
+    numbered_pngs,
+    raise_first,
+    read_png,
+)
 
 SPLIT_FOLDERS = {"train": "train", "validate": "val", "val": "val", "test": "test"}
 DEFAULT_FRAME_SIZE = (32, 64)

@@ -38,7 +38,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, SimulatorError
-from .dance_scenes import BODY_RGB, SCENE_KINDS, Scene, dance_scene, dance_seed, floor_materials
+from .dance_scenes import (
+    BODY_RGB,
+    SCENE_KINDS,
+    Scene,
+    dance_scene,
+    dance_seed,
+    floor_materials,
+)
 from .gl import select_gl_backend
 from .jobs import cached_dataset, mark_complete, run_jobs
 

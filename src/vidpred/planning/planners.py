@@ -1,0 +1,399 @@
+"""Planners for the push task: the cross-entropy method (CEM) over action sequences scored on
+frames a video model predicts (Visual Foresight: Finn & Levine, ICRA 2017; Ebert et al., 2018),
+the same CEM with the simulator as its model (an oracle), random actions (a floor), and CEM on
+the reach cost alone (:mod:`vidpred.planning.reach`; what that shaping does without the model).
+
+Every planner replans at every control step and returns the first action of its plan; actions
+are (dx, dy, dz) in [-1, 1] (0.05 m of gripper motion per unit, :mod:`vidpred.data.sim_push`),
+the gripper value, which does nothing in push, is 0. Candidate sequences are drawn like the
+data's random smooth actions (:func:`vidpred.data.sim_push.smooth_noise`, spread
+``RANDOM_ACTION_STD``), clipped to [-1, 1] and shortened to keep the gripper in the workspace.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..data.sim_push import (
+    ACTION_SCALE,
+    RANDOM_ACTION_STD,
+    FetchPushScene,
+    keep_in_workspace,
+    smooth_noise,
+)
+from ..device import autocast
+from .goals import PushTask, block_goal_distance
+from .reach import ReachCost, TableMap
+
+PLANNERS = ("cem", "random", "oracle", "reach")
+# BlockCentroidCost: the block's start distance counts as one more frame with this weight, that of
+# a frame showing a fifth of the block (weights are squared visible mass)
+NOT_MOVED_WEIGHT = 0.2 ** 2
+# The weld that pulls the gripper to its mocap target is soft: within one control step the gripper
+# covers about this share of the commanded ACTION_SCALE x action (a least-squares fit over random
+# smooth actions, the same on all three axes within 0.02; tests/test_plan.py checks the fit).
+GRIP_GAIN = 0.63
+
+
+@dataclass(frozen=True)
+class CEMSettings:
+    """CEM's sizes; the defaults are Visual Foresight's (200 samples, 3 iterations, 10 elites)
+    with a 10-step horizon (the demo model's n_future).
+
+    Attributes:
+        horizon: actions per candidate sequence. samples: candidates per iteration.
+        iterations: sample -> score -> refit rounds. elites: best candidates the per-step mean
+            and standard deviation are refit to.
+        planar: every candidate's vertical motion (dz) is 0: the gripper stays at the height it
+            starts at (the block's, in the push scene), so a plan cannot lift it over the block.
+    """
+
+    horizon: int = 10
+    samples: int = 200
+    iterations: int = 3
+    elites: int = 10
+    planar: bool = False
+
+
+@dataclass
+class Observation:
+    """What a planner sees at control step t.
+
+    Attributes:
+        frames: frames 0..t, each (C, H, W) float32 in [0, 1].
+        conds: conditions of frames 0..t-1, each (7,) float32: the action taken after the frame
+            (4) and the gripper position at it (3, metres), as in the data's files.
+        grip: gripper position now, (3,) metres.
+    """
+
+    frames: list = field(default_factory=list)
+    conds: list = field(default_factory=list)
+    grip: np.ndarray | None = None
+
+
+def cem(score, rng: np.random.Generator, s: CEMSettings) -> tuple[np.ndarray, float]:
+    """Minimise ``score`` over action sequences with CEM: sample ``s.samples`` sequences from a
+    per-step Gaussian (mean 0, standard deviation ``RANDOM_ACTION_STD`` at first; noise correlated
+    over time as the data's), keep the ``s.elites`` cheapest, refit mean and deviation to them,
+    ``s.iterations`` times.
+
+    Args:
+        score: (K, H, 3) actions in [-1, 1] -> (K,) costs, lower is better.
+
+    Returns:
+        (the cheapest sequence seen, (H, 3); its cost).
+    """
+    mean = np.zeros((s.horizon, 3))
+    std = np.full((s.horizon, 3), RANDOM_ACTION_STD)
+    best, best_cost = None, np.inf
+    for _ in range(s.iterations):
+        seqs = np.clip(mean + std * smooth_noise(rng, (s.samples, s.horizon, 3)), -1.0, 1.0)
+        if s.planar:
+            seqs[..., 2] = 0.0
+        costs = np.nan_to_num(np.asarray(score(seqs), np.float64), nan=np.inf)
+        order = np.argsort(costs, kind="stable")
+        if best is None or costs[order[0]] < best_cost:
+            best, best_cost = seqs[order[0]], float(costs[order[0]])
+        elite = seqs[order[:s.elites]]
+        mean, std = elite.mean(0), elite.std(0)
+    return best, best_cost
+
+
+def integrate_grip(grip: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predict gripper positions from actions by integrating their displacements: each step
+    moves the mocap target by ``ACTION_SCALE`` x action (sim_push's control), shortened as the
+    data's actions are to keep the gripper in the workspace, and the gripper by
+    :data:`GRIP_GAIN` of that.
+
+    Args:
+        grip: (3,) metres now. actions: (K, H, 3) in [-1, 1].
+
+    Returns:
+        (the actions as executed (K, H, 3), gripper positions (K, H + 1, 3) before each action
+        and after the last).
+    """
+    K, H = actions.shape[:2]
+    pos = np.empty((K, H + 1, 3))
+    pos[:, 0] = grip
+    done = np.empty_like(actions)
+    for h in range(H):
+        done[:, h] = keep_in_workspace(pos[:, h], actions[:, h])
+        pos[:, h + 1] = pos[:, h] + GRIP_GAIN * ACTION_SCALE * done[:, h]
+    return done, pos
+
+
+class BlockCentroidCost:
+    """Distance in pixels between the block's centroid in predicted frames and in the goal image,
+    averaged over a plan's frames with more weight where more of the block is seen.
+
+    The block is found by colour: a pixel's weight is exp(-|chroma - block chroma|^2 / 2 sigma^2)
+    with chroma = rgb / (r + g + b), which shading does not change, times its brightness up to
+    0.3 (dark pixels have no reliable chroma). The block chroma is measured on the start image's
+    block pixels (:attr:`PushTask.block_mask`).
+
+    A frame's centroid distance counts with weight (m / m_goal)^2, m its block weights' sum and
+    m_goal the goal image's; the block's start distance counts as one more frame of weight
+    :data:`NOT_MOVED_WEIGHT`. Why: where the arm hides part of the block, the visible part's
+    centroid shifts away from the arm, so a plan that parks the arm on the block's far side would
+    seem to move it; squared visible mass lets such frames count little, and a block hidden or
+    blurred away throughout counts as not moved.
+
+    Why not a pixel distance to the goal image: where the start and goal squares do not overlap,
+    pushing the block off its start square in any direction lowers it as much as pushing it
+    toward the goal, while the centroid distance falls only when the block approaches the goal;
+    and the arm, which differs between prediction and goal image, weighs nothing here.
+    """
+
+    def __init__(self, task: PushTask, sigma: float = 0.1):
+        start = _to_float(task.start_image)
+        self.sigma = sigma
+        self.chroma = _chroma(start)[:, torch.from_numpy(task.block_mask)].mean(-1)
+        self.goal_xy, goal_mass = self.centroid(_to_float(task.goal_image))
+        self.goal_mass = float(goal_mass)
+        start_xy, _ = self.centroid(start)
+        self.start_distance = float((start_xy - self.goal_xy).norm())
+
+    def weights(self, frames: torch.Tensor) -> torch.Tensor:
+        """(..., 3, H, W) in [0, 1] -> (..., H, W) block weights in [0, 1]."""
+        ref = self.chroma.to(frames.device)[:, None, None]
+        d2 = ((_chroma(frames) - ref) ** 2).sum(-3)
+        bright = (frames.sum(-3) / 0.3).clamp(max=1.0)
+        return torch.exp(-d2 / (2 * self.sigma ** 2)) * bright
+
+    def centroid(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(..., 3, H, W) -> block centroid (..., 2) as (x, y) pixels, and total weight (...)."""
+        w = self.weights(frames)
+        H, W = w.shape[-2:]
+        mass = w.sum((-2, -1))
+        ys = torch.arange(H, dtype=w.dtype, device=w.device)
+        xs = torch.arange(W, dtype=w.dtype, device=w.device)
+        cx = (w.sum(-2) * xs).sum(-1) / mass.clamp_min(1e-6)
+        cy = (w.sum(-1) * ys).sum(-1) / mass.clamp_min(1e-6)
+        return torch.stack([cx, cy], -1), mass
+
+    def terms(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(..., 3, H, W) -> (weight x centroid distance in pixels, weight), each (...): one
+        frame's share of :meth:`__call__`'s weighted mean, to add up over a rollout."""
+        xy, mass = self.centroid(frames)
+        weight = (mass / self.goal_mass) ** 2
+        return weight * (xy - self.goal_xy.to(xy.device)).norm(dim=-1), weight
+
+    def combine(self, weighted: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Sums of :meth:`terms` over a plan's frames -> its cost in pixels."""
+        return (weighted + NOT_MOVED_WEIGHT * self.start_distance) / (weight + NOT_MOVED_WEIGHT)
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        """(..., T, 3, H, W) a plan's T frames -> (...) its cost in pixels (class doc)."""
+        weighted, weight = self.terms(frames)
+        return self.combine(weighted.sum(-1), weight.sum(-1))
+
+
+def _to_float(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float32 in [0, 1]."""
+    return torch.from_numpy(image).permute(2, 0, 1).float() / 255
+
+
+def _chroma(frames: torch.Tensor) -> torch.Tensor:
+    return frames / frames.sum(-3, keepdim=True).clamp_min(1e-3)
+
+
+def true_cost(scene: FetchPushScene, task: PushTask, state: np.ndarray,
+              seq: np.ndarray) -> float:
+    """Play an action sequence (H, 3) in the simulator from ``state``
+    (:meth:`FetchPushScene.get_state`) and return the block-goal distance in metres averaged over
+    its H steps: the cost the oracle minimises. Leaves the scene after the last action."""
+    scene.set_state(state)
+    total = 0.0
+    for a in seq:
+        scene.step(np.r_[keep_in_workspace(scene.grip(), a), 0.0])
+        total += block_goal_distance(scene, task)
+    return total / len(seq)
+
+
+class Planner:
+    """Interface: :meth:`reset` at the start of an episode, then :meth:`act` at every step."""
+
+    name = ""
+
+    def reset(self, task: PushTask, scene: FetchPushScene, steps: int, rng: np.random.Generator) -> None:
+        self.task, self.scene, self.rng = task, scene, rng
+
+    def act(self, obs: Observation) -> tuple[np.ndarray, np.ndarray | None]:
+        """The action to take now ((3,) in [-1, 1]) and the picture the planner expects at its
+        horizon's end ((H, W, 3) uint8, or None when it has none)."""
+        raise NotImplementedError
+
+
+class RandomPlanner(Planner):
+    """One random smooth action sequence per episode, drawn like CEM's first candidates (with
+    ``planar``, dz = 0 as theirs)."""
+
+    name = "random"
+
+    def __init__(self, planar: bool = False):
+        self.planar = planar
+
+    def reset(self, task, scene, steps, rng):
+        super().reset(task, scene, steps, rng)
+        self.actions = np.clip(RANDOM_ACTION_STD * smooth_noise(rng, (steps, 3)), -1.0, 1.0)
+        if self.planar:
+            self.actions[:, 2] = 0.0
+        self.t = 0
+
+    def act(self, obs):
+        self.t += 1
+        return self.actions[self.t - 1], None
+
+
+class ModelCEMPlanner(Planner):
+    """CEM on a video model's predictions, all candidates in one batch.
+
+    The model gets the last ``n_past`` executed frames as context (the first frame repeated, with
+    a zero action, before there are that many) and, as conditions of the frames to come, each
+    candidate's actions with the gripper positions :func:`integrate_grip` predicts from them;
+    the action after the horizon's last frame, which the model also reads, repeats the last one.
+    One prior sample per candidate. Cost: :class:`BlockCentroidCost` over the horizon's frames
+    (a weighted mean, so a plan that gets the block there sooner is preferred), plus, with
+    ``reach`` > 0, ``reach`` pixels per metre of :class:`vidpred.planning.reach.ReachCost` (until the
+    gripper is in pushing position, its least distance to a point ``behind`` metres behind the
+    block, lifted from pixels by ``table``, a :class:`vidpred.planning.reach.TableMap` fitted to the
+    training clips). Rollouts run without autograd and, with ``bf16``, under bf16 autocast
+    (:func:`vidpred.device.autocast`; the frames and the cost stay float32).
+
+    Raises:
+        ValueError: ``reach`` > 0 without ``table``.
+        ConfigError: ``behind`` inside the reach cost's keep-out disc.
+    """
+
+    name = "cem"
+
+    def __init__(self, model, n_past: int, settings: CEMSettings = CEMSettings(),
+                 bf16: bool = False, reach: float = 0.0, behind: float = 0.08,
+                 table: TableMap | None = None):
+        self.model, self.n_past, self.settings, self.bf16 = model, n_past, settings, bf16
+        self.device = next(model.parameters()).device
+        self.reach, self.behind, self.table = reach, behind, table
+        if reach > 0 and table is None:
+            raise ValueError("the reach cost needs a TableMap fitted to the training clips")
+        if reach > 0:
+            table.check_behind(behind)  # here, before an episode starts
+
+    def reset(self, task, scene, steps, rng):
+        super().reset(task, scene, steps, rng)
+        self.cost = BlockCentroidCost(task)
+        self.seed = int(rng.integers(2 ** 31))
+        self.reach_cost = None
+        if self.reach > 0:
+            self.reach_cost = ReachCost.for_task(self.table, task, self.behind,
+                                                 float(scene.grip()[2]))
+
+    def context(self, obs: Observation) -> tuple[torch.Tensor, np.ndarray]:
+        """The model's context now: the last ``n_past`` frames (n_past, C, H, W) on the model's
+        device, and their conditions (n_past, 7) float32 (the last row's action is 0 until
+        :meth:`score` puts each candidate's first there)."""
+        t = len(obs.frames) - 1
+        steps = range(t - self.n_past + 1, t + 1)  # the context's frames; < 0: frame 0 again
+        context = torch.stack([obs.frames[max(i, 0)] for i in steps]).to(self.device)
+        ee0 = obs.conds[0][4:] if obs.conds else obs.grip
+        past = np.stack([np.r_[np.zeros(4), ee0] if i < 0 else obs.conds[i] if i < t
+                         else np.r_[np.zeros(4), obs.grip] for i in steps]).astype(np.float32)
+        return context, past
+
+    def act(self, obs):
+        context, past = self.context(obs)
+        if self.reach_cost is not None:
+            self.reach_cost.see(obs.frames[-1], obs.grip)
+        imagined = {}
+        best, _ = cem(lambda seqs: self.score(context, past, obs.grip, seqs, imagined),
+                      self.rng, self.settings)
+        return keep_in_workspace(obs.grip, best[0]), imagined.get(best.tobytes())
+
+    def score(self, context: torch.Tensor, past: np.ndarray, grip: np.ndarray, seqs: np.ndarray,
+              imagined: dict | None = None) -> np.ndarray:
+        """Costs (K,) of candidate sequences (K, H, 3) from one batched rollout of the model.
+
+        Args:
+            context: (n_past, C, H, W) frames. past: (n_past, 7) their conditions (the last
+                row's action is replaced by each candidate's first). grip: (3,) metres now.
+            imagined: if given, receives {cheapest sequence's bytes: its last predicted frame
+                as (H, W, 3) uint8}.
+        """
+        K, H = seqs.shape[:2]
+        done, pos = integrate_grip(grip, seqs)
+        cond = np.zeros((K, self.n_past + H, 7), np.float32)
+        cond[:, :self.n_past] = past
+        # rows n_past-1 .. n_past+H-1: each frame's action (the last one repeated) and position
+        cond[:, self.n_past - 1:, :3] = np.concatenate([done, done[:, -1:]], 1)
+        cond[:, self.n_past - 1:, 3] = 0.0
+        cond[:, self.n_past:, 4:] = pos[:, 1:]
+        weighted = torch.zeros(K, device=self.device)
+        weight = torch.zeros(K, device=self.device)
+        last = None
+        # the rollout's z draws come from the planner's own seed; the caller's random state
+        # is left as it was
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode(), \
+                autocast(self.device, self.bf16):
+            torch.manual_seed(self.seed)
+            self.seed += 1
+            for frame in self.model.rollout_steps(context.expand(K, *context.shape),
+                                                  torch.from_numpy(cond).to(self.device), H, 1):
+                last = frame[:, 0].float()
+                terms = self.cost.terms(last)
+                weighted += terms[0]
+                weight += terms[1]
+        costs = self.cost.combine(weighted, weight).cpu().numpy()
+        if self.reach_cost is not None:
+            costs = costs + self.reach * self.reach_cost(pos)
+        if imagined is not None:
+            i = int(np.argmin(costs))
+            imagined[seqs[i].tobytes()] = (last[i].clamp(0, 1) * 255).round().byte() \
+                .permute(1, 2, 0).cpu().numpy()
+        return costs
+
+
+class ReachPlanner(Planner):
+    """CEM scored by :class:`vidpred.planning.reach.ReachCost` alone, no model: an ablation of the model
+    planner's ``reach`` term. It brings the gripper behind the block; in pushing position every
+    plan costs the same, so what it does there is CEM's first random draw."""
+
+    name = "reach"
+
+    def __init__(self, table: TableMap, settings: CEMSettings = CEMSettings(),
+                 behind: float = 0.08):
+        self.table, self.settings, self.behind = table, settings, behind
+        table.check_behind(behind)
+
+    def reset(self, task, scene, steps, rng):
+        super().reset(task, scene, steps, rng)
+        self.reach_cost = ReachCost.for_task(self.table, task, self.behind,
+                                             float(scene.grip()[2]))
+
+    def act(self, obs):
+        self.reach_cost.see(obs.frames[-1], obs.grip)
+        best, _ = cem(lambda seqs: self.reach_cost(integrate_grip(obs.grip, seqs)[1]), self.rng,
+                      self.settings)
+        return keep_in_workspace(obs.grip, best[0]), None
+
+
+class OracleCEMPlanner(Planner):
+    """The same CEM with the simulator as its model: every candidate is played from a saved
+    state and scored by the true block-goal distance (metres, averaged over the horizon), then
+    the state is restored. An upper bound for a video model and its image cost together."""
+
+    name = "oracle"
+
+    def __init__(self, settings: CEMSettings = CEMSettings()):
+        self.settings = settings
+
+    def act(self, obs):
+        scene = self.scene
+        saved = scene.get_state()
+        best, _ = cem(lambda seqs: [true_cost(scene, self.task, saved, q) for q in seqs],
+                      self.rng, self.settings)
+        true_cost(scene, self.task, saved, best)
+        imagined = scene.render()
+        scene.set_state(saved)
+        return keep_in_workspace(obs.grip, best[0]), imagined

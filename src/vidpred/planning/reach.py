@@ -1,0 +1,274 @@
+"""Where the gripper should go before a push: a point behind the block, found in the image and
+lifted to the table with a map learned from the training clips.
+
+The model planner's block cost (:class:`vidpred.planning.planners.BlockCentroidCost`) can tell plans
+apart only by where they move the block, so from a start 10-15 cm from the block, where no plan of
+a 10-step horizon touches it, every candidate costs the same and CEM wanders. :class:`ReachCost`
+adds the gripper's distance to a point behind the block, on the side away from the goal: the
+plans that bring the gripper there cost less, and once it is there the term is the same for every
+plan and the model's predictions alone decide how to push.
+
+Lifting pixels to the table needs a camera model; none is assumed (real robot data has no
+calibration). :class:`TableMap` learns one from the clips: where the block moves between two
+frames (:func:`pushes`) the gripper touches it, so the block's centre is about a contact distance
+d ahead of the gripper along its motion u, and a plane-to-image homography H with
+H(gripper + d u) = the block's centroid in pixels is fitted by least squares (normalised direct
+linear transform, Hartley & Zisserman 2004, algorithm 4.2), d by the least residual.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.bair import find_sequences, read_sequence
+from ..errors import ConfigError, DataError
+from ..losses import red_mask
+
+# at 64 x 64 pixels (scaled with the frame size): pixels the block's centroid moves between two
+# frames when it is pushed, and the red-mask mass (about pixels, ~100 for the whole block) of a
+# block seen whole enough to locate
+PUSHED = 1.0
+SEEN = 50.0
+MOVED = 0.005      # metres the gripper moves between the two frames of a push, at least
+CONTACTS = np.arange(0.0, 0.1201, 0.005)  # contact distances d TableMap.fit tries, metres
+TRIM = 0.8         # share of pushes (least residuals) the homography is refitted to
+# red-mask mass at 64 x 64 below which the arm hides too much of the block to place it:
+# ReachCost.see keeps the place it last found
+MIN_BLOCK_MASS = 20.0
+CLEARANCE = 0.015  # metres added to the contact distance for the disc plans must not cross low
+MIN_SPREAD = 0.01  # metres: the pushes' positions must spread at least this across their least axis
+
+
+def block_pixels(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Red block centroids: (..., 3, H, W) in [0, 1] -> ((..., 2) pixel (x, y), pixel centres
+    at 0.5, and (...) the mass of :func:`vidpred.losses.red_mask`)."""
+    m = red_mask(frames)
+    H, W = m.shape[-2:]
+    mass = m.sum((-2, -1))
+    xs = torch.arange(W, dtype=m.dtype, device=m.device) + 0.5
+    ys = torch.arange(H, dtype=m.dtype, device=m.device) + 0.5
+    cx = (m.sum(-2) * xs).sum(-1) / mass.clamp_min(1e-6)
+    cy = (m.sum(-1) * ys).sum(-1) / mass.clamp_min(1e-6)
+    return torch.stack([cx, cy], -1), mass
+
+
+def pushes(split_dir: str | Path, sequences: int = 256, image_size: int = 64
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames at which the gripper pushes a red block, from the first ``sequences`` clips of a
+    split in the course-template layout (:mod:`vidpred.data.bair`; conditions: action 4, gripper
+    position 3 in metres).
+
+    A frame t counts when the block's centroid moves more than :data:`PUSHED` pixels to frame
+    t + 1, the block is seen whole enough (:data:`SEEN`) in both, and the gripper moves at least
+    :data:`MOVED` metres in x-y.
+
+    Returns:
+        (gripper x-y at t (M, 2) metres, its unit direction of motion to t + 1 (M, 2), the
+        block's centroid at t (M, 2) pixels).
+
+    Raises:
+        DataError: a clip that cannot be read, or no push found (no clips, or data generated
+            with other block colours).
+    """
+    grip, direction, block = [], [], []
+    scale = image_size / 64
+    for folder in find_sequences(Path(split_dir))[:sequences]:
+        frames, cond = read_sequence(folder, image_size)
+        xy, mass = block_pixels(torch.from_numpy(frames).float() / 255)
+        step = cond[1:, 4:6] - cond[:-1, 4:6]
+        norm = np.linalg.norm(step, axis=1)
+        seen = (mass[1:] > SEEN * scale ** 2) & (mass[:-1] > SEEN * scale ** 2)
+        moved = ((xy[1:] - xy[:-1]).norm(dim=-1) > PUSHED * scale) & seen
+        idx = np.nonzero(moved.numpy() & (norm > MOVED))[0]
+        grip.append(cond[idx, 4:6])
+        direction.append(step[idx] / norm[idx, None])
+        block.append(xy[idx].numpy())
+    if not grip or not sum(len(g) for g in grip):
+        raise DataError(f"{split_dir}: no clip in which the gripper pushes a red block (the "
+                        "reach cost learns the camera from them: data.block_colours red)")
+    return tuple(np.concatenate(a).astype(np.float64) for a in (grip, direction, block))
+
+
+def fit_homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The plane-to-plane homography (3, 3) taking points src (N, 2) to dst (N, 2), N >= 4, by
+    the normalised direct linear transform (Hartley & Zisserman, algorithm 4.2): both point sets
+    are shifted to their mean and scaled to mean distance sqrt(2) before the SVD."""
+    def normaliser(p):
+        m = p.mean(0)
+        s = np.sqrt(2) / max(float(np.linalg.norm(p - m, axis=1).mean()), 1e-12)
+        return np.array([[s, 0, -s * m[0]], [0, s, -s * m[1]], [0, 0, 1]])
+
+    ts, td = normaliser(src), normaliser(dst)
+    a, b = apply_homography(ts, src), apply_homography(td, dst)
+    x, y, u, v = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    one, zero = np.ones_like(x), np.zeros_like(x)
+    rows = np.concatenate([np.stack([x, y, one, zero, zero, zero, -u * x, -u * y, -u], 1),
+                           np.stack([zero, zero, zero, x, y, one, -v * x, -v * y, -v], 1)])
+    h = np.linalg.svd(rows)[2][-1].reshape(3, 3)
+    h = np.linalg.inv(td) @ h @ ts
+    return h / h[2, 2]
+
+
+def apply_homography(h: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """(3, 3) homography, points (..., 2) -> (..., 2)."""
+    q = np.asarray(p, np.float64) @ h[:, :2].T + h[:, 2]
+    return q[..., :2] / q[..., 2:]
+
+
+@dataclass(frozen=True)
+class TableMap:
+    """Table x-y (metres, world frame) <-> the pixel where a block centred there is seen.
+
+    Attributes:
+        homography: (3, 3) table -> pixels. contact: d, metres between the gripper and the
+            block's centre while it pushes. rms: the fit's residual over the pushes it kept,
+            pixels. pushes: how many pushes it was fitted to.
+    """
+
+    homography: np.ndarray
+    contact: float
+    rms: float
+    pushes: int
+
+    @classmethod
+    def fit(cls, grip: np.ndarray, direction: np.ndarray, block: np.ndarray) -> TableMap:
+        """Fit to :func:`pushes`' output: for each d in :data:`CONTACTS`, a homography from
+        grip + d direction to block, refitted to the :data:`TRIM` share with the least residuals
+        (pushes at the block's edge or corner put its centre off the line of motion); the d
+        with the least residual wins.
+
+        Raises:
+            DataError: fewer than 8 pushes, or pushes along one line (less than
+                :data:`MIN_SPREAD` across it), which leave the map undetermined.
+        """
+        if len(grip) < 8:
+            raise DataError(f"{len(grip)} pushes found; the reach cost's table map needs at "
+                            "least 8 (more clips, or clips in which the arm pushes the block)")
+        spread = np.linalg.svd(grip - grip.mean(0), compute_uv=False)[-1] / np.sqrt(len(grip))
+        if not spread >= MIN_SPREAD:
+            raise DataError(f"the {len(grip)} pushes found lie along one line ({spread * 100:.1f} cm "
+                            "across it); the reach cost's table map needs pushes spread over "
+                            "the table (more clips)")
+        best = None
+        for d in CONTACTS:
+            src = grip + d * direction
+            h = fit_homography(src, block)
+            r = np.linalg.norm(apply_homography(h, src) - block, axis=1)
+            keep = r <= np.quantile(r, TRIM)
+            h = fit_homography(src[keep], block[keep])
+            rms = float(np.sqrt((np.linalg.norm(apply_homography(h, src[keep]) - block[keep],
+                                                axis=1) ** 2).mean()))
+            if best is None or rms < best.rms:
+                best = cls(h, float(d), rms, len(grip))
+        if best is None or not np.isfinite(best.homography).all():
+            raise DataError(f"the table map fitted to {len(grip)} pushes is degenerate (more "
+                            "clips, spread over the table)")
+        return best
+
+    def check_behind(self, behind: float, clearance: float = CLEARANCE) -> None:
+        """Raise ConfigError unless the point ``behind`` metres behind the block lies outside
+        :class:`ReachCost`'s keep-out disc (radius contact + ``clearance``)."""
+        least = self.contact + clearance
+        if not behind > least:
+            raise ConfigError(f"--behind {behind:g}: must exceed the fitted contact distance + "
+                              f"{clearance * 100:.1f} cm = {least:.3f} m; pass e.g. --behind "
+                              f"{least + 0.01:.3f}")
+
+    def pixels(self, xy: np.ndarray) -> np.ndarray:
+        """(..., 2) table positions, metres -> (..., 2) pixels."""
+        return apply_homography(self.homography, xy)
+
+    def table_position(self, pixel: np.ndarray) -> np.ndarray:
+        """(..., 2) pixels -> (..., 2) table positions, metres."""
+        return apply_homography(np.linalg.inv(self.homography), pixel)
+
+
+class ReachCost:
+    """A plan's cost for not bringing the gripper behind the block, in metres: the least distance
+    between the gripper, now or after any action of the plan, and the point ``behind`` metres
+    behind the block's centre on the side away from the goal, at ``height``; plus ``keep_out``
+    times how deep the plan's positions go into a disc of radius ``table.contact + clearance``
+    around the block below ``height + over``, summed over its steps. Once the gripper is in
+    pushing position (between half the contact distance and ``behind`` + 2 cm behind the block's
+    centre, within 3 cm of the line through block and goal) the cost is 0 for every plan: how to
+    push is for the model's predictions alone to decide.
+
+    Why the keep-out: the straight way to the point behind the block often runs through the
+    block, pushing it away from the goal. The model's frames could tell (the block moves the
+    wrong way), but a block pushed out of place is blurred in them, and the block cost counts a
+    blurred block as unmoved. The data's scripted pushes go over the block instead; plans that
+    go around or over it cost nothing extra.
+
+    The block's position comes from its centroid in the latest frame, the goal's from the goal
+    image, both lifted with :class:`TableMap`.
+
+    Args:
+        table: the :class:`TableMap`. goal_pixel: (2,) the block's centroid in the goal image.
+        behind: metres between the block's centre and the point to reach. height: that point's
+            height, metres (the gripper's at the start: the block's pushing height).
+        keep_out: weight of the keep-out depth. clearance, over: metres (see above).
+
+    Raises:
+        ConfigError: ``behind`` within the keep-out disc (:meth:`TableMap.check_behind`).
+    """
+
+    def __init__(self, table: TableMap, goal_pixel, behind: float, height: float,
+                 keep_out: float = 10.0, clearance: float = CLEARANCE, over: float = 0.07):
+        table.check_behind(behind, clearance)
+        self.table, self.behind, self.height = table, behind, height
+        self.keep_out, self.radius, self.over = keep_out, table.contact + clearance, over
+        self.goal = table.table_position(np.asarray(goal_pixel, np.float64))
+        self.block = self.target = None
+        self.pushing = False
+
+    @classmethod
+    def for_task(cls, table: TableMap, task, behind: float, height: float) -> ReachCost:
+        """The cost for an episode (:class:`vidpred.planning.goals.PushTask`): the goal from
+        its goal image, the block first placed from its start image (where the block is always
+        seen, :func:`~vidpred.planning.goals.sample_task`)."""
+        def pixel(image):
+            return block_pixels(torch.from_numpy(image).permute(2, 0, 1).float() / 255)[0].numpy()
+
+        cost = cls(table, pixel(task.goal_image), behind, height)
+        cost.update(pixel(task.start_image))
+        return cost
+
+    def see(self, frame: torch.Tensor, grip: np.ndarray) -> None:
+        """:meth:`update` from the latest frame ((3, H, W) in [0, 1]); a frame in which the arm
+        hides most of the block (:data:`MIN_BLOCK_MASS`, scaled with the frame's area) changes
+        nothing: the last block position and pushing state stay."""
+        block, mass = block_pixels(frame.float())
+        if float(mass) >= MIN_BLOCK_MASS * frame.shape[-2] * frame.shape[-1] / 64 ** 2:
+            self.update(block.numpy(), grip)
+
+    def update(self, block_pixel, grip: np.ndarray | None = None) -> None:
+        """Place the block (its centroid now, (2,) pixels) and the target; ``grip``: (3,) the
+        gripper now, metres (None: not in pushing position)."""
+        self.block = self.table.table_position(np.asarray(block_pixel, np.float64))
+        away = self.block - self.goal
+        away = away / max(float(np.linalg.norm(away)), 1e-6)
+        self.target = np.r_[self.block + self.behind * away, self.height]
+        self.pushing = False
+        if grip is not None:
+            rel = np.asarray(grip[:2], np.float64) - self.block
+            along = float(rel @ away)
+            across = float(np.linalg.norm(rel - along * away))
+            self.pushing = (0.5 * self.table.contact <= along <= self.behind + 0.02
+                            and across <= 0.03)
+
+    def __call__(self, positions: np.ndarray) -> np.ndarray:
+        """(K, H + 1, 3) gripper positions now and after each action, metres -> (K,) costs."""
+        if self.pushing:
+            return np.zeros(len(positions))
+        plan = positions[:, 1:]
+        depth = self.radius - np.linalg.norm(plan[..., :2] - self.block, axis=-1)
+        low = plan[..., 2] < self.height + self.over
+        return (np.linalg.norm(positions - self.target, axis=-1).min(-1)
+                + self.keep_out * (np.clip(depth, 0.0, None) * low).sum(-1))
+
+
+__all__ = ["ReachCost", "TableMap", "apply_homography", "block_pixels", "fit_homography",
+           "pushes"]

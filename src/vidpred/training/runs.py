@@ -1,0 +1,209 @@
+"""A training run's directory: checks before training, resume, the log sinks, checkpoint
+rotation and the graceful stop. The files and their names: :mod:`vidpred.rundir`.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from ..config import Config, config_differences, get_value
+from ..errors import CheckpointError, ConfigError
+from ..rundir import METRICS_FILE, RUN_FILES
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, bytes_needed: int) -> None:
+    """Refuse to clobber a run, and find an unwritable or full directory before training.
+
+    Raises:
+        ConfigError: the directory holds a run (without resume/overwrite), is not writable, or
+            has less than ``bytes_needed`` free.
+    """
+    if run_dir.exists() and any(run_dir.iterdir()) and not (resume or overwrite):
+        raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume to continue "
+                          "it or --overwrite to start again")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write_test"
+        probe.write_bytes(b"x" * 4096)
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"run directory {run_dir} is not writable: {e.strerror}") from None
+    free = shutil.disk_usage(run_dir).free
+    if free < bytes_needed:
+        raise ConfigError(f"run directory {run_dir} has {free / 2**20:.0f} MiB free, but this run's "
+                          f"checkpoints and logs need about {bytes_needed / 2**20:.0f} MiB; free some "
+                          "space or choose another --out")
+    if overwrite and not resume:
+        for pattern in RUN_FILES:
+            for old in run_dir.glob(pattern):
+                old.unlink()
+
+
+@dataclass
+class ResumePoint:
+    """Where training continues: iteration, best validation PSNR (dB) and training seconds so
+    far (0, -inf, 0 for a fresh run)."""
+
+    iteration: int = 0
+    best_psnr: float = float("-inf")
+    seconds: float = 0.0
+
+
+def resume_run(run_dir: Path, cfg: Config, model, optimizer, ctx, log) -> ResumePoint:
+    """Load ``run_dir/last.ckpt`` into the model and optimizer and restore this rank's RNG.
+
+    Raises:
+        CheckpointError: no checkpoint, or one trained with another config (the differing keys
+            are named).
+    """
+    path = run_dir / "last.ckpt"
+    if not path.exists():
+        raise CheckpointError(f"--resume: {path} does not exist")
+    state = load_checkpoint(path)
+    if state["config"].to_dict() != cfg.to_dict():
+        raise CheckpointError(f"{path} was trained with another config "
+                              f"({_config_diff(state['config'], cfg)}); resume with the same "
+                              "config or use --overwrite")
+    load_model_state(model, state["model"], path)
+    optimizer.load_state_dict(state["optimizer"])
+    _restore_rng(state, ctx, cfg.train.seed, log)
+    if ctx.is_main:
+        _trim_log(run_dir / METRICS_FILE, state["iteration"])
+    log(f"resuming {run_dir} at iteration {state['iteration']}")
+    return ResumePoint(state["iteration"], state["best_psnr"],
+                       state["extra"].get("train_seconds", 0.0))
+
+
+def start_fresh(run_dir: Path, seed: int, ctx) -> ResumePoint:
+    """A new run: drop an old log and give each rank >= 1 its own reparameterization noise."""
+    if ctx.is_main:
+        (run_dir / METRICS_FILE).unlink(missing_ok=True)
+    if ctx.rank:
+        torch.manual_seed(rank_seed(seed, ctx.rank))
+    return ResumePoint()
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The noise seed of rank >= 1 (rank 0 uses ``seed`` itself, like a single process)."""
+    return seed * 1_000_003 + rank
+
+
+def _restore_rng(state: dict, ctx, seed: int, log) -> None:
+    """Each rank continues its own noise stream; a run resumed on another number of processes
+    cannot (rank 0 continues its stream, the others start fresh ones, and this is said)."""
+    ranks = state.get("rng_ranks") or [state["rng"]]
+    if len(ranks) == ctx.world_size:
+        torch.set_rng_state(ranks[ctx.rank])
+        return
+    log(f"note: the checkpoint was written by {len(ranks)} process(es), this run has "
+        f"{ctx.world_size}: the reparameterization noise differs from an uninterrupted run")
+    if ctx.rank == 0:
+        torch.set_rng_state(ranks[0])
+    else:
+        torch.manual_seed(rank_seed(seed, ctx.rank))
+
+
+def _trim_log(path: Path, iteration: int) -> None:
+    """Drop log lines written after the checkpoint we resume from (they will be redone)."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines()
+            if line.strip() and json.loads(line)["iteration"] <= iteration]
+    path.write_text("".join(line + "\n" for line in keep))
+
+
+def _config_diff(a: Config, b: Config) -> str:
+    keys = config_differences([a, b])
+    return "; ".join(f"{k}: {get_value(a, k)!r} -> {get_value(b, k)!r}" for k in keys[:6]) \
+        or "no difference"
+
+
+class RunLog:
+    """The log sinks of rank 0: ``metrics.jsonl`` and, with ``tensorboard``, TensorBoard events.
+    Other ranks get a RunLog that writes nothing."""
+
+    def __init__(self, run_dir: Path, start_iteration: int, enabled: bool, tensorboard: bool,
+                 log=print):
+        from .tblog import open_tensorboard
+
+        self.file = (run_dir / METRICS_FILE).open("a") if enabled else None
+        self.board = open_tensorboard(run_dir, start_iteration, log) \
+            if enabled and tensorboard else None
+
+    def iteration(self, record: dict) -> None:
+        if self.file:
+            self.file.write(json.dumps(record) + "\n")
+        if self.board:
+            self.board.iteration(record)
+
+    def epoch(self, record: dict, truth=None, pred=None) -> None:
+        if self.file:
+            self.file.write(json.dumps(record) + "\n")
+            self.file.flush()
+        if self.board:
+            self.board.epoch(record, truth, pred)
+
+    def close(self) -> None:
+        if self.file:
+            self.file.close()
+        if self.board:
+            self.board.close()
+
+
+class Checkpoints:
+    """Writes ``last.ckpt`` (+ ``best.ckpt``) with every rank's RNG state, and keeps the last
+    ``keep`` epoch checkpoints."""
+
+    def __init__(self, run_dir: Path, cfg: Config, model, optimizer, ctx):
+        self.run_dir, self.cfg, self.model, self.optimizer, self.ctx = \
+            run_dir, cfg, model, optimizer, ctx
+
+    def save(self, iteration: int, point: ResumePoint, best: bool = False,
+             epoch: int | None = None) -> None:
+        """A collective under torchrun: every rank must call it."""
+        rng_ranks = self.ctx.gather_rng_states()
+        if not self.ctx.is_main:
+            return
+        last = self.run_dir / "last.ckpt"
+        save_checkpoint(last, config=self.cfg, model=self.model, optimizer=self.optimizer,
+                        iteration=iteration, best_psnr=point.best_psnr,
+                        extra={"train_seconds": point.seconds}, rng_ranks=rng_ranks)
+        if best:
+            shutil.copyfile(last, self.run_dir / "best.ckpt")
+        keep = self.cfg.train.keep_checkpoints
+        if epoch is not None and keep > 0:
+            shutil.copyfile(last, self.run_dir / f"epoch_{epoch:04d}.ckpt")
+            for old in sorted(self.run_dir.glob("epoch_*.ckpt"))[:-keep]:
+                old.unlink(missing_ok=True)
+
+
+class GracefulStop:
+    """The first Ctrl-C (SIGINT) or SIGTERM asks the loop to stop at the next iteration boundary,
+    where a consistent checkpoint can be written; a second Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.requested: str | None = None
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame):
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False

@@ -1,0 +1,203 @@
+"""The reach cost: the block's centroid, the pushes found in clips, the table-to-image map
+fitted to them, and the term the model planner adds to its block cost."""
+import numpy as np
+import pytest
+import torch
+
+from vidpred.errors import ConfigError, DataError
+from vidpred.planning.reach import (
+    ReachCost,
+    TableMap,
+    apply_homography,
+    block_pixels,
+    fit_homography,
+    pushes,
+)
+
+from ..conftest import tiny_config
+
+# a table-to-image homography like the push camera's (metres -> pixels, in perspective)
+CAMERA = np.array([[-20.0, 95.0, -40.0], [60.0, 10.0, -60.0], [0.3, 0.1, 1.0]])
+
+
+def test_block_pixels_finds_a_rendered_block_where_its_mask_is(scene):
+    from vidpred.planning.goals import sample_task
+
+    task = sample_task(scene, np.random.default_rng(4))
+    xy, mass = block_pixels(torch.from_numpy(task.start_image).permute(2, 0, 1).float() / 255)
+    ys, xs = np.nonzero(task.block_mask)
+    assert abs(float(mass) - task.block_mask.sum()) < 0.3 * task.block_mask.sum()
+    assert np.allclose(xy.numpy(), [xs.mean() + 0.5, ys.mean() + 0.5], atol=1.0)
+    _, none = block_pixels(torch.from_numpy(task.background).permute(2, 0, 1).float() / 255)
+    assert float(none) == 0.0
+
+
+def test_the_homography_fit_is_exact_on_exact_points():
+    src = np.random.default_rng(0).uniform([1.05, 0.45], [1.55, 1.05], (6, 2))
+    h = fit_homography(src, apply_homography(CAMERA, src))
+    assert np.allclose(h, CAMERA / CAMERA[2, 2], rtol=1e-6, atol=1e-6)
+
+
+def test_the_table_map_recovers_camera_and_contact_distance_from_noisy_pushes():
+    rng = np.random.default_rng(1)
+    n = 300
+    grip = rng.uniform([1.1, 0.5], [1.5, 1.0], (n, 2))
+    angle = rng.uniform(0, 2 * np.pi, n)
+    direction = np.stack([np.cos(angle), np.sin(angle)], 1)
+    block = apply_homography(CAMERA, grip + 0.05 * direction) + rng.normal(0, 0.3, (n, 2))
+    block[:30] += rng.uniform(-6, 6, (30, 2))  # pushes at the block's corner: off the line
+    table = TableMap.fit(grip, direction, block)
+    assert table.contact == pytest.approx(0.05, abs=0.005) and table.pushes == n
+    xy = rng.uniform([1.1, 0.5], [1.5, 1.0], (50, 2))
+    assert np.abs(table.pixels(xy) - apply_homography(CAMERA, xy)).max() < 0.5
+    assert np.abs(table.table_position(table.pixels(xy)) - xy).max() < 1e-9
+    with pytest.raises(DataError, match="at least 8"):
+        TableMap.fit(grip[:5], direction[:5], block[:5])
+    line = np.c_[np.linspace(1.1, 1.5, 20), np.full(20, 0.75)]  # all pushes along one line
+    with pytest.raises(DataError, match="along one line"):
+        TableMap.fit(line, np.tile([1.0, 0.0], (20, 1)), apply_homography(CAMERA, line))
+
+
+@pytest.fixture(scope="module")
+def red_root(tmp_path_factory):
+    """8 clips of 30 frames with red blocks and scripted pushes."""
+    from vidpred.data.sim_push import PushSpec, generate_push_dataset
+
+    root = tmp_path_factory.mktemp("red") / "data"
+    generate_push_dataset(root, PushSpec(train=8, validate=1, test=1, seq_len=30, seed=1,
+                                         block_colours="red"), workers=1, progress=False)
+    return root
+
+
+def test_pushes_are_frames_where_the_gripper_moves_the_red_block(red_root, tmp_path):
+    grip, direction, block = pushes(red_root / "train")
+    assert len(grip) >= 3
+    assert np.allclose(np.linalg.norm(direction, axis=1), 1.0)
+    assert ((block >= 0) & (block <= 64)).all()
+    assert ((grip >= [1.05, 0.45]) & (grip <= [1.55, 1.05])).all()  # metres, in the workspace
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="empty split"):
+        pushes(tmp_path / "empty")
+
+
+def test_the_reach_cost_pulls_behind_the_block_around_it_and_is_flat_once_there():
+    table = TableMap(CAMERA, 0.05, 0.0, 0)
+    goal, block = np.array([1.20, 0.75]), np.array([1.35, 0.75])
+    reach = ReachCost(table, table.pixels(goal), behind=0.08, height=0.42)
+    here = np.array([1.25, 0.75, 0.42])  # between block and goal
+    reach.update(table.pixels(block), here)
+    assert np.allclose(reach.target, [1.43, 0.75, 0.42])  # 8 cm beyond the block, off the goal
+    assert not reach.pushing
+    through = here + np.linspace(0, 1, 4)[:, None] * (reach.target - here)
+    side = np.array([[1.25, 0.75, 0.42], [1.30, 0.85, 0.42], [1.42, 0.83, 0.42], reach.target])
+    over = through.copy()
+    over[1:3, 2] += 0.1
+    away = here - np.linspace(0, 0.1, 4)[:, None] * (reach.target - here)
+    cost = reach(np.stack([through, side, over, away]))
+    # all three reach the target; the one through the block pays its keep-out depth
+    assert cost[1] == pytest.approx(0.0, abs=1e-9) and cost[2] == pytest.approx(0.0, abs=1e-9)
+    depth = (0.065 - np.linalg.norm(through[1:, :2] - block, axis=1)).clip(0).sum()
+    assert depth > 0 and cost[0] == pytest.approx(10.0 * depth)
+    assert cost[3] == pytest.approx(np.linalg.norm(here - reach.target))  # now is the floor
+    # in pushing position every plan costs 0: the model decides how to push
+    behind = np.array([1.41, 0.76, 0.42])
+    reach.update(table.pixels(block), behind)
+    assert reach.pushing
+    pushing = behind + np.linspace(0, 0.1, 4)[:, None] * [-1.0, 0.0, 0.0]
+    assert (reach(np.stack([pushing, away])) == 0).all()
+    reach.update(table.pixels(block), behind + [0, 0.04, 0])  # 4 cm off the line: not yet
+    assert not reach.pushing
+    with pytest.raises(ConfigError, match="--behind 0.06: must exceed .* 0.065 m"):
+        ReachCost(table, table.pixels(goal), behind=0.06, height=0.42)  # inside the keep-out
+
+
+def test_the_reach_cost_keeps_the_block_where_it_last_saw_it(scene):
+    from vidpred.planning.goals import sample_task
+
+    task = sample_task(scene, np.random.default_rng(5))
+    table = TableMap(CAMERA, 0.05, 0.0, 0)
+    reach = ReachCost.for_task(table, task, behind=0.08, height=0.42)
+    frame = lambda im: torch.from_numpy(im).permute(2, 0, 1).float() / 255  # noqa: E731
+    goal, _ = block_pixels(frame(task.goal_image))
+    assert np.allclose(reach.goal, table.table_position(goal.numpy()))
+    start, _ = block_pixels(frame(task.start_image))
+    assert np.allclose(reach.block, table.table_position(start.numpy()))  # placed from the start
+    reach.see(frame(task.background), scene.grip())  # the block hidden: kept where it was
+    assert np.allclose(reach.block, table.table_position(start.numpy()))
+
+
+def test_the_model_planner_adds_the_reach_term_to_its_block_cost(scene):
+    from vidpred.models import build_model
+    from vidpred.planning.goals import sample_task
+    from vidpred.planning.planners import (
+        CEMSettings,
+        ModelCEMPlanner,
+        Observation,
+        integrate_grip,
+    )
+
+    cfg = tiny_config("unused")
+    cfg.model.cond_dim = 7
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    with pytest.raises(ValueError, match="TableMap"):
+        ModelCEMPlanner(model, 2, reach=100.0)
+    table = TableMap(CAMERA, 0.05, 0.0, 0)
+    task = sample_task(scene, np.random.default_rng(2))
+    settings = CEMSettings(horizon=3, samples=6, iterations=1, elites=2)
+    shaped = ModelCEMPlanner(model, 2, settings, reach=100.0, table=table)
+    unshaped = ModelCEMPlanner(model, 2, settings)
+    for p in (shaped, unshaped):
+        p.reset(task, scene, 5, np.random.default_rng(0))
+    grip = scene.grip()
+    frame = torch.from_numpy(task.start_image).permute(2, 0, 1).float() / 255
+    shaped.act(Observation(frames=[frame], conds=[], grip=grip))  # finds the block in the frame
+    block, _ = block_pixels(frame)
+    assert np.allclose(shaped.reach_cost.block, table.table_position(block.numpy()))
+    shaped.seed = unshaped.seed
+    past = np.tile(np.r_[np.zeros(4), grip], (2, 1)).astype(np.float32)
+    seqs = np.random.default_rng(1).uniform(-1, 1, (6, 3, 3))
+    context = torch.stack([frame, frame])
+    extra = shaped.score(context, past, grip, seqs) - unshaped.score(context, past, grip, seqs)
+    _, pos = integrate_grip(grip, seqs)
+    want = 100.0 * shaped.reach_cost(pos)
+    assert np.allclose(extra, want, atol=1e-4) and want.std() > 0
+
+
+def test_plan_command_runs_the_reach_planners_with_a_map_fitted_to_the_checkpoints_data(
+        red_root, tmp_path, capsys):
+    import json
+
+    from vidpred.checkpoint import save_checkpoint
+    from vidpred.cli import main
+    from vidpred.models import build_model
+
+    cfg = tiny_config(red_root)
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "tiny.ckpt", config=cfg, model=build_model(cfg))
+    out = tmp_path / "plan"
+    assert main(["plan", "--ckpt", str(tmp_path / "tiny.ckpt"), "--episodes", "1", "--seed", "2",
+                 "--planner", "cem,reach", "--reach", "300", "--behind", "0.15", "--horizon", "3",
+                 "--samples", "8",
+                 "--iterations", "2", "--elites", "3", "--steps", "2", "--out", str(out),
+                 "--no-gifs", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "reach cost: table-to-image map fitted to" in printed
+    r = json.loads((out / "results.json").read_text())
+    assert set(r["summary"]) == {"cem", "reach"} and r["settings"]["reach"] == 300.0
+    assert main(["plan", "--ckpt", str(tmp_path / "tiny.ckpt"), "--episodes", "1", "--planner",
+                 "reach", "--behind", "0.05", "--out", str(tmp_path / "near")]) == 2
+    err = capsys.readouterr().err
+    assert "--behind 0.05: must exceed the fitted contact distance" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "near" / "results.json").exists()
+    assert main(["plan", "--episodes", "1", "--planner", "reach", "--out", str(out)]) == 2
+    assert "--ckpt" in capsys.readouterr().err
+    assert main(["plan", "--episodes", "1", "--planner", "random", "--reach", "300", "--out",
+                 str(out)]) == 2
+    assert "add cem" in capsys.readouterr().err
+    cfg.data.root = str(tmp_path / "gone")
+    save_checkpoint(tmp_path / "moved.ckpt", config=cfg, model=build_model(cfg))
+    assert main(["plan", "--ckpt", str(tmp_path / "moved.ckpt"), "--episodes", "1", "--reach",
+                 "300", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "gone: the checkpoint's data.root does not exist" in err and len(err.splitlines()) == 1
