@@ -43,8 +43,7 @@ def main() -> None:
     frames, cond = ds.batch([args.sequence])
     frames = frames[:, :n_past + n_future]
     cond = None if cond is None else cond[:, :n_past + n_future]
-    _, kept = rollout_and_score(model, [(frames, cond)], n_past, n_future, args.samples, keep=1,
-                                use_cond=cfg.model.cond_dim > 0)
+    _, kept = rollout_and_score(model, [(frames, cond)], n_past, n_future, args.samples, keep=1)
     truth = frames[0]
     preds = kept.pred[0].float() / 255  # (S, n_future, C, H, W)
     target = truth[None, n_past:].expand_as(preds)

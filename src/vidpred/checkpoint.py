@@ -91,14 +91,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def load_model_state(model: torch.nn.Module, state_dict: dict, path: str | Path) -> None:
-    """Load weights, turning a shape/key mismatch into a CheckpointError that lists it. A model
-    with a ``prepare_load(state_dict)`` method first sizes its data buffers (a frame memory) to
-    the checkpoint's; a ValueError it raises becomes a CheckpointError too."""
-    if hasattr(model, "prepare_load"):
-        try:
-            model.prepare_load(state_dict)
-        except ValueError as e:
-            raise CheckpointError(f"{path}: {e}") from None
+    """Load weights, turning a shape/key mismatch into a CheckpointError that lists it. The
+    model's ``prepare_load(state_dict)`` first sizes its data buffers (a frame memory) to the
+    checkpoint's; a ValueError it raises becomes a CheckpointError too."""
+    try:
+        model.prepare_load(state_dict)
+    except ValueError as e:
+        raise CheckpointError(f"{path}: {e}") from None
     own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))

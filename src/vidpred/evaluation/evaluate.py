@@ -21,7 +21,7 @@ from .scoring import EvalMetrics, Rollouts, dataset_batches, rollout_and_score
 
 def evaluate(model: VideoModel, dataset, n_past: int, n_future: int, samples: int = 10,
              out_dir: str | Path | None = None, gifs: int = 8, batch_size: int = 16,
-             seed: int = 0, use_cond: bool = True, progress: bool = True,
+             seed: int = 0, progress: bool = True,
              device: torch.device | str = "cpu", split: str | None = None,
              checkpoint: str | None = None, data: str | None = None,
              best_by: str = "each") -> EvalMetrics:
@@ -45,7 +45,7 @@ def evaluate(model: VideoModel, dataset, n_past: int, n_future: int, samples: in
     """
     metrics, kept = rollout_and_score(
         model, dataset_batches(dataset, batch_size, n_past + n_future), n_past, n_future, samples,
-        seed=seed, use_cond=use_cond, device=device, keep=gifs, progress=progress,
+        seed=seed, device=device, keep=gifs, progress=progress,
         total=math.ceil(len(dataset) / batch_size), best_by=best_by)
     metrics.protocol.split, metrics.protocol.checkpoint = split, checkpoint
     if data is not None:
@@ -93,5 +93,5 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | Path | None, split: str, n
                            max_sequences=max_sequences, progress=progress,
                            validate_files=cfg.data.validate_files)
     return evaluate(model, dataset, n_past, n_future, samples, out, gifs,
-                    use_cond=cfg.model.cond_dim > 0, progress=progress, device=dev, split=split,
+                    progress=progress, device=dev, split=split,
                     checkpoint=str(ckpt), data=str(data), best_by=best_by)

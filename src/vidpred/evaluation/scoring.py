@@ -140,7 +140,7 @@ def _uint8(x: Tensor) -> Tensor:
 
 def rollout_and_score(model, batches: Iterable[tuple[Tensor, Tensor | None]], n_past: int,
                       n_future: int | None = None, samples: int = 1, *, seed: int = 0,
-                      use_cond: bool = True, device: torch.device | str = "cpu",
+                      device: torch.device | str = "cpu",
                       scored_frames: int | None = None, keep: int = 0,
                       on_frame: Callable[[int, Tensor], None] | None = None,
                       progress: bool = False, total: int | None = None,
@@ -178,7 +178,7 @@ def rollout_and_score(model, batches: Iterable[tuple[Tensor, Tensor | None]], n_
         for frames, cond in progress_bar(batches, total=total, desc=desc, unit="batch",
                                          disable=not progress):
             frames, cond = to_device((frames, cond), device)
-            _score_batch(model, frames, cond if use_cond else None, n_past, n_future, samples,
+            _score_batch(model, frames, cond, n_past, n_future, samples,
                          max(0, keep - len(kept.frames)), on_frame, scores, kept)
     model.train(was_training)
     if not scores.psnr:

@@ -29,7 +29,26 @@ class StepOutput:
 
 class VideoModel(nn.Module):
     """Base class: subclasses implement ``forward`` (a training pass returning
-    :class:`StepOutput`) and ``rollout_steps`` (a generator of predicted frames)."""
+    :class:`StepOutput`), ``rollout_steps`` (a generator of predicted frames) and
+    ``conditional``; the hooks :meth:`prepare` and :meth:`prepare_load` are no-ops unless a
+    model keeps data of its own (a frame memory)."""
+
+    @property
+    def conditional(self) -> bool:  # pragma: no cover - abstract
+        """Whether the model reads per-frame conditions (an unconditional model ignores the
+        ``cond`` it is given)."""
+        raise NotImplementedError
+
+    def prepare(self, train_set) -> None:
+        """Before training: take what the model keeps of the training split (a
+        :class:`vidpred.data.base.VideoDataset`); nothing by default."""
+
+    def prepare_load(self, state_dict: dict) -> None:
+        """Before ``load_state_dict``: size data buffers to a checkpoint's; nothing by default.
+
+        Raises:
+            ValueError: the checkpoint cannot fill the model's data (named in the message).
+        """
 
     def rollout_steps(self, context: Tensor, cond: Tensor | None, n_future: int,
                       samples: int = 1) -> Iterator[Tensor]:  # pragma: no cover - abstract

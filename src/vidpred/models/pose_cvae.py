@@ -170,6 +170,10 @@ class PoseCVAE(VideoModel):
                                        _ladder(D, [max(D // 2, 4), max(D // 4, 4)],
                                                channels + int(self.composite)))
 
+    @property
+    def conditional(self) -> bool:
+        return True
+
     def _run(self, net: nn.Module, x: Tensor) -> Tensor:
         """net over (B, T, ...) images, ``time_chunk`` time steps per call."""
         k = self.time_chunk or x.shape[1]

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
+from ..errors import ConfigError
 from ..losses import block_weighted_mse, frame_mse, gaussian_kl, reparameterize
 from .backbones import build_backbone
 from .base import StepOutput, VideoModel, memory_format_of
@@ -47,6 +48,9 @@ from .recurrent import GaussianLSTM, LSTMPredictor
 from .warp import warp
 
 PRIORS = ("learned", "fixed")
+# the most frames a frame memory holds (the model, every checkpoint and the distances per step
+# grow with it): 4 GiB, about 350,000 frames of 64 x 64 RGB
+MEMORY_BYTES = 4 * 2**30
 OUTPUTS = ("sigmoid", "composite", "warp")
 
 
@@ -232,6 +236,29 @@ class SVG(VideoModel):
         if self.memory is None:
             return None
         return self.memory.lookup(cond[:, 1:T], exclude_own=self.training)
+
+    @property
+    def conditional(self) -> bool:
+        return self.cond_dim > 0
+
+    def prepare(self, train_set) -> None:
+        """Store the training split in the frame memory (with ``retrieval``; the split's frames
+        and conditions as held by a BAIR-layout dataset).
+
+        Raises:
+            ConfigError: a split larger than :data:`MEMORY_BYTES` of frames.
+        """
+        if self.memory is None:
+            return
+        frames = train_set.seqs.frames
+        size = frames.numel() * frames.element_size()
+        if size > MEMORY_BYTES:
+            raise ConfigError(f"model.retrieval={self.memory.match}: the training split's "
+                              f"{frames.shape[0] * frames.shape[1]:,} frames "
+                              f"({size / 2**30:.1f} GiB) exceed the frame memory's "
+                              f"{MEMORY_BYTES / 2**30:.0f} GiB; set model.retrieval=0")
+        device = self.memory.frames.device
+        self.memory.fill(frames.to(device), train_set.seqs.cond.to(device))
 
     def prepare_load(self, state_dict: dict) -> None:
         """Size the frame memory to a checkpoint's before loading it (its frames are data).

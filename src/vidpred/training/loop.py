@@ -20,7 +20,7 @@ from ..config import Config, check_config
 from ..data import make_dataset
 from ..data.augment import ClipAugmenter
 from ..device import resolve_device, synchronize, to_device, use_bf16
-from ..errors import ConfigError, TrainingError
+from ..errors import TrainingError
 from ..evaluation.scoring import dataset_batches, rollout_and_score
 from ..models import VideoModel, build_model
 from ..progress import progress_bar
@@ -83,7 +83,7 @@ def schedule_step(iteration: int, seconds: float, cfg: Config) -> int:
     return max(iteration, min(t.iterations, int(seconds / (60.0 * t.max_minutes) * t.iterations)))
 
 
-def validate(model: VideoModel, dataset, n_past: int, seed: int = 0, use_cond: bool = True,
+def validate(model: VideoModel, dataset, n_past: int, seed: int = 0,
              device: torch.device | str = "cpu", keep: int = 0) -> dict:
     """PSNR (dB) / SSIM of one prior sample per sequence over every frame after the context
     (n_future for windows, the whole clip for the dance validation split), through
@@ -94,7 +94,7 @@ def validate(model: VideoModel, dataset, n_past: int, seed: int = 0, use_cond: b
         ``pred`` after the context as (keep, T, C, H, W) float CPU tensors (for TensorBoard).
     """
     metrics, kept = rollout_and_score(model, dataset_batches(dataset, 64), n_past, None, 1,
-                                      seed=seed, use_cond=use_cond, device=device, keep=keep)
+                                      seed=seed, device=device, keep=keep)
     out = {"val_psnr": metrics.best.psnr_mean, "val_ssim": metrics.best.ssim_mean}
     if keep:
         out["truth"] = torch.stack([f[n_past:] for f in kept.frames]).float() / 255
@@ -155,27 +155,6 @@ def _open_datasets(cfg: Config, ctx, progress: bool):
     return train_set, val_set
 
 
-# the most frames a frame memory holds (the model, every checkpoint and the distances per step
-# grow with it): 4 GiB, about 350,000 frames of 64 x 64 RGB
-MEMORY_BYTES = 4 * 2**30
-
-
-def _fill_memory(model, train_set, cfg: Config, dev) -> None:
-    """Store the training split in the model's frame memory.
-
-    Raises:
-        ConfigError: a split too large for it (more than ``MEMORY_BYTES`` of frames).
-    """
-    frames = train_set.seqs.frames
-    size = frames.numel() * frames.element_size()
-    if size > MEMORY_BYTES:
-        raise ConfigError(f"model.retrieval={cfg.model.retrieval}: the training split's "
-                          f"{frames.shape[0] * frames.shape[1]:,} frames ({size / 2**30:.1f} GiB) "
-                          f"exceed the frame memory's {MEMORY_BYTES / 2**30:.0f} GiB; set "
-                          "model.retrieval=0")
-    model.memory.fill(frames.to(dev), train_set.seqs.cond.to(dev))
-
-
 def _run_bytes(model: torch.nn.Module, cfg: Config) -> int:
     """Disk a run needs: weights + two Adam moments + buffers (a frame memory) per checkpoint
     (last, best and the kept epochs) and the log."""
@@ -190,8 +169,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
     train_set, val_set = _open_datasets(cfg, ctx, progress)
     torch.manual_seed(t.seed)
     model = build_model(cfg).to(dev)
-    if getattr(model, "memory", None) is not None:  # the training split, kept in the model
-        _fill_memory(model, train_set, cfg, dev)
+    model.prepare(train_set)  # e.g. a frame memory of the training split
     if ctx.is_main:
         prepare_run_dir(run_dir, resume, overwrite, _run_bytes(model, cfg))
         ctx.barrier()
@@ -202,7 +180,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
         cfg.save(run_dir / "config.yaml")
     schedules, sampler = Schedules(cfg), IterationSampler(len(train_set), t.batch_size, t.seed)
     augment = ClipAugmenter(cfg.data.augment, t.batch_size, t.seed)
-    shard, trainer, use_cond = ctx.shard(t.batch_size), ctx.wrap(model.train()), cfg.model.cond_dim > 0
+    shard, trainer = ctx.shard(t.batch_size), ctx.wrap(model.train())
     bf16 = _precision(t.precision, dev, log if ctx.is_main else lambda _: None)
     checkpoints = Checkpoints(run_dir, cfg, model, optimizer, ctx)
     runlog = RunLog(run_dir, point.iteration, ctx.is_main, t.tensorboard, log)
@@ -221,7 +199,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
                 frames, cond = augment(*to_device(train_set.batch(indices[shard]), dev), it, shard)
                 try:
                     # the figures are the global batch's; any rank's stop request stops all
-                    figs = train_step(trainer, optimizer, frames, cond if use_cond else None, n_past,
+                    figs = train_step(trainer, optimizer, frames, cond, n_past,
                                       beta, teacher_forcing=u < tfr, grad_clip=t.grad_clip,
                                       reduce=ctx.mean,
                                       extra=[stop.requested is not None, point.seconds],
@@ -241,7 +219,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
                     _finish(cfg, ctx, model, train_set, it, out_of_time, bf16, bar)
                 if it % t.iters_per_epoch == 0 or final:
                     _end_epoch(cfg, ctx, model, val_set, it, epoch, point, epoch_mse, epoch_start,
-                               runlog, checkpoints, bar, use_cond)
+                               runlog, checkpoints, bar)
                     tick, epoch_mse, epoch_start = time.perf_counter(), [], point.seconds
                 if out_of_time:
                     break
@@ -299,7 +277,7 @@ def _finish(cfg: Config, ctx, model, train_set, it: int, out_of_time: bool, bf16
     if t.precise_bn_batches:
         layers = recompute_batchnorm_stats(
             model, train_set, cfg.data.n_past, batches=t.precise_bn_batches,
-            batch_size=t.batch_size, seed=t.seed, use_cond=cfg.model.cond_dim > 0,
+            batch_size=t.batch_size, seed=t.seed,
             device=ctx.device, bf16=bf16)
         if ctx.is_main and layers:
             bar.write(f"BatchNorm statistics of {layers} layers recomputed over "
@@ -323,11 +301,11 @@ def _non_finite(e: NonFiniteLoss, it: int, run_dir: Path) -> TrainingError:
 
 def _end_epoch(cfg: Config, ctx, model, val_set, it: int, epoch: int, point: ResumePoint,
                epoch_mse: list[float], epoch_start: float, runlog: RunLog,
-               checkpoints: Checkpoints, bar, use_cond: bool) -> None:
+               checkpoints: Checkpoints, bar) -> None:
     """Validate (rank 0), log the epoch line, write last/best/epoch checkpoints (all ranks)."""
     improved = False
     if ctx.is_main:
-        val = validate(model, val_set, cfg.data.n_past, seed=cfg.train.seed, use_cond=use_cond,
+        val = validate(model, val_set, cfg.data.n_past, seed=cfg.train.seed,
                        device=ctx.device, keep=4 if runlog.board else 0)
         shown = (val.pop("truth", None), val.pop("pred", None))
         improved = val["val_psnr"] > point.best_psnr

@@ -28,21 +28,21 @@ __all__ = ["recompute_batchnorm_stats"]
 class _FreeRunning(torch.nn.Module):
     """The model's training forward pass (free-running) on the clips whose indices it gets."""
 
-    def __init__(self, model: torch.nn.Module, dataset, n_past: int, use_cond: bool,
+    def __init__(self, model: torch.nn.Module, dataset, n_past: int,
                  device: torch.device, bf16: bool | None):
         super().__init__()
         self.model, self.dataset, self.n_past = model, dataset, n_past
-        self.use_cond, self.device, self.bf16 = use_cond, device, bf16
+        self.device, self.bf16 = device, bf16
 
     def forward(self, indices: torch.Tensor) -> None:
         frames, cond = to_device(self.dataset.batch(indices), self.device)
         with autocast(self.device, self.bf16):
-            self.model(frames, cond if self.use_cond else None, self.n_past, 0.0,
+            self.model(frames, cond, self.n_past, 0.0,
                        teacher_forcing=False)
 
 
 def recompute_batchnorm_stats(model: torch.nn.Module, dataset, n_past: int, *, batches: int,
-                              batch_size: int, seed: int = 0, use_cond: bool = True,
+                              batch_size: int, seed: int = 0,
                               device: torch.device | str = "cpu", bf16: bool | None = None,
                               progress: bool = False) -> int:
     """Replace the running mean and variance of every BatchNorm layer of ``model`` by their
@@ -57,7 +57,6 @@ def recompute_batchnorm_stats(model: torch.nn.Module, dataset, n_past: int, *, b
             [0, 1] and conditions).
         n_past: context frames of a clip; the rest are predicted free-running.
         batches, batch_size: how many batches of how many clips (drawn with ``seed``).
-        use_cond: pass the conditions (False for an unconditional model).
         bf16: the forward pass under bf16 autocast (None: on CUDA only), as in training.
         progress: a progress bar over the batches.
 
@@ -75,5 +74,5 @@ def recompute_batchnorm_stats(model: torch.nn.Module, dataset, n_past: int, *, b
                           desc="BatchNorm statistics", unit="batch", disable=not progress)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)  # the posterior's noise: the same statistics on every rerun
-        update_bn(loader, _FreeRunning(model, dataset, n_past, use_cond, dev, bf16))
+        update_bn(loader, _FreeRunning(model, dataset, n_past, dev, bf16))
     return layers
