@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
@@ -46,30 +47,23 @@ def test_kl_of_bf16_statistics_is_computed_in_float32():
     torch.testing.assert_close(kl_p.double(), exact, rtol=1e-4, atol=1e-3)
 
 
-def _scene_with_block() -> tuple[torch.Tensor, torch.Tensor]:
-    """A (3, 16, 16) frame: white table, green floor strip, blue arm, a shaded red-to-magenta
-    block at rows/cols 4..7; and the block's mask."""
+def _scene_with_block(rgb=(1.0, 0.25, 0.1)) -> tuple[torch.Tensor, torch.Tensor]:
+    """A (3, 16, 16) frame in the push scene's colours: white table, green background strip,
+    blue arm, a shaded block of colour ``rgb`` at rows/cols 4..7; and the block's mask."""
     frame = torch.ones(3, 16, 16) * 0.9
-    frame[:, 12:] = torch.tensor([0.2, 0.6, 0.2])[:, None, None]   # floor
-    frame[:, :3, 10:] = torch.tensor([0.2, 0.3, 0.8])[:, None, None]  # arm
-    frame[:, 4:8, 4:8] = 0.6 * torch.tensor([1.0, 0.25, 0.1])[:, None, None]  # block in shade
+    frame[:, 12:] = torch.tensor([115, 220, 146])[:, None, None] / 255  # background
+    frame[:, :3, 10:] = 0.8 * torch.tensor([0.086, 0.506, 0.767])[:, None, None]  # arm
+    frame[:, 4:8, 4:8] = 0.6 * torch.tensor(rgb)[:, None, None]  # block in shade
     block = torch.zeros(16, 16)
     block[4:8, 4:8] = 1
     return frame, block
 
 
-def test_red_mask_finds_the_block_and_nothing_else():
-    from vidpred.losses import red_mask
-
-    frame, block = _scene_with_block()
-    assert torch.allclose(red_mask(frame), block)
-    assert red_mask(frame[None, None]).shape == (1, 1, 16, 16)
-
-
-def test_block_weighted_mse_weighs_where_the_block_is_and_was():
+@pytest.mark.parametrize("rgb", [(1.0, 0.25, 0.1), (1.0, 0.9, 0.1), (0.6, 0.1, 1.0)])
+def test_block_weighted_mse_weighs_where_the_block_is_and_was(rgb):
     from vidpred.losses import block_weighted_mse, frame_mse
 
-    frame, block = _scene_with_block()
+    frame, block = _scene_with_block(rgb)
     moved = torch.roll(frame, 6, dims=-1)  # the block at cols 10..13 in the second frame
     clip = torch.stack([frame, moved])[None]  # (1, 2, 3, 16, 16)
     pred = clip[:, 1:].clone()

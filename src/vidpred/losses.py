@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .vision import BlockLocator
+
 
 def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor | None = None,
                 logvar_p: Tensor | None = None) -> Tensor:
@@ -55,29 +57,15 @@ def frame_mse(pred: Tensor, target: Tensor) -> Tensor:
     return F.mse_loss(pred, target, reduction="none").mean(dim=(0, 2, 3, 4))
 
 
-def red_mask(frames: Tensor) -> Tensor:
-    """Where frames show a red-to-magenta object: (..., 3, H, W) in [0, 1] -> (..., H, W) in
-    [0, 1].
-
-    A pixel's redness is (r - max(g, b)) / r, which shading does not change: at least 0.7 for the
-    push planning data's blocks (red 1, green and blue at most 0.3;
-    :func:`vidpred.data.sim_push.red_colour`), about 0 for the white table and grey arm and below
-    0 for the green floor and the blue arm. The mask rises from 0 at redness 0.4 to 1 at 0.7 (so
-    anti-aliased block edges count in part), times r / 0.3 up to 1 (black has no colour).
-    """
-    r = frames[..., 0, :, :]
-    other = torch.maximum(frames[..., 1, :, :], frames[..., 2, :, :])
-    redness = (r - other) / r.clamp_min(1e-3)
-    return ((redness - 0.4) / 0.3).clamp(0.0, 1.0) * (r / 0.3).clamp(max=1.0)
-
-
 def block_weighted_mse(pred: Tensor, frames: Tensor, weight: float) -> tuple[Tensor, Tensor]:
-    """The squared error of a clip's predicted frames, plain and with the pixels of a red block
-    weighed ``1 + weight`` times, from one pass over the error.
+    """The squared error of a clip's predicted frames, plain and with the pixels of the pushed
+    block weighed ``1 + weight`` times, from one pass over the error.
 
-    A pixel's weight is 1 + ``weight`` x the larger of :func:`red_mask` of the frame it predicts
-    and of the frame before: where the block is and where it was, so a prediction that leaves a
-    pushed block behind costs as much as one that draws it in the wrong place.
+    The block is found by the block locator (:class:`vidpred.vision.BlockLocator`), its colour
+    read from the clip's frames (any colour none of the scene's surfaces has). A pixel's weight
+    is 1 + ``weight`` x the larger of the locator's weights in the frame it predicts and in the
+    frame before: where the block is and where it was, so a prediction that leaves a pushed
+    block behind costs as much as one that draws it in the wrong place.
 
     Args:
         pred: (B, T-1, C, H, W) frames 1..T-1 as predicted. frames: (B, T, C, H, W) the clip,
@@ -87,7 +75,8 @@ def block_weighted_mse(pred: Tensor, frames: Tensor, weight: float) -> tuple[Ten
         (:func:`frame_mse` of pred and frames 1..T-1, (T-1,); the weighted loss, a scalar: the
         mean over everything of squared error x pixel weight).
     """
-    mask = red_mask(frames.float())
+    frames32 = frames.float()
+    mask = BlockLocator.read(frames32).weights(frames32)
     pixel = 1.0 + weight * torch.maximum(mask[:, 1:], mask[:, :-1]).unsqueeze(2)
     err = F.mse_loss(pred, frames[:, 1:], reduction="none")
     return err.mean(dim=(0, 2, 3, 4)), (err * pixel).mean()

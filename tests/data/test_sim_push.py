@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from PIL import Image
 
 from vidpred.data.sim_push import PushSpec, generate_push_dataset, sequence_dir
@@ -87,20 +88,78 @@ def test_random_action_share_gives_smooth_random_sequences(tmp_path):
     assert corr > 0.5, corr
 
 
-def test_red_block_colours_give_blocks_the_loss_can_find(tmp_path):
+def test_red_block_colours_are_red_and_found_by_the_locator(tmp_path):
     import json
 
     import torch
 
-    from vidpred.losses import red_mask
+    from vidpred.vision import BlockLocator
 
     spec = PushSpec(train=3, validate=0, test=0, seq_len=2, seed=3, block_colours="red")
     root = generate_push_dataset(tmp_path / "red", spec, workers=1, progress=False)
     assert json.loads((root / "vidpred_dataset.json").read_text())["block_colours"] == "red"
-    assert "block_colours" not in PushSpec().record()  # older datasets still match
-    frames = np.stack([np.asarray(Image.open(sequence_dir(root, "train", i) / "0.png"))
-                       for i in range(3)])
-    masks = red_mask(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
-    # the block seen by colour (the arm may hide it in a sequence's first frame), little else
-    assert (masks > 0.5).sum((1, 2)).max() >= 40
-    assert (masks[masks > 0] > 0.5).float().mean() > 0.6
+    assert "block_colours" not in PushSpec().record()  # the default is not recorded
+    for i in range(3):
+        folder = sequence_dir(root, "train", i)
+        truth = np.load(folder / "objects.npz")
+        rgb = truth["block_rgb"]
+        assert rgb[0] == 1.0 and rgb[1:].max() <= 0.3  # red to magenta
+        frames = torch.from_numpy(np.stack([np.asarray(Image.open(folder / f"{t}.png"))
+                                            for t in range(2)])).permute(0, 3, 1, 2) / 255
+        locator = BlockLocator.read(frames)
+        # the block found by colour exactly where the simulator draws it, unless the arm hides
+        # it (less than a block's worth of pixels in the two frames: not found at all)
+        assert bool(locator.found) == (truth["block_mask"].sum() >= 20)
+        if locator.found:
+            weights = locator.weights(frames)
+            assert torch.equal(weights > 0.5, torch.from_numpy(truth["block_mask"]))
+
+
+def test_block_colours_keep_apart_from_the_scenes():
+    import torch
+
+    from vidpred.data.sim_push import LIT_GAIN, block_colour, distinct_colour
+    from vidpred.vision import MIN_SEPARATION, scene_distance
+
+    rng = np.random.default_rng(0)
+    colours = np.stack([block_colour(rng) for _ in range(300)])
+    for rgb in (colours, np.minimum(LIT_GAIN * colours, 1.0)):  # shaded and lit faces
+        c = torch.from_numpy(rgb / rgb.sum(1, keepdims=True))
+        assert float(scene_distance(c).min()) >= MIN_SEPARATION
+    assert (colours.max(1) == 1.0).all() and colours.std(0).min() > 0.2  # bright, varied
+    # near white, the background's green and the arm's blue are refused
+    for rgb in ([1.0, 0.95, 0.9], [0.45, 1.0, 0.6], [0.1, 0.6, 1.0]):
+        assert not distinct_colour(np.array(rgb))
+    with pytest.raises(ValueError, match="choose one of any, red"):
+        block_colour(rng, "blue")
+
+
+def test_objects_file_holds_the_block_and_the_arm_of_every_frame(push_root):
+    import torch
+
+    from vidpred.data.objects import read_objects
+    from vidpred.vision import BlockLocator, centroid, min_mass
+
+    folder = sequence_dir(push_root, "test", 0)
+    with np.load(folder / "objects.npz") as z:
+        assert set(z.files) == {"block_mask", "arm_mask", "block_centre", "block_visible",
+                                "block_rgb"}
+        truth = {k: z[k] for k in z.files}
+    assert truth["block_mask"].shape == truth["arm_mask"].shape == (14, 64, 64)
+    assert truth["block_mask"].dtype == bool and truth["block_centre"].shape == (14, 2)
+    assert read_objects(folder).keys() == {"block_mask", "arm_mask", "block_visible"}
+    pixels = truth["block_mask"].sum((1, 2))
+    assert np.array_equal(truth["block_visible"], pixels >= min_mass(64, 64))
+    assert truth["arm_mask"].sum((1, 2)).min() > 100  # the arm is always in view
+    assert not (truth["arm_mask"] & truth["block_mask"]).any()
+    frames = torch.from_numpy(np.stack([np.asarray(Image.open(folder / f"{t}.png"))
+                                        for t in range(14)])).permute(0, 3, 1, 2) / 255
+    seen = truth["block_visible"]
+    # the mask is the block's colour, and the projected centre lies inside the block
+    weights = BlockLocator.read(frames).weights(frames)
+    assert torch.equal(weights[seen] > 0.5, torch.from_numpy(truth["block_mask"][seen]))
+    xy = centroid(torch.from_numpy(truth["block_mask"]).float())[0].numpy()
+    whole = pixels > 0.8 * pixels.max()
+    assert np.abs(xy[whole] - truth["block_centre"][whole]).max() < 1.0
+    # the arm's pixels are the robot's greys and blue, never the block's colour
+    assert float(weights[torch.from_numpy(truth["arm_mask"])].max()) == 0.0

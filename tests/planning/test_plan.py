@@ -41,7 +41,8 @@ def test_integrated_gripper_positions_follow_the_simulated_gripper(scene):
 
 def test_block_centroid_cost_is_zero_at_the_goal_and_falls_toward_it(scene):
     from vidpred.planning.goals import sample_task
-    from vidpred.planning.planners import BlockCentroidCost, _to_float
+    from vidpred.planning.goals import to_float as _to_float
+    from vidpred.planning.planners import BlockCentroidCost
 
     task = sample_task(scene, np.random.default_rng(0))
     cost = BlockCentroidCost(task)

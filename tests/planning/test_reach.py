@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from vidpred.errors import ConfigError, DataError
+from vidpred.planning.goals import to_float
 from vidpred.planning.reach import (
     ReachCost,
     TableMap,
     apply_homography,
-    block_pixels,
     fit_homography,
     pushes,
 )
@@ -20,16 +20,19 @@ from ..conftest import tiny_config
 CAMERA = np.array([[-20.0, 95.0, -40.0], [60.0, 10.0, -60.0], [0.3, 0.1, 1.0]])
 
 
-def test_block_pixels_finds_a_rendered_block_where_its_mask_is(scene):
-    from vidpred.planning.goals import sample_task
+@pytest.mark.parametrize("colours", ["red", "any"])
+def test_the_episode_locator_finds_the_block_where_the_simulator_draws_it(scene, colours):
+    from vidpred.planning.goals import reset_to, sample_task
 
-    task = sample_task(scene, np.random.default_rng(4))
-    xy, mass = block_pixels(torch.from_numpy(task.start_image).permute(2, 0, 1).float() / 255)
-    ys, xs = np.nonzero(task.block_mask)
-    assert abs(float(mass) - task.block_mask.sum()) < 0.3 * task.block_mask.sum()
-    assert np.allclose(xy.numpy(), [xs.mean() + 0.5, ys.mean() + 0.5], atol=1.0)
-    _, none = block_pixels(torch.from_numpy(task.background).permute(2, 0, 1).float() / 255)
-    assert float(none) == 0.0
+    task = sample_task(scene, np.random.default_rng(4), block_colours=colours)
+    reset_to(scene, task)
+    _, truth = scene.render_objects()
+    ys, xs = np.nonzero(truth["block_mask"])
+    block = task.locator().locate(to_float(task.start_image))
+    assert abs(float(block.mass) - len(xs)) < 0.1 * len(xs) and bool(block.visible)
+    assert np.allclose(block.xy.numpy(), [xs.mean() + 0.5, ys.mean() + 0.5], atol=0.3)
+    none = task.locator().locate(to_float(task.background))
+    assert float(none.mass) == 0.0 and not bool(none.visible)
 
 
 def test_the_homography_fit_is_exact_on_exact_points():
@@ -59,18 +62,18 @@ def test_the_table_map_recovers_camera_and_contact_distance_from_noisy_pushes():
 
 
 @pytest.fixture(scope="module")
-def red_root(tmp_path_factory):
-    """8 clips of 30 frames with red blocks and scripted pushes."""
+def clips_root(tmp_path_factory):
+    """8 clips of 30 frames with blocks of the data's default colours and scripted pushes."""
     from vidpred.data.sim_push import PushSpec, generate_push_dataset
 
-    root = tmp_path_factory.mktemp("red") / "data"
-    generate_push_dataset(root, PushSpec(train=8, validate=1, test=1, seq_len=30, seed=1,
-                                         block_colours="red"), workers=1, progress=False)
+    root = tmp_path_factory.mktemp("clips") / "data"
+    generate_push_dataset(root, PushSpec(train=8, validate=1, test=1, seq_len=30, seed=1),
+                          workers=1, progress=False)
     return root
 
 
-def test_pushes_are_frames_where_the_gripper_moves_the_red_block(red_root, tmp_path):
-    grip, direction, block = pushes(red_root / "train")
+def test_pushes_are_frames_where_the_gripper_moves_the_block(clips_root, tmp_path):
+    grip, direction, block = pushes(clips_root / "train")
     assert len(grip) >= 3
     assert np.allclose(np.linalg.norm(direction, axis=1), 1.0)
     assert ((block >= 0) & (block <= 64)).all()
@@ -117,10 +120,10 @@ def test_the_reach_cost_keeps_the_block_where_it_last_saw_it(scene):
     task = sample_task(scene, np.random.default_rng(5))
     table = TableMap(CAMERA, 0.05, 0.0, 0)
     reach = ReachCost.for_task(table, task, behind=0.08, height=0.42)
-    frame = lambda im: torch.from_numpy(im).permute(2, 0, 1).float() / 255  # noqa: E731
-    goal, _ = block_pixels(frame(task.goal_image))
+    frame = to_float
+    goal = task.locator().locate(frame(task.goal_image)).xy
     assert np.allclose(reach.goal, table.table_position(goal.numpy()))
-    start, _ = block_pixels(frame(task.start_image))
+    start = task.locator().locate(frame(task.start_image)).xy
     assert np.allclose(reach.block, table.table_position(start.numpy()))  # placed from the start
     reach.see(frame(task.background), scene.grip())  # the block hidden: kept where it was
     assert np.allclose(reach.block, table.table_position(start.numpy()))
@@ -152,7 +155,7 @@ def test_the_model_planner_adds_the_reach_term_to_its_block_cost(scene):
     grip = scene.grip()
     frame = torch.from_numpy(task.start_image).permute(2, 0, 1).float() / 255
     shaped.act(Observation(frames=[frame], conds=[], grip=grip))  # finds the block in the frame
-    block, _ = block_pixels(frame)
+    block = task.locator().locate(frame).xy
     assert np.allclose(shaped.reach_cost.block, table.table_position(block.numpy()))
     shaped.seed = unshaped.seed
     past = np.tile(np.r_[np.zeros(4), grip], (2, 1)).astype(np.float32)
@@ -165,19 +168,20 @@ def test_the_model_planner_adds_the_reach_term_to_its_block_cost(scene):
 
 
 def test_plan_command_runs_the_reach_planners_with_a_map_fitted_to_the_checkpoints_data(
-        red_root, tmp_path, capsys):
+        clips_root, tmp_path, capsys):
     import json
 
     from vidpred.checkpoint import save_checkpoint
     from vidpred.cli import main
     from vidpred.models import build_model
 
-    cfg = tiny_config(red_root)
+    cfg = tiny_config(clips_root)
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "tiny.ckpt", config=cfg, model=build_model(cfg))
     out = tmp_path / "plan"
     assert main(["plan", "--ckpt", str(tmp_path / "tiny.ckpt"), "--episodes", "1", "--seed", "2",
                  "--planner", "cem,reach", "--reach", "300", "--behind", "0.15", "--horizon", "3",
+                 "--block-colours", "any",
                  "--samples", "8",
                  "--iterations", "2", "--elites", "3", "--steps", "2", "--out", str(out),
                  "--no-gifs", "--quiet"]) == 0
@@ -185,6 +189,7 @@ def test_plan_command_runs_the_reach_planners_with_a_map_fitted_to_the_checkpoin
     assert "reach cost: table-to-image map fitted to" in printed
     r = json.loads((out / "results.json").read_text())
     assert set(r["summary"]) == {"cem", "reach"} and r["settings"]["reach"] == 300.0
+    assert r["settings"]["block_colours"] == "any"
     assert main(["plan", "--ckpt", str(tmp_path / "tiny.ckpt"), "--episodes", "1", "--planner",
                  "reach", "--behind", "0.05", "--out", str(tmp_path / "near")]) == 2
     err = capsys.readouterr().err

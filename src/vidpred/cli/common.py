@@ -64,6 +64,14 @@ def summary_table(m) -> str:
     lines = [f"{p.n_sequences} {p.split or ''} sequences, {p.n_past} -> {p.n_future} frames{scored}",
              f"{'':28s}{'PSNR (dB)':>10s}{'SSIM':>8s}"]
     lines += [f"{name:28s}{p:10.2f}{s:8.3f}" for name, p, s in rows]
+    if m.objects:
+        from ..evaluation.objects import objects_table
+
+        lines.append(objects_table(m.objects, m.protocol.n_samples, m.protocol.baseline))
+    if m.extra.get("dancer"):
+        from ..evaluation.objects import dancer_table
+
+        lines.append(dancer_table(m.extra["dancer"]))
     return "\n".join(lines)
 
 

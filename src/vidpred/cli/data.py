@@ -9,9 +9,13 @@ from .common import simulator_args
 
 def cmd_data_push(args) -> None:
     from ..data.sim_push import PushSpec, generate_push_dataset
+    from ..errors import VidpredError
 
+    if not 0.0 <= args.random_action_share <= 1.0:
+        raise VidpredError(f"--random-action-share {args.random_action_share:g}: must be in [0, 1]")
     spec = PushSpec(train=args.train, validate=args.val, test=args.test, seq_len=args.seq_len,
-                    seed=args.seed)
+                    seed=args.seed, random_action_share=args.random_action_share,
+                    block_colours=args.block_colours)
     t0 = time.perf_counter()
     root = generate_push_dataset(args.out, spec, workers=args.workers, progress=not args.quiet)
     n = args.train + args.val + args.test
@@ -96,12 +100,19 @@ def register(sub) -> None:
 def _generator_parsers(dsub) -> None:
     """``data push``, ``data dance`` and ``data smmnist``."""
     push = dsub.add_parser("push", help="robot-pushing videos from the MuJoCo Fetch scene, "
-                           "written in the processed BAIR layout")
+                           "written in the processed BAIR layout, with the block's and the arm's "
+                           "ground truth per frame (objects.npz, docs/data.md)")
     push.add_argument("--out", required=True, help="dataset root to create")
     push.add_argument("--train", type=int, default=1000, help="training sequences (default 1000)")
     push.add_argument("--val", type=int, default=64, help="validation sequences (default 64)")
     push.add_argument("--test", type=int, default=128, help="test sequences (default 128)")
     push.add_argument("--seq-len", type=int, default=30, help="frames per sequence (default 30)")
+    push.add_argument("--random-action-share", type=float, default=0.0, metavar="P",
+                      help="share of the sequences driven by random smooth actions instead of the "
+                      "scripted pushes, in [0, 1] (default 0)")
+    push.add_argument("--block-colours", default="any", choices=["any", "red"],
+                      help="any bright colour none of the scene's surfaces has (default), or red "
+                      "to magenta (the planning episodes' default)")
     simulator_args(push)
     push.set_defaults(func=cmd_data_push)
     dance = dsub.add_parser("dance", help="pose-conditioned videos of a dancing MuJoCo humanoid "

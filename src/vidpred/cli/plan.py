@@ -19,7 +19,8 @@ def cmd_plan(args) -> None:
                       elites=args.elites, planar=args.planar)
     settings = PlanSettings(episodes=args.episodes, seed=args.seed, planners=names,
                             steps=args.steps, cem=cem, oracle_samples=args.oracle_samples,
-                            reach=args.reach, behind=args.behind)
+                            reach=args.reach, behind=args.behind,
+                            block_colours=args.block_colours)
     for key, v in (("--episodes", args.episodes), ("--steps", args.steps), ("--horizon", args.horizon),
                    ("--iterations", args.iterations), ("--elites", args.elites)):
         if v < 1:
@@ -118,6 +119,9 @@ def register(sub) -> None:
                    help="metres from the block's centre to the point --reach pulls the gripper "
                    "to (default 0.08); must lie outside the disc, of radius contact distance + "
                    "1.5 cm, that plans must not cross low")
+    p.add_argument("--block-colours", default="red", choices=["red", "any"],
+                   help="the episodes' block colours: red (red to magenta, default) or any bright "
+                   "colour none of the scene's surfaces has (the data's default)")
     p.add_argument("--precision", default="bf16", choices=["bf16", "float32"],
                    help="the model's rollouts: bf16 autocast on CUDA and on CPUs with AVX512-BF16 "
                    "or AMX, float32 elsewhere (default bf16), or float32 always")

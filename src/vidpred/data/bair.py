@@ -29,6 +29,7 @@ from ..errors import DataError
 from ..progress import progress_bar
 from .files import collect, folder_order, numbered_pngs, raise_first, read_csv, read_png
 from .frame_cache import cached_arrays
+from .objects import ObjectTruth, batch_objects
 
 ACTION_DIM = 4
 EE_DIM = 3
@@ -242,3 +243,11 @@ class BairDataset(Dataset):
         t = t0[:, None] + torch.arange(self.seq_len)
         frames = self.seqs.frames[s[:, None], t].div(255.0)  # uint8 -> float32 in one pass
         return frames, self.seqs.cond[s[:, None], t]
+
+    def objects(self, indices) -> ObjectTruth | None:
+        """The ground truth of the block and the arm in the items ``indices``
+        (:mod:`vidpred.data.objects`: from each sequence's ``objects.npz``), or None when a
+        sequence has none (the real BAIR data)."""
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        s, t0 = idx // self.n_starts, idx % self.n_starts
+        return batch_objects([self.seqs.paths[i] for i in s.tolist()], t0, self.seq_len)

@@ -4,6 +4,8 @@
     <root>/val/val_img/*.png         <root>/val/val_label/*.png
     <root>/test/test_img/<i>/*.png   <root>/test/test_label/<i>/*.png  only the first img is given
     <root>/test/test_gt/<i>/*.png    optional ground-truth frames of test sequence <i>
+    <root>/test/test_gt/<i>/objects.npz  optional: the dancer's mask per frame and the scene
+                                     without it (written by :mod:`vidpred.data.sim_dance`)
 
 Files are named by their frame number (:func:`vidpred.data.files.frame_number`: ``12.png`` or
 ``frame12.png``) and sort by it, so ``frame10.png`` comes after ``frame9.png``. A label is the RGB
@@ -31,6 +33,7 @@ from .files import (
     raise_first,
     read_png,
 )
+from .objects import OBJECTS_FILE
 
 SPLIT_FOLDERS = {"train": "train", "validate": "val", "val": "val", "test": "test"}
 DEFAULT_FRAME_SIZE = (32, 64)
@@ -148,13 +151,45 @@ def read_frames(paths: list[Path], frame_size: tuple[int, int], desc: str = "",
 class DanceTestSequence:
     """One test sequence ``<i>``: the given first frame (uint8 (3, H, W)), all its labels (uint8
     (T, 3, H, W)), the ground-truth frames of ``test_gt/<i>/`` (uint8 (T, 3, H, W)) or None when
-    that folder is absent, and the label files in frame order."""
+    that folder is absent, and the label files in frame order; with ``test_gt/<i>/objects.npz``,
+    the dancer's true pixels (bool (T, H, W)) and the scene without it (uint8 (3, H, W)), both
+    resized as the frames are (else None)."""
 
     name: str
     first_frame: torch.Tensor
     labels: torch.Tensor
     truth: torch.Tensor | None
     label_paths: list[Path]
+    dancer_mask: torch.Tensor | None = None
+    background: torch.Tensor | None = None
+
+
+def read_dancer(folder: Path, frame_size: tuple[int, int]):
+    """(dancer mask bool (T, H, W), background uint8 (3, H, W)) from ``folder/objects.npz``
+    resized to ``frame_size`` (a pixel is the dancer's where it covers at least half of the
+    pixel), or (None, None) without the file.
+
+    Raises:
+        DataError: the file exists but cannot be read (named).
+    """
+    import zipfile
+
+    from PIL import Image
+
+    path = folder / OBJECTS_FILE
+    if not path.is_file():
+        return None, None
+    try:
+        with np.load(path) as z:
+            mask, background = z["dancer_mask"], z["background"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+        raise DataError(f"{path}: cannot read the dancer's ground truth ({e})") from None
+    H, W = frame_size
+    m = torch.from_numpy(mask).float()[:, None]
+    if m.shape[-2:] != (H, W):
+        m = torch.nn.functional.interpolate(m, size=(H, W), mode="area")
+        background = np.asarray(Image.fromarray(background).resize((W, H), Image.BILINEAR))
+    return m[:, 0] >= 0.5, torch.from_numpy(np.ascontiguousarray(background.transpose(2, 0, 1)))
 
 
 class DanceDataset:
@@ -238,14 +273,15 @@ class DanceDataset:
             if not imgs or frame_number(imgs[0]) != frame_number(labels[0]):
                 raise DataError(f"{img_root / name}: the first frame "
                                 f"({img_root / name / labels[0].name}) is missing")
-            truth = None
+            truth, dancer = None, (None, None)
             if (gt_root / name).is_dir():
                 gts, _ = paired_files(gt_root / name, label_root / name)
                 truth = read_frames(gts, self.frame_size)
+                dancer = read_dancer(gt_root / name, self.frame_size)
             self.tests.append(DanceTestSequence(
                 name, read_frames(imgs[:1], self.frame_size)[0],
                 read_frames(labels, self.frame_size, f"reading test_label/{name}", progress),
-                truth, labels))
+                truth, labels, *dancer))
         T = self.seq_len = min(len(t.labels) for t in self.tests)
         # the batchable form: every sequence's first T frames and labels (zero frames where no
         # ground truth was given; batch() refuses those sequences)

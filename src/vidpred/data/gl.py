@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+
 from ..errors import SimulatorError
 
 _PROBE = (
@@ -63,3 +65,32 @@ def select_gl_backend(log=print) -> str:
         return "osmesa"
     raise SimulatorError(f"MuJoCo cannot render: EGL failed ({why_egl}), OSMesa failed "
                          f"({why_osmesa}); {_INSTALL_HINT}")
+
+
+def project(renderer, world: np.ndarray, eye: int | None = None) -> np.ndarray:
+    """Pixel coordinates of world points in the image ``renderer`` last rendered: (N, 3) metres
+    -> (N, 2) (x right, y down; pixel (row i, column j) covers [j, j + 1) x [i, i + 1), so
+    its centre is at (j + 0.5, i + 0.5)), through MuJoCo's OpenGL frustum for that viewport.
+
+    MuJoCo's scene holds a stereo pair of cameras, ``model.vis.global_.ipd`` apart; a mono
+    render looks through their average (``mjv_averageCamera``), as this does by default.
+
+    Args:
+        renderer: a ``mujoco.Renderer`` after ``update_scene``.
+        eye: 0 or 1 to project through one camera of the pair instead.
+    """
+    import mujoco
+
+    cams = renderer.scene.camera
+    c = mujoco.mjv_averageCamera(cams[0], cams[1]) if eye is None else cams[eye]
+    pos, fwd, up = np.array(c.pos), np.array(c.forward), np.array(c.up)
+    right = np.cross(fwd, up)
+    rel = np.asarray(world, np.float64) - pos
+    depth = rel @ fwd
+    x = (rel @ right) * c.frustum_near / depth
+    y = (rel @ up) * c.frustum_near / depth
+    top, bottom = c.frustum_top, c.frustum_bottom
+    half_w = (top - bottom) / 2 * renderer.width / renderer.height
+    u = (x - (c.frustum_center - half_w)) / (2 * half_w) * renderer.width
+    v = (top - y) / (top - bottom) * renderer.height
+    return np.stack([u, v], 1)

@@ -22,6 +22,7 @@ Output, in the dance layout read by :mod:`vidpred.data.dance` (frames H x W RGB,
     <out>/test/test_img/<i>/frame0.png   only the first frame is given
     <out>/test/test_label/<i>/frame<k>.png   test_len labels
     <out>/test/test_gt/<i>/frame<k>.png      the ground-truth frames, for scoring rollouts
+    <out>/test/test_gt/<i>/objects.npz       the dancer's ground truth (:data:`DANCER_ARRAYS`)
 
 Every dance (motion and scene) is seeded from (seed, split, index) alone, so the output does
 not depend on the number of worker processes.
@@ -46,8 +47,9 @@ from .dance_scenes import (
     dance_seed,
     floor_materials,
 )
-from .gl import select_gl_backend
+from .gl import project, select_gl_backend
 from .jobs import cached_dataset, mark_complete, run_jobs
+from .objects import OBJECTS_FILE
 
 GENERATOR_VERSION = 1
 LABEL_SUPERSAMPLE = 2
@@ -70,6 +72,12 @@ LIMBS = [("head", "neck", (255, 0, 0)), ("neck", "pelvis", (255, 85, 0)),
          ("r_knee", "r_ank", (0, 170, 255)), ("pelvis", "l_hip", (0, 85, 255)),
          ("l_hip", "l_knee", (0, 0, 255)), ("l_knee", "l_ank", (85, 0, 255))]
 CAMERA = dict(lookat=(0.0, 0.0, 0.85), distance=2.7, azimuth=180.0, elevation=-8.0)  # fixed scene
+# test_gt/<i>/objects.npz: name -> (dtype, shape, meaning); T frames of H x W pixels
+DANCER_ARRAYS = {
+    "dancer_mask": ("bool", "(T, H, W)", "pixels that show the dancer (MuJoCo's segmentation)"),
+    "background": ("uint8", "(H, W, 3)", "the scene without the dancer (the camera, floor and "
+                   "light stay put during a dance, and nothing casts a shadow)"),
+}
 
 
 @dataclass(frozen=True)
@@ -270,22 +278,14 @@ class HumanoidScene:
 
     def keypoints_2d(self) -> np.ndarray:
         """(15, 2) pixel coordinates (u right, v down) of the keypoints, projected with the
-        camera of the last :meth:`render` (MuJoCo's OpenGL frustum for this viewport)."""
+        camera of the last :meth:`render` (:func:`vidpred.data.gl.project`): its stereo pair's
+        left camera, 3.4 cm left of the one the frames are rendered through, which shifts the
+        skeleton by about a pixel to the right; kept so that the labels stay those of the
+        datasets generated so far."""
         d = self.d
         world = np.array([d.geom(name).xpos if kind == "geom" else d.body(name).xpos
                           for kind, name in KEYPOINTS.values()])
-        c = self.renderer.scene.camera[0]
-        pos, fwd, up = np.array(c.pos), np.array(c.forward), np.array(c.up)
-        right = np.cross(fwd, up)
-        rel = world - pos
-        depth = rel @ fwd
-        x = (rel @ right) * c.frustum_near / depth
-        y = (rel @ up) * c.frustum_near / depth
-        top, bottom = c.frustum_top, c.frustum_bottom
-        half_w = (top - bottom) / 2 * self.width / self.height
-        u = (x - (c.frustum_center - half_w)) / (2 * half_w) * self.width
-        v = (top - y) / (top - bottom) * self.height
-        return np.stack([u, v], 1)
+        return project(self.renderer, world, eye=0)
 
     def draw_label(self, uv: np.ndarray) -> np.ndarray:
         """The skeleton image (H, W, 3) uint8 for keypoints ``uv`` (15, 2)."""
@@ -303,10 +303,29 @@ class HumanoidScene:
             draw.ellipse([p[0] - r, p[1] - r, p[0] + r, p[1] + r], fill=(255, 255, 255))
         return np.asarray(img.resize((self.width, self.height), Image.BILINEAR))
 
+    def dancer_mask(self) -> np.ndarray:
+        """(H, W) bool: where the last :meth:`render` shows the body, from MuJoCo's
+        segmentation rendering (the geom and its type per pixel)."""
+        r = self.renderer
+        r.enable_segmentation_rendering()
+        try:
+            seg = r.render()
+        finally:
+            r.disable_segmentation_rendering()
+        geom = np.where(seg[..., 1] == int(self.mj.mjtObj.mjOBJ_GEOM), seg[..., 0], -1)
+        return self.body_geoms[geom] & (geom >= 0)
+
+    def background(self) -> np.ndarray:
+        """The scene without the body (moved 100 m below the floor), (H, W, 3) uint8."""
+        self.d.qpos[2] -= 100.0
+        self.mj.mj_forward(self.m, self.d)
+        return self.render()
+
     def dance(self, seed_seq: np.random.SeedSequence, n_frames: int, fps: float,
-              scene: Scene | None = None):
+              scene: Scene | None = None, truth: bool = False):
         """Render one dance in ``scene`` (None: the fixed scene, with a body colour drawn from
-        ``seed_seq`` after the motion): frames and labels, both uint8 (T, H, W, 3)."""
+        ``seed_seq`` after the motion): frames and labels, both uint8 (T, H, W, 3), and with
+        ``truth`` the arrays of :data:`DANCER_ARRAYS` (else None)."""
         rng = np.random.default_rng(seed_seq)
         q, yaw, sway = self.trajectory(rng, n_frames, fps)
         fixed_colour = rng.uniform(*BODY_RGB, 3)
@@ -314,11 +333,16 @@ class HumanoidScene:
         self.m.geom_rgba[self.body_geoms, :3] = fixed_colour if scene is None else scene.body_rgb
         frames = np.empty((n_frames, self.height, self.width, 3), np.uint8)
         labels = np.empty_like(frames)
+        masks = np.zeros((n_frames, self.height, self.width), bool) if truth else None
         for t in range(n_frames):
             self.set_pose(q[t], yaw[t], sway[t])
             frames[t] = self.render()
             labels[t] = self.draw_label(self.keypoints_2d())
-        return frames, labels
+            if truth:
+                masks[t] = self.dancer_mask()
+        if not truth:
+            return frames, labels, None
+        return frames, labels, {"dancer_mask": masks, "background": self.background()}
 
     def close(self) -> None:
         self.renderer.close()
@@ -342,7 +366,7 @@ def _jobs(spec: DanceSpec) -> list[tuple[str, int]]:
 
 
 def _write_job(root: Path, spec: DanceSpec, split: str, index: int,
-               frames: np.ndarray, labels: np.ndarray) -> None:
+               frames: np.ndarray, labels: np.ndarray, truth: dict | None = None) -> None:
     if split == "train":
         first = index * spec.train_len
         _write_pngs(root / "train" / "train_img", frames, first)
@@ -354,6 +378,9 @@ def _write_job(root: Path, spec: DanceSpec, split: str, index: int,
         _write_pngs(root / "test" / "test_img" / str(index), frames[:1], 0)
         _write_pngs(root / "test" / "test_label" / str(index), labels, 0)
         _write_pngs(root / "test" / "test_gt" / str(index), frames, 0)
+        tmp = root / "test" / "test_gt" / str(index) / ".objects.partial.npz"
+        np.savez_compressed(tmp, **truth)
+        os.replace(tmp, tmp.with_name(OBJECTS_FILE))
 
 
 def _progress_marker(root: Path, split: str, index: int) -> Path:
@@ -365,10 +392,11 @@ def _job(humanoid: HumanoidScene, args) -> str:
     root, spec_dict, split, index = args
     spec = DanceSpec(**spec_dict)
     n = {"train": spec.train_len, "val": spec.val_len, "test": spec.test_len}[split]
-    frames, labels = humanoid.dance(dance_seed(spec.seed, split, index), n, spec.fps,
-                                    dance_scene(spec.seed, split, index, spec.scene))
+    frames, labels, truth = humanoid.dance(dance_seed(spec.seed, split, index), n, spec.fps,
+                                           dance_scene(spec.seed, split, index, spec.scene),
+                                           truth=split == "test")
     root = Path(root)
-    _write_job(root, spec, split, index, frames, labels)
+    _write_job(root, spec, split, index, frames, labels, truth)
     _progress_marker(root, split, index).touch()
     return split
 

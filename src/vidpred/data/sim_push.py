@@ -7,15 +7,18 @@ policy either pushes the block about 15 cm toward a goal on the table or moves b
 points, with P-control plus low-pass noise, actions clipped to [-1, 1]. A share of the sequences
 (``PushSpec.random_action_share``, 0 by default) is driven by random smooth actions instead: the
 action distribution a planner samples from (:func:`smooth_noise`), so a model trained on them has
-seen sequences like the ones it is asked to score. With ``PushSpec.block_colours = "red"`` every
-block is red to magenta (:func:`red_colour`), the colours the planning episodes use, so a loss can
-find the block's pixels by colour (:func:`vidpred.losses.red_mask`).
+seen sequences like the ones it is asked to score. Each block gets a bright colour that none of
+the scene's surfaces has (:func:`block_colour`), so the block can be told apart by colour
+(:mod:`vidpred.vision`); with ``PushSpec.block_colours = "red"`` every block is red to magenta
+(:func:`red_colour`), the planning episodes' default.
 
 Output, in the BAIR layout read by :mod:`vidpred.data.bair`::
 
     <out>/{train,validate,test}/traj_<a>_to_<b>.tfrecords/<k>/0.png ... <T-1>.png   64x64 RGB
     <out>/.../<k>/actions.csv                 T rows x 4 (dx, dy, dz, gripper), no header
     <out>/.../<k>/endeffector_positions.csv   T rows x 3 (robot0:grip site, metres, world frame)
+    <out>/.../<k>/objects.npz                 the block's and the arm's ground truth per frame,
+                                              from MuJoCo's segmentation (:data:`OBJECT_ARRAYS`)
 
 Row t of actions.csv is the action applied after frame t was rendered. Each sequence is seeded
 from (seed, split, index) alone, so the output does not depend on the number of workers.
@@ -31,10 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SimulatorError
-from .gl import select_gl_backend
+from ..vision import MIN_SEPARATION, min_mass, scene_distance
+from .gl import project, select_gl_backend
 from .jobs import cached_dataset, mark_complete, run_jobs
+from .objects import OBJECTS_FILE
 
-GENERATOR_VERSION = 1
+# 2: block colours kept apart from the scene's (block_colour), objects.npz beside the frames
+GENERATOR_VERSION = 2
 SPLITS = ("train", "validate", "test")
 GROUP_SIZE = 256  # sequences per traj_<a>_to_<b>.tfrecords folder, as in BAIR
 
@@ -46,6 +52,20 @@ WORKSPACE_LO = np.array([1.05, 0.45, TABLE_Z + 0.03])
 WORKSPACE_HI = np.array([1.55, 1.05, TABLE_Z + 0.25])
 NOISE_CORRELATION = 0.8        # step-to-step correlation of the random smooth actions
 RANDOM_ACTION_STD = 0.7        # their spread (before clipping to [-1, 1])
+# the lit faces of a block render about this much brighter than its colour, clipped at 1 (fitted
+# to the rendered chroma of 60 blocks), which pulls a colour with two strong channels toward grey
+LIT_GAIN = 1.4
+# objects.npz: name -> (dtype, shape, meaning); T frames of H x W pixels
+OBJECT_ARRAYS = {
+    "block_mask": ("bool", "(T, H, W)", "pixels that show the block"),
+    "arm_mask": ("bool", "(T, H, W)", "pixels that show the arm (the robot's bodies from the "
+                 "shoulder to the fingers)"),
+    "block_centre": ("float32", "(T, 2)", "the block's centre projected into the image, pixels "
+                     "(x right, y down, pixel centres at +0.5)"),
+    "block_visible": ("bool", "(T,)", "block_mask has at least vidpred.vision.min_mass(H, W) "
+                      "pixels"),
+    "block_rgb": ("float32", "(3,)", "the block's colour given to MuJoCo, RGB in [0, 1]"),
+}
 
 
 @dataclass(frozen=True)
@@ -121,6 +141,12 @@ class FetchPushScene:
         self.fingers = [m.joint("robot0:l_gripper_finger_joint").qposadr[0],
                         m.joint("robot0:r_gripper_finger_joint").qposadr[0]]
         self.weld_body = int(m.eq_obj2id[0])
+        # the arm: every geom of the bodies from the shoulder down (base, torso and head stay put)
+        bodies = {m.body("robot0:shoulder_pan_link").id}
+        for b in range(m.nbody):  # parents come before their children
+            if int(m.body_parentid[b]) in bodies:
+                bodies.add(b)
+        self.arm_geoms = np.flatnonzero(np.isin(m.geom_bodyid, sorted(bodies)))
         self.position_actuators = [i for i in range(m.nu) if m.actuator_biastype[i] != 0]
         # fast, deterministic 64x64 rendering: no multisampling, shadows or reflections
         m.vis.quality.offsamples = 0
@@ -182,6 +208,22 @@ class FetchPushScene:
         r.scene.flags[self.mj.mjtRndFlag.mjRND_REFLECTION] = False
         return r.render().copy()
 
+    def render_objects(self) -> tuple[np.ndarray, dict]:
+        """:meth:`render`, and the ground truth of that frame from MuJoCo's segmentation
+        rendering (the object and its type per pixel): ``block_mask``, ``arm_mask`` (H, W)
+        bool and ``block_centre`` (2,) as in :data:`OBJECT_ARRAYS`."""
+        frame = self.render()
+        r = self.renderer
+        r.enable_segmentation_rendering()
+        try:
+            seg = r.render()
+        finally:
+            r.disable_segmentation_rendering()
+        geom = np.where(seg[..., 1] == int(self.mj.mjtObj.mjOBJ_GEOM), seg[..., 0], -1)
+        return frame, {"block_mask": geom == self.block,
+                       "arm_mask": np.isin(geom, self.arm_geoms),
+                       "block_centre": project(r, self.block_pos()[None])[0]}
+
     def close(self) -> None:
         self.renderer.close()
 
@@ -192,6 +234,34 @@ BLOCK_COLOURS = ("any", "red")
 def _bright_colour(rng: np.random.Generator) -> np.ndarray:
     rgb = rng.uniform(0.0, 1.0, 3)
     rgb[rng.integers(3)] = 1.0  # at least one saturated channel: visible against the table
+    return rgb
+
+
+def distinct_colour(rgb: np.ndarray) -> bool:
+    """Whether a block of colour ``rgb`` (RGB in [0, 1]) keeps :data:`vidpred.vision.MIN_SEPARATION`
+    from the scene's colours (:func:`vidpred.vision.scene_distance`) on its shaded faces (its
+    chroma) and its lit ones (the chroma of min(:data:`LIT_GAIN` x rgb, 1))."""
+    import torch
+
+    lit = np.minimum(LIT_GAIN * np.asarray(rgb, np.float64), 1.0)
+    c = torch.tensor(np.stack([rgb, lit]) / np.stack([rgb, lit]).sum(1, keepdims=True))
+    return bool(scene_distance(c).min() >= MIN_SEPARATION)
+
+
+def block_colour(rng: np.random.Generator, colours: str = "any",
+                 redraw: np.random.Generator | None = None) -> np.ndarray:
+    """A block's colour, RGB in [0, 1]: ``red`` (:func:`red_colour`) or ``any`` bright colour
+    (one channel 1, the others uniform) that keeps apart from the scene's
+    (:func:`distinct_colour`). Colours too close to the scene's (near white, the background's
+    green, the arm's blue: about 2 draws in 3) are drawn again from ``redraw`` (default
+    ``rng``), so that ``rng`` gives the same numbers after the colour whatever the colour."""
+    if colours not in BLOCK_COLOURS:
+        raise ValueError(f"block colours {colours!r}: choose one of {', '.join(BLOCK_COLOURS)}")
+    if colours == "red":
+        return red_colour(rng)
+    rgb = _bright_colour(rng)
+    while not distinct_colour(rgb):
+        rgb = _bright_colour(rng if redraw is None else redraw)
     return rgb
 
 
@@ -250,52 +320,84 @@ def start_block_xy(rng: np.random.Generator, grip: np.ndarray) -> np.ndarray:
             return block_xy
 
 
+@dataclass
+class PushSequence:
+    """One simulated sequence: ``frames`` uint8 (T, H, W, 3), ``actions`` float32 (T, 4),
+    ``ee`` end-effector positions float32 (T, 3), ``objects`` the arrays of
+    :data:`OBJECT_ARRAYS`."""
+
+    frames: np.ndarray
+    actions: np.ndarray
+    ee: np.ndarray
+    objects: dict
+
+
+class _Recording:
+    """A rollout's frames, ground truth, gripper positions and actions, step by step."""
+
+    def __init__(self, scene: FetchPushScene, rgb: np.ndarray):
+        self.scene, self.rgb = scene, rgb
+        self.frames, self.objects, self.ee, self.actions = [], [], [], []
+
+    def observe(self) -> np.ndarray:
+        """Render the frame and its ground truth; return the gripper's position (3,)."""
+        frame, objects = self.scene.render_objects()
+        self.frames.append(frame)
+        self.objects.append(objects)
+        self.ee.append(self.scene.grip())
+        return self.ee[-1]
+
+    def act(self, action: np.ndarray) -> None:
+        self.actions.append(action)
+        self.scene.step(action)
+
+    def result(self) -> PushSequence:
+        frames = np.stack(self.frames)
+        objects = {k: np.stack([o[k] for o in self.objects]) for k in self.objects[0]}
+        objects["block_centre"] = objects["block_centre"].astype(np.float32)
+        objects["block_visible"] = objects["block_mask"].sum((1, 2)) >= min_mass(*frames.shape[1:3])
+        objects["block_rgb"] = np.asarray(self.rgb, np.float32)
+        return PushSequence(frames, np.asarray(self.actions, np.float32),
+                            np.asarray(self.ee, np.float32), objects)
+
+
 def simulate_sequence(scene: FetchPushScene, seed_seq: np.random.SeedSequence, seq_len: int,
-                      random_action_share: float = 0.0, block_colours: str = "any"):
+                      random_action_share: float = 0.0, block_colours: str = "any"
+                      ) -> PushSequence:
     """Roll the policy out for ``seq_len`` frames: the scripted policy, or with probability
     ``random_action_share`` random smooth actions (``RANDOM_ACTION_STD`` x :func:`smooth_noise`).
-    ``block_colours``: ``any`` bright colour or ``red`` (:func:`red_colour`).
-
-    Returns:
-        frames uint8 (T, H, W, 3), actions float32 (T, 4), end-effector positions float32 (T, 3).
-    """
+    ``block_colours``: ``any`` or ``red`` (:func:`block_colour`; a colour drawn again comes
+    from a stream of its own, so the motion is the same whatever the colour)."""
     rng = np.random.default_rng(seed_seq)
     block_xy = start_block_xy(rng, scene.initial_grip)
-    scene.reset(block_xy, (red_colour if block_colours == "red" else _bright_colour)(rng))
+    redraw = np.random.default_rng(np.random.SeedSequence(seed_seq.entropy, spawn_key=(1,)))
+    rgb = block_colour(rng, block_colours, redraw)
+    scene.reset(block_xy, rgb)
+    rec = _Recording(scene, rgb)
     # drawn only when used: with a share of 0 the sequences are those of earlier versions
     if random_action_share and rng.random() < random_action_share:
-        return _random_sequence(scene, rng, seq_len)
+        return _random_sequence(rec, rng, seq_len)
     targets = _waypoints(rng, scene.block_pos(), scene.block_half)
     gain = rng.uniform(0.6, 1.0)
     noise = np.zeros(3)
-    frames, actions, ee = [], [], []
     for _ in range(seq_len):
-        frames.append(scene.render())
-        grip = scene.grip()
-        ee.append(grip)
+        grip = rec.observe()
         while len(targets) > 1 and np.linalg.norm(targets[0] - grip) < 0.02:
             targets.pop(0)
         noise = 0.8 * noise + 0.2 * rng.normal(0.0, 0.6, 3)
         a = np.clip(gain * (targets[0] - grip) / ACTION_SCALE + noise, -1.0, 1.0)
         a = keep_in_workspace(grip, a)
-        action = np.r_[a, rng.uniform(-1.0, 1.0)]  # the gripper value has no effect in push
-        actions.append(action)
-        scene.step(action)
-    return (np.stack(frames), np.asarray(actions, np.float32), np.asarray(ee, np.float32))
+        rec.act(np.r_[a, rng.uniform(-1.0, 1.0)])  # the gripper value has no effect in push
+    return rec.result()
 
 
-def _random_sequence(scene: FetchPushScene, rng: np.random.Generator, seq_len: int):
+def _random_sequence(rec: _Recording, rng: np.random.Generator, seq_len: int) -> PushSequence:
     """:func:`simulate_sequence` with random smooth actions (the gripper value stays random)."""
     moves = np.clip(RANDOM_ACTION_STD * smooth_noise(rng, (seq_len, 3)), -1.0, 1.0)
-    frames, actions, ee = [], [], []
     for t in range(seq_len):
-        frames.append(scene.render())
-        grip = scene.grip()
-        ee.append(grip)
-        action = np.r_[keep_in_workspace(grip, moves[t]), rng.uniform(-1.0, 1.0)]
-        actions.append(action)
-        scene.step(action)
-    return (np.stack(frames), np.asarray(actions, np.float32), np.asarray(ee, np.float32))
+        grip = rec.observe()
+        rec.act(np.r_[keep_in_workspace(grip, moves[t]), rng.uniform(-1.0, 1.0)])
+    return rec.result()
 
 
 def sequence_dir(root: Path, split: str, index: int) -> Path:
@@ -304,8 +406,10 @@ def sequence_dir(root: Path, split: str, index: int) -> Path:
     return root / split / group / str(index % GROUP_SIZE)
 
 
-def write_sequence(folder: Path, frames: np.ndarray, actions: np.ndarray, ee: np.ndarray) -> None:
-    """Write one sequence atomically: into ``<k>.partial`` and renamed when complete."""
+def write_sequence(folder: Path, frames: np.ndarray, actions: np.ndarray, ee: np.ndarray,
+                   objects: dict | None = None) -> None:
+    """Write one sequence atomically: into ``<k>.partial`` and renamed when complete;
+    ``objects`` (:data:`OBJECT_ARRAYS`), when given, to ``objects.npz`` (compressed)."""
     from PIL import Image
 
     tmp = folder.with_name(folder.name + ".partial")
@@ -316,6 +420,8 @@ def write_sequence(folder: Path, frames: np.ndarray, actions: np.ndarray, ee: np
         Image.fromarray(f).save(tmp / f"{t}.png", compress_level=1)
     np.savetxt(tmp / "actions.csv", actions, delimiter=",", fmt="%.6f")
     np.savetxt(tmp / "endeffector_positions.csv", ee, delimiter=",", fmt="%.6f")
+    if objects is not None:
+        np.savez_compressed(tmp / OBJECTS_FILE, **objects)
     if folder.exists():
         shutil.rmtree(folder)
     os.replace(tmp, folder)
@@ -325,8 +431,8 @@ def write_sequence(folder: Path, frames: np.ndarray, actions: np.ndarray, ee: np
 def _job(scene: FetchPushScene, args) -> str:
     root, split, index, seed, seq_len, random_share, colours = args
     seq = np.random.SeedSequence([seed, SPLITS.index(split), index])
-    frames, actions, ee = simulate_sequence(scene, seq, seq_len, random_share, colours)
-    write_sequence(sequence_dir(Path(root), split, index), frames, actions, ee)
+    r = simulate_sequence(scene, seq, seq_len, random_share, colours)
+    write_sequence(sequence_dir(Path(root), split, index), r.frames, r.actions, r.ee, r.objects)
     return split
 
 

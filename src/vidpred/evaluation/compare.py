@@ -22,7 +22,16 @@ from .scoring import EvalMetrics
 
 COLUMNS = ("run", "label", "iterations", "train_minutes", "best_val_psnr", "final_val_psnr",
            "final_val_ssim", "kl_per_frame", "test_psnr", "test_ssim", "test_psnr_sample_mean",
-           "test_ssim_sample_mean", "baseline_psnr", "diversity", "protocol")
+           "test_ssim_sample_mean", "baseline_psnr", "diversity", "block_kept_pct",
+           "block_kept_last_pct", "block_error_last_px", "block_missing_last_pct", "block_psnr",
+           "baseline_block_psnr", "arm_sharpness", "arm_ghost", "protocol")
+# the object figures (:mod:`vidpred.evaluation.objects`) in COLUMNS: column -> (the summary's
+# key, percent?), of the sample best-of-N picks by PSNR (baseline_block_psnr: copy-last's)
+OBJECT_COLUMNS = {"block_kept_pct": ("kept", True), "block_kept_last_pct": ("kept_last", True),
+                  "block_error_last_px": ("position_error_last_median", False),
+                  "block_missing_last_pct": ("missing_last", True),
+                  "block_psnr": ("window_psnr", False), "arm_sharpness": ("arm_sharpness", False),
+                  "arm_ghost": ("arm_ghost", False)}
 
 
 @dataclass
@@ -112,8 +121,22 @@ def summary_row(r: Run) -> dict:
         "test_ssim_sample_mean": fmt(ev and ev.sample_mean.ssim_mean, 4),
         "baseline_psnr": fmt(ev and ev.baseline.psnr_mean),
         "diversity": fmt(ev and ev.diversity, 6),
+        **object_columns(ev.objects if ev else None),
         "protocol": protocol_text(ev.protocol) if ev else "",
     }
+
+
+def object_columns(objects: dict | None) -> dict:
+    """:data:`OBJECT_COLUMNS` and ``baseline_block_psnr`` of an evaluation's ``objects``
+    section ("" where there is none or a figure has no frame to score)."""
+    out = {c: "" for c in (*OBJECT_COLUMNS, "baseline_block_psnr")}
+    if objects:
+        for column, (key, percent) in OBJECT_COLUMNS.items():
+            v = objects["best"][key]
+            out[column] = "" if v is None else round(100 * v, 1) if percent else round(v, 2)
+        v = objects["baseline"]["window_psnr"]
+        out["baseline_block_psnr"] = "" if v is None else round(v, 2)
+    return out
 
 
 def compare(run_dirs: list[str | Path], out: str | Path) -> list[dict]:
@@ -146,6 +169,8 @@ def compare(run_dirs: list[str | Path], out: str | Path) -> list[dict]:
     (out / "results.md").write_text("PSNR in dB (data range 1); test figures are best of N samples "
                                     "(SVG protocol) unless marked sample_mean; `protocol` says "
                                     "which split, how many sequences, context -> predicted "
-                                    "frames, N and the metric that picks the best sample.\n\n"
+                                    "frames, N and the metric that picks the best sample. The "
+                                    "block_* and arm_* figures (push data) are those of the "
+                                    "sample best of N by PSNR, defined in docs/protocols.md.\n\n"
                                     + "\n".join(lines) + "\n")
     return rows

@@ -44,7 +44,8 @@ def evaluate(model: VideoModel, dataset, n_past: int, n_future: int, samples: in
         The :class:`EvalMetrics` of the split.
     """
     metrics, kept = rollout_and_score(
-        model, dataset_batches(dataset, batch_size, n_past + n_future), n_past, n_future, samples,
+        model, dataset_batches(dataset, batch_size, n_past + n_future, objects=True), n_past,
+        n_future, samples,
         seed=seed, device=device, keep=gifs, progress=progress,
         total=math.ceil(len(dataset) / batch_size), best_by=best_by)
     metrics.protocol.split, metrics.protocol.checkpoint = split, checkpoint

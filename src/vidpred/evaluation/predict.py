@@ -6,7 +6,9 @@ Frames are predicted one at a time with z from the prior and scored as they come
 evaluate``), written to disk as they come, so memory does not grow with the length of the
 rollout (apart from the small uint8 copy kept for the GIF). ``metrics.json`` is the
 :class:`vidpred.evaluation.scoring.EvalMetrics` record, with the means over frames 1..600 (the range the
-course's leaderboard scores) and the baseline copying the given frame.
+course's leaderboard scores) and the baseline copying the given frame; with the dancer's ground
+truth (``test_gt/<i>/objects.npz``), ``dancer`` holds its figures at predicted frames
+:data:`vidpred.evaluation.objects.DANCER_FRAMES` (:func:`vidpred.evaluation.objects.dancer_figures`).
 
 The course's Kaggle submission: ``submission.csv`` with header ``id,0,1,...,C*H*W-1``, one row
 per frame (frame 0 = the given first frame, then the predictions; sequences in order), values
@@ -25,6 +27,7 @@ import torch
 from ..data.dance import DanceDataset, paired_files, read_frames
 from ..errors import DataError
 from ..progress import progress_bar
+from .objects import DANCER_FRAMES, dancer_figures
 from .scoring import EvalMetrics, merge_metrics, rollout_and_score
 
 SCORED_FRAMES = 600  # the course's leaderboard scores frames 1..600 of each sequence
@@ -51,7 +54,7 @@ class Prediction:
 def predict_sequence(model, first_frame: torch.Tensor, labels: torch.Tensor, out_dir: str | Path,
                      truth: torch.Tensor | None = None, samples: int = 1, write_frames: bool = True,
                      gif: bool = True, ms_per_frame: int = 66, progress: bool = True,
-                     seed: int = 0) -> Prediction:
+                     seed: int = 0, dancer: tuple | None = None) -> Prediction:
     """Roll a model out from one frame over all ``labels`` and write the results.
 
     Args:
@@ -64,6 +67,9 @@ def predict_sequence(model, first_frame: torch.Tensor, labels: torch.Tensor, out
             ``metrics.json``.
         truth: (T, 3, H, W) float ground-truth frames, or None.
         samples: futures sampled (one batch). seed: seed of the prior samples.
+        dancer: with ``truth``, (the dancer's true pixels bool (T, H, W), the scene without it
+            (3, H, W) float in [0, 1]): ``metrics.json`` gets the dancer's figures at
+            :data:`vidpred.evaluation.objects.DANCER_FRAMES` (``dancer``).
 
     Raises:
         DataError: fewer ground-truth frames than labels.
@@ -79,8 +85,11 @@ def predict_sequence(model, first_frame: torch.Tensor, labels: torch.Tensor, out
             _save_png(out / f"sample_{k}" / "frame0.png", first_frame)
     gif_frames = [first_frame.mul(255).round().to(torch.uint8)]
     bar = progress_bar(total=T - 1, desc="rollout", unit="frame", disable=not progress)
+    figures = {}
 
     def on_frame(t: int, pred: torch.Tensor) -> None:  # pred (1, samples, 3, H, W)
+        if dancer is not None and truth is not None and t in DANCER_FRAMES:
+            figures[t] = _dancer_at(t, pred[0], truth, first_frame, dancer)
         if write_frames:
             for k in range(samples):
                 _save_png(out / f"sample_{k}" / f"frame{t}.png", pred[0, k])
@@ -97,6 +106,8 @@ def predict_sequence(model, first_frame: torch.Tensor, labels: torch.Tensor, out
     video = torch.stack(gif_frames)
     if metrics is not None:
         metrics.extra["n_frames"] = T
+        if figures:
+            metrics.extra["dancer"] = {str(t): f for t, f in figures.items()}
         (out / "metrics.json").write_text(json.dumps(metrics.to_dict(), indent=1))
     if gif:
         from ..viz import save_prediction_gif
@@ -108,6 +119,18 @@ def predict_sequence(model, first_frame: torch.Tensor, labels: torch.Tensor, out
         save_prediction_gif(out / "rollout.gif", truth[:T] if truth is not None else pred_video,
                             panels, n_past=1, scale=2, ms_per_frame=ms_per_frame)
     return Prediction(metrics, video, seconds, round(samples * (T - 1) / max(seconds, 1e-9), 1))
+
+
+def _dancer_at(t: int, pred: torch.Tensor, truth: torch.Tensor, first: torch.Tensor,
+               dancer: tuple) -> dict:
+    """The dancer's figures at predicted frame t for the samples (S, 3, H, W) and for copying
+    the first frame (``copy_first``)."""
+    mask, background = dancer
+    mask, background = mask[t].to(pred.device), background.to(pred.device)
+    out = dancer_figures(pred, truth[t].to(pred.device), mask, background)
+    out["copy_first"] = dancer_figures(first[None].to(pred.device), truth[t].to(pred.device),
+                                       mask, background)
+    return out
 
 
 def load_label_folder(label_dir: str | Path, frame_size: tuple[int, int]) -> torch.Tensor:
@@ -154,9 +177,12 @@ def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int]
         for i, seq in enumerate(dataset.tests):
             truth = seq.truth.float().div(255) if seq.truth is not None else None
             seq_out = (out / f"seq_{seq.name}") if out is not None else Path(writer.scratch.name)
+            dancer = None if seq.dancer_mask is None else (seq.dancer_mask,
+                                                           seq.background.float().div(255))
             r = predict_sequence(model, seq.first_frame.float().div(255), seq.labels.float().div(255),
                                  seq_out, truth, samples, write_frames=write_frames,
-                                 gif=out is not None and i < gifs, progress=progress, seed=seed + i)
+                                 gif=out is not None and i < gifs, progress=progress, seed=seed + i,
+                                 dancer=dancer)
             if writer is not None:
                 writer.write(r.video)
             brief = {"name": seq.name, "seconds": round(r.seconds, 2), "frames_per_s": r.frames_per_s}
@@ -165,6 +191,8 @@ def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int]
                 scored.append(m)
                 brief.update(psnr_mean=m.best.psnr_mean, ssim_mean=m.best.ssim_mean,
                              baseline_psnr_mean=m.baseline.psnr_mean)
+                if "dancer" in m.extra:
+                    brief["dancer"] = m.extra["dancer"]
                 log(f"test sequence {seq.name}: PSNR {m.best.psnr_mean:.2f} dB (frames "
                     f"1..{m.protocol.scored_frames}), {m.protocol.baseline} "
                     f"{m.baseline.psnr_mean:.2f} dB, {r.frames_per_s:.0f} frames/s")
@@ -176,6 +204,9 @@ def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int]
         return None
     result = merge_metrics(scored)
     result.extra["per_sequence"] = per_seq
+    dancer = merge_dancer([b["dancer"] for b in per_seq if "dancer" in b])
+    if dancer:
+        result.extra["dancer"] = dancer
     if out is not None:
         from ..viz import plot_psnr_per_frame
 
@@ -185,6 +216,24 @@ def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int]
                             title=f"{len(scored)} test sequences, 1 frame -> "
                                   f"{result.protocol.n_future} predicted")
     return result
+
+
+def merge_dancer(parts: list[dict]) -> dict:
+    """The dancer's figures of several sequences (each ``{frame: figures}``) -> their means per
+    frame (over the sequences that have the figure), with ``sequences`` counted."""
+    out = {}
+    for t in sorted({t for p in parts for t in p}, key=int):
+        rows = [p[t] for p in parts if t in p]
+
+        def mean(get):
+            vals = [v for v in map(get, rows) if v is not None]
+            return round(sum(vals) / len(vals), 4) if vals else None
+
+        out[t] = {k: mean(lambda r, k=k: r[k]) for k in ("kept_share", "kept", "sharpness")}
+        out[t]["copy_first"] = {k: mean(lambda r, k=k: r["copy_first"][k])
+                                for k in ("kept_share", "kept", "sharpness")}
+        out[t]["sequences"] = len(rows)
+    return out
 
 
 class _SubmissionWriter:

@@ -118,6 +118,12 @@ def _run_column(r: Run, tmp: Path, gifs: int) -> str:
     if per_frame.is_file():
         parts.append("<h3>PSNR and SSIM per frame (test)</h3>")
         parts.append(_img(per_frame.read_bytes(), "image/png", "plot", f"PSNR per frame of {r.label}"))
+    if r.eval is not None and r.eval.objects:
+        from .objects import objects_table
+
+        p = r.eval.protocol
+        parts.append("<h3>Objects (test)</h3>")
+        parts.append(f'<pre class="config">{html.escape(objects_table(r.eval.objects, p.n_samples, p.baseline))}</pre>')
     files = _run_gifs(r.path, gifs)
     if files:
         parts.append("<h3>Predictions</h3>")

@@ -7,6 +7,8 @@ streamed to disk) all call :func:`rollout_and_score` and get one :class:`EvalMet
 which is what ``metrics.json`` holds.
 
 PSNR is in dB with data range 1, SSIM as in :mod:`vidpred.evaluation.metrics`, both per predicted frame.
+Batches that carry the objects' ground truth (:class:`vidpred.data.objects.ObjectTruth`) also get
+the object-level figures of :mod:`vidpred.evaluation.objects`, frame by frame as well.
 """
 from __future__ import annotations
 
@@ -17,9 +19,12 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import Tensor
 
+from ..data.objects import ObjectTruth
 from ..device import to_device
 from ..progress import progress_bar
+from ..vision import BlockLocator
 from .metrics import best_of_n, best_sample, pick, psnr, sample_diversity, ssim
+from .objects import ObjectScores, frame_figures
 
 # how the best of N samples is chosen: each metric its own best sample, or one sample per
 # sequence by one metric (SVG's generate_svg_lp.py ranks its 100 samples by mean SSIM)
@@ -87,7 +92,9 @@ class Scores:
 class EvalMetrics:
     """One evaluation: best of N (``best``), the mean over samples and the baseline, with the
     protocol that produced them. ``to_dict`` is the ``metrics.json`` layout: the best-of-N
-    fields at the top level, then ``sample_mean``, ``baseline`` and ``protocol``."""
+    fields at the top level, then ``sample_mean``, ``baseline`` and ``protocol``, and
+    ``objects`` (:meth:`vidpred.evaluation.objects.ObjectScores.summary`) when the data had
+    objects to score."""
 
     protocol: Protocol
     best: Scores
@@ -97,6 +104,7 @@ class EvalMetrics:
     seconds: float
     frames_per_s: float
     extra: dict = field(default_factory=dict)
+    objects: dict | None = None
 
     @property
     def psnr_mean(self) -> float:
@@ -110,17 +118,19 @@ class EvalMetrics:
         return {**asdict(self.best), "sample_mean": asdict(self.sample_mean),
                 "baseline": asdict(self.baseline), "diversity": self.diversity,
                 "protocol": asdict(self.protocol), "seconds": self.seconds,
-                "frames_per_s": self.frames_per_s, **self.extra}
+                "frames_per_s": self.frames_per_s, **self.extra,
+                **({} if self.objects is None else {"objects": self.objects})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "EvalMetrics":
         """Read back a ``metrics.json`` written by :meth:`to_dict`."""
         names = {f for f in Scores.__dataclass_fields__}
         known = names | {"sample_mean", "baseline", "diversity", "protocol", "seconds",
-                         "frames_per_s"}
+                         "frames_per_s", "objects"}
         return cls(Protocol(**d["protocol"]), Scores(**{k: d[k] for k in names}),
                    Scores(**d["sample_mean"]), Scores(**d["baseline"]), d["diversity"],
-                   d["seconds"], d["frames_per_s"], {k: v for k, v in d.items() if k not in known})
+                   d["seconds"], d["frames_per_s"], {k: v for k, v in d.items() if k not in known},
+                   d.get("objects"))
 
 
 @dataclass
@@ -157,7 +167,9 @@ def rollout_and_score(model, batches: Iterable[tuple[Tensor, Tensor | None]], n_
         model: a :class:`vidpred.models.VideoModel`; put in eval mode here and restored after.
         batches: ``(frames, cond)`` pairs: frames (B, T, C, H, W) float in [0, 1] with T >=
             n_past (frames after n_past + n_future are ignored; with T = n_past nothing is
-            scored), cond (B, T', ...) or None.
+            scored), cond (B, T', ...) or None; or ``(frames, cond, objects)`` triples, objects
+            the :class:`~vidpred.data.objects.ObjectTruth` of the frames, for the object figures
+            too.
         n_future: frames to predict; None = all frames after the context of each batch.
         samples: futures per sequence (one batch of B * samples).
         scored_frames: the means average predicted frames 1..scored_frames (default all).
@@ -175,11 +187,12 @@ def rollout_and_score(model, batches: Iterable[tuple[Tensor, Tensor | None]], n_
     scores, kept, t0 = _Accumulated(), Rollouts(), time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for frames, cond in progress_bar(batches, total=total, desc=desc, unit="batch",
-                                         disable=not progress):
+        for frames, cond, *objects in progress_bar(batches, total=total, desc=desc, unit="batch",
+                                                   disable=not progress):
             frames, cond = to_device((frames, cond), device)
+            objects = objects[0].to(frames.device) if objects else None
             _score_batch(model, frames, cond, n_past, n_future, samples,
-                         max(0, keep - len(kept.frames)), on_frame, scores, kept)
+                         max(0, keep - len(kept.frames)), on_frame, scores, kept, objects)
     model.train(was_training)
     if not scores.psnr:
         return None, kept
@@ -197,6 +210,7 @@ class _Accumulated:
     base_psnr: list = field(default_factory=list)
     base_ssim: list = field(default_factory=list)
     spread: list = field(default_factory=list)
+    objects: ObjectScores = field(default_factory=ObjectScores)
 
     def metrics(self, n_past: int, scored_frames: int | None, seconds: float,
                 best_by: str = "each") -> tuple[EvalMetrics, Tensor]:
@@ -212,24 +226,30 @@ class _Accumulated:
         else:
             best = best_sample(pm if best_by == "psnr" else sm, scored)
             top = Scores.of(pick(pm, best), pick(sm, best), scored)
+        # the object figures are those of the sample best-of-N picks by whole-frame PSNR
+        objects = self.objects.summary(best_sample(pm, scored)) if self.objects else None
         return EvalMetrics(
             Protocol(n_past, T, S, N, scored, best_by=best_by, best_of_n=BEST_OF_N[best_by]),
             top,
             Scores.of(pm.mean(1), sm.mean(1), scored),
             Scores.of(torch.cat(self.base_psnr), torch.cat(self.base_ssim), scored),
             round(float(torch.cat(self.spread).mean()), 6), round(seconds, 2),
-            round(N * S * T / max(seconds, 1e-9), 1)), best
+            round(N * S * T / max(seconds, 1e-9), 1), objects=objects), best
 
 
 def _score_batch(model, frames: Tensor, cond: Tensor | None, n_past: int, n_future: int | None,
-                 samples: int, n_keep: int, on_frame, scores: _Accumulated, kept: Rollouts) -> None:
+                 samples: int, n_keep: int, on_frame, scores: _Accumulated, kept: Rollouts,
+                 objects: ObjectTruth | None = None) -> None:
     """Roll out one batch step by step, scoring each predicted frame against the truth (when
-    the batch has it) and the baseline, and keep the first ``n_keep`` sequences."""
+    the batch has it) and the baseline, with the object figures when ``objects`` is given, and
+    keep the first ``n_keep`` sequences."""
     horizon = frames.shape[1] - n_past if n_future is None else n_future
     truth = frames[:, n_past:n_past + horizon]
     scoring = truth.shape[1] == horizon
     n_keep = min(n_keep, frames.shape[0])
     ps, ss, spread, pred_kept = [], [], [], []
+    figures = _ObjectFigures(frames[:, :n_past + horizon], n_past, objects) \
+        if scoring and objects is not None else None
     for t, pred in enumerate(model.rollout_steps(frames[:, :n_past], cond, horizon, samples),
                              start=1):  # pred (B, S, C, H, W)
         if on_frame is not None:
@@ -241,6 +261,8 @@ def _score_batch(model, frames: Tensor, cond: Tensor | None, n_past: int, n_futu
             ps.append(psnr(pred, target).cpu())
             ss.append(ssim(pred, target).cpu())
             spread.append(sample_diversity(pred[:, :, None]).cpu())
+            if figures is not None:
+                figures.score(t, pred)
     if n_keep:
         kept.frames += list(_uint8(frames[:n_keep]))
         kept.pred += list(torch.stack(pred_kept, 2))
@@ -251,17 +273,53 @@ def _score_batch(model, frames: Tensor, cond: Tensor | None, n_past: int, n_futu
         copy = frames[:, n_past - 1:n_past].expand_as(truth)
         scores.base_psnr.append(psnr(copy, truth).cpu())
         scores.base_ssim.append(ssim(copy, truth).cpu())
+        if figures is not None:
+            scores.objects.add(figures.model, figures.baseline, objects.source)
 
 
-def dataset_batches(dataset, batch_size: int, n_frames: int | None = None):
+class _ObjectFigures:
+    """The object figures of one batch's predicted frames, frame by frame: the block's colour
+    read from the clips' true frames, copy-last scored beside the samples."""
+
+    def __init__(self, frames: Tensor, n_past: int, objects: ObjectTruth):
+        self.frames, self.n_past, self.objects = frames, n_past, objects
+        self.locator = BlockLocator.read(frames)
+        self.model: list[dict] = []
+        self.baseline: list[dict] = []
+
+    def score(self, t: int, pred: Tensor) -> None:
+        """Predicted frame t (1-based), pred (B, S, C, H, W)."""
+        i = self.n_past + t - 1
+        truth = self.frames[:, i]
+        self.model.append(frame_figures(pred, truth, self.locator, self.objects, i))
+        copy = self.frames[:, self.n_past - 1:self.n_past]
+        self.baseline.append(frame_figures(copy, truth, self.locator, self.objects, i))
+
+
+def dataset_batches(dataset, batch_size: int, n_frames: int | None = None,
+                    objects: bool = False):
     """``(frames, cond)`` batches of a dataset in its fixed order, cut to ``n_frames`` frames
-    (datasets of whole sequences give more than an evaluation window needs)."""
+    (datasets of whole sequences give more than an evaluation window needs).
+
+    With ``objects``, a dataset of push clips (one with an ``objects(indices)`` reader, the
+    ``bair`` layouts) gives ``(frames, cond, objects)`` triples: its ground truth
+    (:class:`~vidpred.data.objects.ObjectTruth`), or where it has none the block locator's
+    answer on the true frames (:meth:`~vidpred.data.objects.ObjectTruth.located`)."""
+    reader = getattr(dataset, "objects", None) if objects else None
     for start in range(0, len(dataset), batch_size):
-        frames, cond = dataset.batch(range(start, min(start + batch_size, len(dataset))))
+        idx = range(start, min(start + batch_size, len(dataset)))
+        frames, cond = dataset.batch(idx)
         if n_frames is not None:
             frames = frames[:, :n_frames]
             cond = cond[:, :n_frames] if cond is not None else None
-        yield frames, cond
+        if reader is None:
+            yield frames, cond
+            continue
+        truth = reader(idx)
+        if truth is None:
+            yield frames, cond, ObjectTruth.located(frames)
+        else:
+            yield frames, cond, truth.window(frames.shape[1])
 
 
 def merge_metrics(parts: list[EvalMetrics]) -> EvalMetrics:

@@ -5,29 +5,30 @@ An episode starts as a generated sequence does: the arm at FetchPush's reset pos
 at block height, fingers closed), the block 10-15 cm from it. The goal is a block position on
 the table 10-20 cm from the start (by default), at least 8 cm inside the workspace's x-y edges
 (the gripper must get behind the block to push it there) and at least 10 cm from the gripper's
-start; a draw is redone when the arm hides most of the block in the start or goal image (fewer
-than :data:`MIN_BLOCK_PIXELS` pixels show it). The goal image is rendered from the data's camera
-with the block at the goal and the arm at that same reset pose, so start and goal images differ
-only in the block; a third image without the block gives the block's pixels in the start image,
-hence its colour as rendered.
+start; a draw is redone when the arm hides most of the block in the start or goal image (the
+block locator, :class:`vidpred.vision.BlockLocator`, with its colour read from the start image,
+does not see it there). The goal image is rendered from the data's camera with the block at the
+goal and the arm at that same reset pose, so start and goal images differ only in the block; a
+third image, without the block, shows the scene alone. The block is red to magenta by default
+(:func:`vidpred.data.sim_push.red_colour`), or any colour the data's blocks may have.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from ..data.sim_push import (
     WORKSPACE_HI,
     WORKSPACE_LO,
     FetchPushScene,
-    red_colour,
+    block_colour,
     start_block_xy,
 )
+from ..vision import BlockLocator
 
 GOAL_MARGIN = 0.08   # metres between a goal and the workspace's x-y edges
-CHANGED = 0.1        # pixel difference (of 1) that marks the block in a render
-MIN_BLOCK_PIXELS = 20  # of 64 x 64 (scaled with the image area); an unoccluded block shows 60-100
 
 
 @dataclass(frozen=True)
@@ -48,22 +49,24 @@ class PushTask:
     goal_image: np.ndarray
     background: np.ndarray
 
-    @property
-    def block_mask(self) -> np.ndarray:
-        """(H, W) bool: the block's pixels in the start image."""
-        return _differs(self.start_image, self.background)
+    def locator(self) -> BlockLocator:
+        """The block locator of this episode: its colour read from the start image."""
+        return BlockLocator.read(to_float(self.start_image))
 
 
-def _differs(image: np.ndarray, background: np.ndarray) -> np.ndarray:
-    return (np.abs(image.astype(np.float32) - background) / 255).max(-1) > CHANGED
+def to_float(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float32 in [0, 1]."""
+    return torch.from_numpy(image).permute(2, 0, 1).float() / 255
 
 
 def sample_task(scene: FetchPushScene, rng: np.random.Generator,
-                goal_distance: tuple[float, float] = (0.10, 0.20)) -> PushTask:
+                goal_distance: tuple[float, float] = (0.10, 0.20),
+                block_colours: str = "red") -> PushTask:
     """Draw a start and a goal (see module doc) and render the three pictures.
 
     Args:
         goal_distance: (min, max) distance in metres from the block's start to its goal.
+        block_colours: ``red`` or ``any`` (:func:`vidpred.data.sim_push.block_colour`).
 
     Leaves ``scene`` in an arbitrary state: reset it to the start with ``reset_to(scene, task)``.
     """
@@ -75,16 +78,17 @@ def sample_task(scene: FetchPushScene, rng: np.random.Generator,
         goal = block_xy + rng.uniform(*goal_distance) * np.array([np.cos(angle), np.sin(angle)])
         if np.any(goal < lo) or np.any(goal > hi) or np.linalg.norm(goal - grip[:2]) < 0.1:
             continue
-        rgb = red_colour(rng)
+        rgb = block_colour(rng, block_colours)
         scene.reset(goal, rgb)
         goal_image = scene.render()
         scene.hide_block()
         background = scene.render()
         scene.reset(block_xy, rgb)
         start_image = scene.render()
-        least = MIN_BLOCK_PIXELS * start_image.shape[0] * start_image.shape[1] / 64 ** 2
-        if min(_differs(start_image, background).sum(), _differs(goal_image, background).sum()) >= least:
-            return PushTask(block_xy, goal, rgb, start_image, goal_image, background)
+        task = PushTask(block_xy, goal, rgb, start_image, goal_image, background)
+        seen = task.locator().locate(torch.stack([to_float(start_image), to_float(goal_image)]))
+        if bool(seen.visible.all()):
+            return task
 
 
 def reset_to(scene: FetchPushScene, task: PushTask) -> None:

@@ -58,6 +58,8 @@ class PlanSettings:
             point ``behind`` metres behind the block (:class:`vidpred.planning.reach.ReachCost`); 0: off.
         behind: that point's distance from the block's centre, metres (also the ``reach``
             planner's).
+        block_colours: the episodes' block colours, ``red`` (red to magenta) or ``any`` (the
+            bright colours of the data's default; :func:`vidpred.data.sim_push.block_colour`).
     """
 
     episodes: int = 50
@@ -69,6 +71,7 @@ class PlanSettings:
     goal_distance: tuple[float, float] = (0.10, 0.20)
     reach: float = 0.0
     behind: float = 0.08
+    block_colours: str = "red"
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float]:
@@ -229,7 +232,8 @@ def _play_episode(scene, planners: list[Planner], settings: PlanSettings, i: int
     planner (executed | imagined | goal) in ``gif_dir`` unless it is None."""
     from ..viz import save_panels_gif
 
-    task = sample_task(scene, np.random.default_rng([settings.seed, i]), settings.goal_distance)
+    task = sample_task(scene, np.random.default_rng([settings.seed, i]), settings.goal_distance,
+                       settings.block_colours)
     row = {"episode": i, "block_start": task.block_xy.tolist(), "goal": task.goal_xy.tolist(),
            "planners": {}}
     for planner in planners:

@@ -24,7 +24,8 @@ from ..data.sim_push import (
     smooth_noise,
 )
 from ..device import autocast
-from .goals import PushTask, block_goal_distance
+from ..vision import centroid
+from .goals import PushTask, block_goal_distance, to_float
 from .reach import ReachCost, TableMap
 
 PLANNERS = ("cem", "random", "oracle", "reach")
@@ -128,10 +129,9 @@ class BlockCentroidCost:
     """Distance in pixels between the block's centroid in predicted frames and in the goal image,
     averaged over a plan's frames with more weight where more of the block is seen.
 
-    The block is found by colour: a pixel's weight is exp(-|chroma - block chroma|^2 / 2 sigma^2)
-    with chroma = rgb / (r + g + b), which shading does not change, times its brightness up to
-    0.3 (dark pixels have no reliable chroma). The block chroma is measured on the start image's
-    block pixels (:attr:`PushTask.block_mask`).
+    The block is found by the block locator (:class:`vidpred.vision.BlockLocator`: pixel weights
+    by closeness to the block's chroma, which shading does not change), its colour read from the
+    start image.
 
     A frame's centroid distance counts with weight (m / m_goal)^2, m its block weights' sum and
     m_goal the goal image's; the block's start distance counts as one more frame of weight
@@ -146,32 +146,21 @@ class BlockCentroidCost:
     and the arm, which differs between prediction and goal image, weighs nothing here.
     """
 
-    def __init__(self, task: PushTask, sigma: float = 0.1):
-        start = _to_float(task.start_image)
-        self.sigma = sigma
-        self.chroma = _chroma(start)[:, torch.from_numpy(task.block_mask)].mean(-1)
-        self.goal_xy, goal_mass = self.centroid(_to_float(task.goal_image))
-        self.goal_mass = float(goal_mass)
-        start_xy, _ = self.centroid(start)
+    def __init__(self, task: PushTask):
+        self.locator = task.locator()
+        goal = self.locator.locate(to_float(task.goal_image))
+        self.goal_xy, self.goal_mass = goal.xy, float(goal.mass)
+        start_xy = self.locator.locate(to_float(task.start_image)).xy
         self.start_distance = float((start_xy - self.goal_xy).norm())
 
     def weights(self, frames: torch.Tensor) -> torch.Tensor:
         """(..., 3, H, W) in [0, 1] -> (..., H, W) block weights in [0, 1]."""
-        ref = self.chroma.to(frames.device)[:, None, None]
-        d2 = ((_chroma(frames) - ref) ** 2).sum(-3)
-        bright = (frames.sum(-3) / 0.3).clamp(max=1.0)
-        return torch.exp(-d2 / (2 * self.sigma ** 2)) * bright
+        return self.locator.weights(frames)
 
     def centroid(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(..., 3, H, W) -> block centroid (..., 2) as (x, y) pixels, and total weight (...)."""
-        w = self.weights(frames)
-        H, W = w.shape[-2:]
-        mass = w.sum((-2, -1))
-        ys = torch.arange(H, dtype=w.dtype, device=w.device)
-        xs = torch.arange(W, dtype=w.dtype, device=w.device)
-        cx = (w.sum(-2) * xs).sum(-1) / mass.clamp_min(1e-6)
-        cy = (w.sum(-1) * ys).sum(-1) / mass.clamp_min(1e-6)
-        return torch.stack([cx, cy], -1), mass
+        """(..., 3, H, W) -> block centroid (..., 2) as (x, y) pixels
+        (:func:`vidpred.vision.centroid`), and total weight (...)."""
+        return centroid(self.weights(frames))
 
     def terms(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(..., 3, H, W) -> (weight x centroid distance in pixels, weight), each (...): one
@@ -188,15 +177,6 @@ class BlockCentroidCost:
         """(..., T, 3, H, W) a plan's T frames -> (...) its cost in pixels (class doc)."""
         weighted, weight = self.terms(frames)
         return self.combine(weighted.sum(-1), weight.sum(-1))
-
-
-def _to_float(image: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (3, H, W) float32 in [0, 1]."""
-    return torch.from_numpy(image).permute(2, 0, 1).float() / 255
-
-
-def _chroma(frames: torch.Tensor) -> torch.Tensor:
-    return frames / frames.sum(-3, keepdim=True).clamp_min(1e-3)
 
 
 def true_cost(scene: FetchPushScene, task: PushTask, state: np.ndarray,

@@ -25,70 +25,56 @@ import torch
 
 from ..data.bair import find_sequences, read_sequence
 from ..errors import ConfigError, DataError
-from ..losses import red_mask
+from ..vision import BlockLocator
+from .goals import to_float
 
-# at 64 x 64 pixels (scaled with the frame size): pixels the block's centroid moves between two
-# frames when it is pushed, and the red-mask mass (about pixels, ~100 for the whole block) of a
-# block seen whole enough to locate
+# pixels (at 64 x 64, scaled with the frame size) the block's centroid moves between two frames
+# when it is pushed
 PUSHED = 1.0
-SEEN = 50.0
 MOVED = 0.005      # metres the gripper moves between the two frames of a push, at least
 CONTACTS = np.arange(0.0, 0.1201, 0.005)  # contact distances d TableMap.fit tries, metres
 TRIM = 0.8         # share of pushes (least residuals) the homography is refitted to
-# red-mask mass at 64 x 64 below which the arm hides too much of the block to place it:
-# ReachCost.see keeps the place it last found
-MIN_BLOCK_MASS = 20.0
 CLEARANCE = 0.015  # metres added to the contact distance for the disc plans must not cross low
 MIN_SPREAD = 0.01  # metres: the pushes' positions must spread at least this across their least axis
 
 
-def block_pixels(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Red block centroids: (..., 3, H, W) in [0, 1] -> ((..., 2) pixel (x, y), pixel centres
-    at 0.5, and (...) the mass of :func:`vidpred.losses.red_mask`)."""
-    m = red_mask(frames)
-    H, W = m.shape[-2:]
-    mass = m.sum((-2, -1))
-    xs = torch.arange(W, dtype=m.dtype, device=m.device) + 0.5
-    ys = torch.arange(H, dtype=m.dtype, device=m.device) + 0.5
-    cx = (m.sum(-2) * xs).sum(-1) / mass.clamp_min(1e-6)
-    cy = (m.sum(-1) * ys).sum(-1) / mass.clamp_min(1e-6)
-    return torch.stack([cx, cy], -1), mass
-
-
 def pushes(split_dir: str | Path, sequences: int = 256, image_size: int = 64
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frames at which the gripper pushes a red block, from the first ``sequences`` clips of a
+    """Frames at which the gripper pushes the block, from the first ``sequences`` clips of a
     split in the course-template layout (:mod:`vidpred.data.bair`; conditions: action 4, gripper
     position 3 in metres).
 
-    A frame t counts when the block's centroid moves more than :data:`PUSHED` pixels to frame
-    t + 1, the block is seen whole enough (:data:`SEEN`) in both, and the gripper moves at least
-    :data:`MOVED` metres in x-y.
+    The block is found by the block locator (:class:`vidpred.vision.BlockLocator`, its colour
+    read from each clip's frames). A frame t counts when the block's centroid moves more than
+    :data:`PUSHED` pixels to frame t + 1, the block is visible in both, and the gripper moves at
+    least :data:`MOVED` metres in x-y.
 
     Returns:
         (gripper x-y at t (M, 2) metres, its unit direction of motion to t + 1 (M, 2), the
         block's centroid at t (M, 2) pixels).
 
     Raises:
-        DataError: a clip that cannot be read, or no push found (no clips, or data generated
-            with other block colours).
+        DataError: a clip that cannot be read, or no push found (no clips, or clips in which the
+            arm never moves the block).
     """
     grip, direction, block = [], [], []
     scale = image_size / 64
     for folder in find_sequences(Path(split_dir))[:sequences]:
         frames, cond = read_sequence(folder, image_size)
-        xy, mass = block_pixels(torch.from_numpy(frames).float() / 255)
+        frames = torch.from_numpy(frames).float() / 255
+        seen = BlockLocator.read(frames).locate(frames)
+        xy = seen.xy
         step = cond[1:, 4:6] - cond[:-1, 4:6]
         norm = np.linalg.norm(step, axis=1)
-        seen = (mass[1:] > SEEN * scale ** 2) & (mass[:-1] > SEEN * scale ** 2)
+        seen = seen.visible[1:] & seen.visible[:-1]
         moved = ((xy[1:] - xy[:-1]).norm(dim=-1) > PUSHED * scale) & seen
         idx = np.nonzero(moved.numpy() & (norm > MOVED))[0]
         grip.append(cond[idx, 4:6])
         direction.append(step[idx] / norm[idx, None])
         block.append(xy[idx].numpy())
     if not grip or not sum(len(g) for g in grip):
-        raise DataError(f"{split_dir}: no clip in which the gripper pushes a red block (the "
-                        "reach cost learns the camera from them: data.block_colours red)")
+        raise DataError(f"{split_dir}: no clip in which the gripper pushes the block (the reach "
+                        "cost learns the camera from them)")
     return tuple(np.concatenate(a).astype(np.float64) for a in (grip, direction, block))
 
 
@@ -203,7 +189,8 @@ class ReachCost:
     go around or over it cost nothing extra.
 
     The block's position comes from its centroid in the latest frame, the goal's from the goal
-    image, both lifted with :class:`TableMap`.
+    image (the block locator, :class:`vidpred.vision.BlockLocator`), both lifted with
+    :class:`TableMap`.
 
     Args:
         table: the :class:`TableMap`. goal_pixel: (2,) the block's centroid in the goal image.
@@ -216,9 +203,10 @@ class ReachCost:
     """
 
     def __init__(self, table: TableMap, goal_pixel, behind: float, height: float,
-                 keep_out: float = 10.0, clearance: float = CLEARANCE, over: float = 0.07):
+                 keep_out: float = 10.0, clearance: float = CLEARANCE, over: float = 0.07,
+                 locator: BlockLocator | None = None):
         table.check_behind(behind, clearance)
-        self.table, self.behind, self.height = table, behind, height
+        self.table, self.behind, self.height, self.locator = table, behind, height, locator
         self.keep_out, self.radius, self.over = keep_out, table.contact + clearance, over
         self.goal = table.table_position(np.asarray(goal_pixel, np.float64))
         self.block = self.target = None
@@ -229,20 +217,20 @@ class ReachCost:
         """The cost for an episode (:class:`vidpred.planning.goals.PushTask`): the goal from
         its goal image, the block first placed from its start image (where the block is always
         seen, :func:`~vidpred.planning.goals.sample_task`)."""
-        def pixel(image):
-            return block_pixels(torch.from_numpy(image).permute(2, 0, 1).float() / 255)[0].numpy()
-
-        cost = cls(table, pixel(task.goal_image), behind, height)
-        cost.update(pixel(task.start_image))
+        locator = task.locator()
+        goal, start = locator.locate(torch.stack([to_float(task.goal_image),
+                                                  to_float(task.start_image)])).xy.numpy()
+        cost = cls(table, goal, behind, height, locator=locator)
+        cost.update(start)
         return cost
 
     def see(self, frame: torch.Tensor, grip: np.ndarray) -> None:
         """:meth:`update` from the latest frame ((3, H, W) in [0, 1]); a frame in which the arm
-        hides most of the block (:data:`MIN_BLOCK_MASS`, scaled with the frame's area) changes
-        nothing: the last block position and pushing state stay."""
-        block, mass = block_pixels(frame.float())
-        if float(mass) >= MIN_BLOCK_MASS * frame.shape[-2] * frame.shape[-1] / 64 ** 2:
-            self.update(block.numpy(), grip)
+        hides most of the block (the locator does not see it) changes nothing: the last block
+        position and pushing state stay."""
+        block = self.locator.locate(frame)
+        if bool(block.visible):
+            self.update(block.xy.numpy(), grip)
 
     def update(self, block_pixel, grip: np.ndarray | None = None) -> None:
         """Place the block (its centroid now, (2,) pixels) and the target; ``grip``: (3,) the
@@ -270,5 +258,4 @@ class ReachCost:
                 + self.keep_out * (np.clip(depth, 0.0, None) * low).sum(-1))
 
 
-__all__ = ["ReachCost", "TableMap", "apply_homography", "block_pixels", "fit_homography",
-           "pushes"]
+__all__ = ["ReachCost", "TableMap", "apply_homography", "fit_homography", "pushes"]
