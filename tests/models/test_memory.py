@@ -87,7 +87,7 @@ def test_svg_with_a_memory_trains_rolls_out_and_round_trips_through_a_state_dict
     out = model(x[:2], cond[:2], 2, 1e-4)
     out.loss.backward()
     assert out.pred.shape == (2, 5, 3, 64, 64)
-    assert model.retrieval_logits.weight.grad.abs().sum() > 0  # the memory frames are read
+    assert model.head.logits.weight.grad.abs().sum() > 0  # the memory frames are read
     model.eval()
     fresh = _svg()  # an empty memory: the checkpoint's frames size it
     load_model_state(fresh, model.state_dict(), "ckpt")
