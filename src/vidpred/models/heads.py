@@ -9,14 +9,19 @@ copies from (``source``: the last context frame), into frames in [0, 1]:
   (1 - mask) * source, so static background is copied rather than redrawn;
 - :class:`WarpHead` (``warp``): the source is first resampled along a flow field the decoder
   also draws (:mod:`vidpred.models.warp`), so moved things keep their pixels;
-- :class:`MemoryCompositeHead` (``composite`` with a frame memory): a third source, the
-  training frame retrieved for the step (:mod:`vidpred.models.memory`), in a softmax-weighted
-  sum of source, drawn and retrieved frame.
+- :class:`MemoryCompositeHead` (``composite`` with a frame memory, ``retrieval_paste:
+  blend``): a third source, the training frame retrieved for the step
+  (:mod:`vidpred.models.memory`), in a softmax-weighted sum of source, drawn and retrieved frame;
+- :class:`ArmPasteHead` (``retrieval_paste: arm``): the retrieved frame's arm alone, cut out
+  by its mask, pasted over the source frame whose own arm is erased (the memory's empty scene
+  shows through), and the drawn frame composited over that.
 
 Heads compute in float32 (the decoder may run under bf16 autocast), so frames, losses and the
 float32 source agree in dtype.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -25,10 +30,38 @@ from .base import memory_format_of
 from .warp import warp
 
 
+@dataclass
+class StepExtras:
+    """What the decoder's steps read besides g_t and the skips, each None when the model has no
+    use for it: ``points`` (B, T', 2K, 4), the condition points of each step's target and source
+    frames (read by the decoder stages); ``retrieved`` (B, T', C, H, W) in [0, 1], each step's
+    memory frame; ``retrieved_mask`` (B, T', 1, H, W) in {0, 1}, that frame's arm, and
+    ``source_mask`` (B, T', 1, H, W), the arm of the frame the step composites over (the memory
+    frame nearest to it); ``scene`` (C, H, W), the memory's empty scene."""
+
+    points: Tensor | None = None
+    retrieved: Tensor | None = None
+    retrieved_mask: Tensor | None = None
+    source_mask: Tensor | None = None
+    scene: Tensor | None = None
+
+    def at(self, steps: slice) -> "StepExtras":
+        """The extras of steps ``steps`` (a slice of the time axis)."""
+        cut = [None if x is None else x[:, steps] for x in
+               (self.points, self.retrieved, self.retrieved_mask, self.source_mask)]
+        return StepExtras(*cut, self.scene)
+
+    def repeat(self, samples: int) -> "StepExtras":
+        """Each sequence's extras repeated for ``samples`` futures (see ``repeat_samples``)."""
+        rep = [None if x is None else x.repeat_interleave(samples, 0) for x in
+               (self.points, self.retrieved, self.retrieved_mask, self.source_mask)]
+        return StepExtras(*rep, self.scene)
+
+
 class OutputHead(nn.Module):
     """Base class. Shapes: raw (B, T', raw_channels, H, W) float, source (B, T', C, H, W) in
-    [0, 1], retrieved (B, T', C, H, W) in [0, 1] or None -> frames (B, T', C, H, W) float32 in
-    [0, 1]."""
+    [0, 1], ``extras`` (:class:`StepExtras`) of the same steps -> frames (B, T', C, H, W)
+    float32 in [0, 1]."""
 
     reads_memory = False
 
@@ -44,7 +77,7 @@ class OutputHead(nn.Module):
         """Adjust the decoder's last layer (and the condition points' last projection) at
         construction; nothing by default."""
 
-    def forward(self, raw: Tensor, source: Tensor, retrieved: Tensor | None = None) -> Tensor:
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
         raise NotImplementedError  # pragma: no cover - abstract
 
 
@@ -55,7 +88,7 @@ class SigmoidHead(OutputHead):
     def raw_channels(channels: int) -> int:
         return channels
 
-    def forward(self, raw: Tensor, source: Tensor, retrieved: Tensor | None = None) -> Tensor:
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
         return torch.sigmoid(raw.float())
 
 
@@ -66,7 +99,7 @@ class CompositeHead(OutputHead):
     def raw_channels(channels: int) -> int:
         return channels + 1
 
-    def forward(self, raw: Tensor, source: Tensor, retrieved: Tensor | None = None) -> Tensor:
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
         rgb, mask = torch.sigmoid(raw.float()).split([self.channels, 1], dim=2)
         return torch.lerp(source, rgb, mask)  # one pass forward and backward
 
@@ -92,10 +125,10 @@ class WarpHead(CompositeHead):
             if point_projection is not None:
                 point_projection[first:].zero_()
 
-    def forward(self, raw: Tensor, source: Tensor, retrieved: Tensor | None = None) -> Tensor:
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
         raw, flow = raw.float().split([self.channels + 1, 2], dim=2)
         warped = warp(source.flatten(0, 1), torch.tanh(flow).flatten(0, 1)).view_as(source)
-        return super().forward(raw, warped)
+        return super().forward(raw, warped, extras)
 
 
 class MemoryCompositeHead(OutputHead):
@@ -116,8 +149,8 @@ class MemoryCompositeHead(OutputHead):
     def raw_channels(channels: int) -> int:
         return channels + 2
 
-    def forward(self, raw: Tensor, source: Tensor, retrieved: Tensor | None = None) -> Tensor:
-        n = raw.shape[:2]
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
+        n, retrieved = raw.shape[:2], extras.retrieved
         seen = torch.cat([retrieved, source], 2).flatten(0, 1).contiguous(
             memory_format=memory_format_of(self.logits))
         raw = raw.float() + self.logits(seen).unflatten(0, n).float()
@@ -127,13 +160,33 @@ class MemoryCompositeHead(OutputHead):
         return w[:, :, :1] * source + w[:, :, 1:2] * rgb + w[:, :, 2:] * retrieved
 
 
+class ArmPasteHead(CompositeHead):
+    """A composite of layers: the source frame with its own arm erased (the empty scene where
+    the memory frame nearest to it shows the arm), the retrieved frame's arm pasted where its
+    mask is, then the drawn frame over both by the decoder's mask (what moved besides the arm:
+    a pushed block, what the arm uncovers). Only arm pixels come from another sequence's frame,
+    so its block cannot replace this clip's; the arm is drawn once, by the memory frame."""
+
+    reads_memory = True
+
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
+        scene = extras.scene.to(source.dtype)
+        erased = torch.lerp(source, scene.expand_as(source), extras.source_mask)
+        pasted = torch.lerp(erased, extras.retrieved, extras.retrieved_mask)
+        return super().forward(raw, pasted, extras)
+
+
 HEADS = {"sigmoid": SigmoidHead, "composite": CompositeHead, "warp": WarpHead}
+PASTES = ("blend", "arm")
 
 
-def head_class(output: str, memory: bool) -> type[OutputHead]:
-    """The head of ``model.output`` (with a frame memory: the memory's composite)."""
-    return MemoryCompositeHead if memory else HEADS[output]
+def head_class(output: str, memory: bool, paste: str = "blend") -> type[OutputHead]:
+    """The head of ``model.output``; with a frame memory, that of ``paste``: ``blend`` (the
+    3-source softmax) or ``arm`` (the retrieved arm pasted alone)."""
+    if memory:
+        return ArmPasteHead if paste == "arm" else MemoryCompositeHead
+    return HEADS[output]
 
 
-__all__ = ["OutputHead", "SigmoidHead", "CompositeHead", "WarpHead", "MemoryCompositeHead",
-           "HEADS", "head_class"]
+__all__ = ["StepExtras", "OutputHead", "SigmoidHead", "CompositeHead", "WarpHead",
+           "MemoryCompositeHead", "ArmPasteHead", "HEADS", "PASTES", "head_class"]

@@ -46,7 +46,7 @@ from .conditions import (
     embed_conditions,
     repeat_samples,
 )
-from .heads import HEADS, OutputHead, head_class
+from .heads import HEADS, PASTES, OutputHead, StepExtras, head_class
 from .memory import FrameMemory
 from .points import ConditionPoints
 from .recurrent import GaussianLSTM, LSTMPredictor
@@ -95,6 +95,10 @@ class SVGConfig(ModelConfig):
             the composite (:mod:`vidpred.models.memory`); for data filmed by one fixed camera.
             The frames travel in every checkpoint (64 x 64 x 3 bytes each; at most
             :data:`MEMORY_BYTES`). 0 = off.
+        retrieval_paste: how the retrieved frame enters the composite: ``blend`` (a softmax of
+            the context, drawn and retrieved frames per pixel) or ``arm`` (only the retrieved
+            frame's arm, cut out by its mask, pasted over the context frame whose own arm is
+            erased); see :mod:`vidpred.models.heads`.
     """
 
     name: ClassVar[str] = "svg"
@@ -115,6 +119,7 @@ class SVGConfig(ModelConfig):
     time_chunk: Annotated[int, AtLeast(0)] = 4
     cond_points: Annotated[int, AtLeast(0)] = 0
     retrieval: Annotated[int, AtLeast(0)] = 0
+    retrieval_paste: Annotated[str, OneOf(PASTES)] = "blend"
 
     def problems(self, data=None, world_size: int = 1) -> list[str]:
         """Ranges and choices, then combinations SVG cannot use, with ``data`` (a
@@ -132,6 +137,10 @@ class SVGConfig(ModelConfig):
                             f"model.output=composite, vector conditions of at least {self.retrieval} "
                             "entries, data.layout bair or bair_tfrecord and data.augment=none; set "
                             "model.retrieval=0")
+        if self.retrieval_paste != "blend" and not self.retrieval:
+            problems.append(f"model.retrieval_paste={self.retrieval_paste!r}: pastes from the frame "
+                            "memory, which model.retrieval=0 leaves out; set model.retrieval=3 or "
+                            "model.retrieval_paste=blend")
         if self.retrieval and world_size > 1:
             problems.append(f"model.retrieval={self.retrieval}: the frame memory trains in one "
                             "process (DistributedDataParallel would copy it every step); run "
@@ -146,25 +155,6 @@ class SVGConfig(ModelConfig):
 
     def build(self, image_hw: tuple[int, int]) -> "SVG":
         return SVG(self, image_hw=image_hw)
-
-
-@dataclass
-class StepExtras:
-    """What the decoder's steps read besides g_t and the skips, each None when the model has no
-    use for it: ``points`` (B, T', 2K, 4), the condition points of each step's target and source
-    frames (:meth:`SVG.step_points`), and ``retrieved`` (B, T', C, H, W), each step's memory
-    frame (:meth:`SVG.retrieve`)."""
-
-    points: Tensor | None = None
-    retrieved: Tensor | None = None
-
-    def at(self, steps: slice) -> "StepExtras":
-        """The extras of steps ``steps`` (a slice of the time axis)."""
-        return StepExtras(*(None if x is None else x[:, steps] for x in (self.points, self.retrieved)))
-
-    def repeat(self, samples: int) -> "StepExtras":
-        """Each sequence's extras repeated for ``samples`` futures (see ``repeat_samples``)."""
-        return StepExtras(repeat_samples(self.points, samples), repeat_samples(self.retrieved, samples))
 
 
 class SVG(VideoModel):
@@ -193,7 +183,7 @@ class SVG(VideoModel):
         self.config = cfg
         self.z_dim, self.cond_dim, self.channels = cfg.z_dim, cfg.cond_dim, cfg.channels
         self.cond_kind, self.time_chunk = cfg.cond_kind, cfg.time_chunk
-        head = head_class(cfg.output, cfg.retrieval > 0)
+        head = head_class(cfg.output, cfg.retrieval > 0, cfg.retrieval_paste)
         # the order of construction is the order weights are drawn in: kept, so a seed gives
         # the same initial weights as ever
         self.encoder, self.decoder = build_backbone(cfg.backbone, cfg.g_dim, cfg.width, cfg.channels,
@@ -208,7 +198,8 @@ class SVG(VideoModel):
         self.frame_predictor = LSTMPredictor(g + z + c, g, rnn, cfg.predictor_layers)
         self.points = ConditionPoints(cfg.cond_dim, cfg.cond_points, self.decoder.stage_channels) \
             if cfg.cond_points else None
-        self.memory = FrameMemory(cfg.retrieval, cfg.channels, image_hw) if cfg.retrieval else None
+        self.memory = FrameMemory(cfg.retrieval, cfg.channels, image_hw,
+                                  masked=cfg.retrieval_paste == "arm") if cfg.retrieval else None
         self.head: OutputHead = head(cfg.channels)
         self.head.init_decoder(self.decoder.merge[-1],
                                None if self.points is None else self.points.proj[-1])
@@ -252,10 +243,10 @@ class SVG(VideoModel):
             flat = extras.points.flatten(0, 1)
             maps = [self.points.maps(i, flat, (H >> (3 - i), W >> (3 - i))).unflatten(0, (B, T))
                     for i in range(len(self.decoder.stage_channels))]
-        return self._decode(g, terms, background, maps, extras.retrieved)
+        return self._decode(g, terms, background, maps, extras)
 
     def _decode(self, g: Tensor, terms: list[Tensor], background: Tensor,
-                maps: list[Tensor] | None, retrieved: Tensor | None) -> Tensor:
+                maps: list[Tensor] | None, extras: StepExtras) -> Tensor:
         k = self.time_chunk or g.shape[1]
         if g.shape[1] > k:
             S = background.shape[1]
@@ -264,18 +255,26 @@ class SVG(VideoModel):
             return torch.cat([self._decode(g[:, i:i + k], [t[:, min(i, S - 1):] for t in terms],
                                            background[:, min(i, S - 1):],
                                            None if parts is None else list(next(parts)),
-                                           None if retrieved is None else retrieved[:, i:i + k])
+                                           extras.at(slice(i, i + k)))
                               for i in range(0, g.shape[1], k)], 1)
         raw = self.decoder(g, terms, maps)
-        return self.head(raw, _skip_sources(background, raw.shape[1]), retrieved)
+        return self.head(raw, _skip_sources(background, raw.shape[1]), extras)
 
-    def retrieve(self, cond: Tensor | None, T: int) -> Tensor | None:
-        """Conditions (B, >= T, D) of a clip -> the nearest memory frame of each of its frames
-        1 .. T-1, the ones steps predict: (B, T-1, C, H, W) in [0, 1], the clip's own sequence
-        excluded in training; None without a frame memory."""
+    def retrieve(self, cond: Tensor | None, T: int, n_past: int) -> StepExtras:
+        """Conditions (B, >= T, D) of a clip -> what the frame memory gives its T-1 steps, the
+        clip's own sequence excluded in training: the nearest memory frame of each of frames
+        1 .. T-1, the ones steps predict (``retrieved``, (B, T-1, C, H, W) in [0, 1]), and for
+        the pasted arm its mask, the mask of the memory frame nearest to each step's source
+        frame (context frame min(i, n_past-1)) and the empty scene. Empty without a memory."""
         if self.memory is None:
-            return None
-        return self.memory.lookup(cond[:, 1:T], exclude_own=self.training)
+            return StepExtras()
+        index = self.memory.index(cond[:, 1:T], exclude_own=self.training)
+        retrieved = self.memory.frames[index].float().div_(255.0)
+        if not self.memory.masked:
+            return StepExtras(retrieved=retrieved)
+        context = self.memory.index(cond[:, :n_past], exclude_own=self.training)
+        return StepExtras(None, retrieved, self.memory.arm_masks(index),
+                          _skip_sources(self.memory.arm_masks(context), T - 1), self.memory.scene)
 
     def step_points(self, cond: Tensor | None, T: int, n_past: int) -> Tensor | None:
         """Per-frame condition vectors (B, >= T, D) -> condition points (B, T-1, 2K, 4) of the
@@ -288,7 +287,9 @@ class SVG(VideoModel):
 
     def step_extras(self, cond: Tensor | None, T: int, n_past: int) -> StepExtras:
         """The :class:`StepExtras` of a clip's T-1 steps."""
-        return StepExtras(self.step_points(cond, T, n_past), self.retrieve(cond, T))
+        extras = self.retrieve(cond, T, n_past)
+        extras.points = self.step_points(cond, T, n_past)
+        return extras
 
     def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
         """Per-frame conditions (B, T, D) or (B, T, C, H, W) -> step conditions c_t
@@ -472,4 +473,4 @@ def _skip_sources(x: Tensor, steps: int) -> Tensor:
     return last if S == 1 else torch.cat([x[:, :S - 1], last], 1)
 
 
-__all__ = ["SVG", "SVGConfig", "StepExtras", "PRIORS", "OUTPUTS", "MEMORY_BYTES"]
+__all__ = ["SVG", "SVGConfig", "StepExtras", "PRIORS", "OUTPUTS", "PASTES", "MEMORY_BYTES"]
