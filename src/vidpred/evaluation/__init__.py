@@ -1,0 +1,1 @@
+from .evaluate import evaluate, evaluate_checkpoint

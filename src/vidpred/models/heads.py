@@ -176,6 +176,22 @@ class ArmPasteHead(CompositeHead):
         return super().forward(raw, pasted, extras)
 
 
+class ArmPasteWarpHead(WarpHead):
+    """:class:`ArmPasteHead` whose arm-free source is first warped along the decoder's flow (as
+    :class:`WarpHead`), so a pushed block can move with its own pixels; the arm is pasted after
+    the warp, unmoved."""
+
+    reads_memory = True
+
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
+        scene = extras.scene.to(source.dtype)
+        erased = torch.lerp(source, scene.expand_as(source), extras.source_mask)
+        raw, flow = raw.float().split([self.channels + 1, 2], dim=2)
+        warped = warp(erased.flatten(0, 1), torch.tanh(flow).flatten(0, 1)).view_as(erased)
+        pasted = torch.lerp(warped, extras.retrieved, extras.retrieved_mask)
+        return CompositeHead.forward(self, raw, pasted, extras)
+
+
 HEADS = {"sigmoid": SigmoidHead, "composite": CompositeHead, "warp": WarpHead}
 PASTES = ("blend", "arm")
 
@@ -183,10 +199,13 @@ PASTES = ("blend", "arm")
 def head_class(output: str, memory: bool, paste: str = "blend") -> type[OutputHead]:
     """The head of ``model.output``; with a frame memory, that of ``paste``: ``blend`` (the
     3-source softmax) or ``arm`` (the retrieved arm pasted alone)."""
+    if memory and paste == "arm":
+        return ArmPasteWarpHead if output == "warp" else ArmPasteHead
     if memory:
-        return ArmPasteHead if paste == "arm" else MemoryCompositeHead
+        return MemoryCompositeHead
     return HEADS[output]
 
 
 __all__ = ["StepExtras", "OutputHead", "SigmoidHead", "CompositeHead", "WarpHead",
-           "MemoryCompositeHead", "ArmPasteHead", "HEADS", "PASTES", "head_class"]
+           "MemoryCompositeHead", "ArmPasteHead", "ArmPasteWarpHead", "HEADS", "PASTES",
+           "head_class"]

@@ -131,10 +131,11 @@ class SVGConfig(ModelConfig):
                             "with vector conditions (model.cond_kind=vector, model.cond_dim >= 1);"
                             " set model.cond_points=0")
         if self.retrieval and (not vector or self.cond_dim < self.retrieval
-                               or self.output != "composite" or (data is not None and (
+                               or self.output not in self._memory_outputs() or (data is not None and (
                                    data.layout not in MEMORY_LAYOUTS or data.augment != "none"))):
             problems.append(f"model.retrieval={self.retrieval}: the frame memory needs model.name=svg, "
-                            f"model.output=composite, vector conditions of at least {self.retrieval} "
+                            f"model.output {' or '.join(self._memory_outputs())}, vector "
+                            f"conditions of at least {self.retrieval} "
                             "entries, data.layout bair or bair_tfrecord and data.augment=none; set "
                             "model.retrieval=0")
         if self.retrieval_paste != "blend" and not self.retrieval:
@@ -152,6 +153,10 @@ class SVGConfig(ModelConfig):
                                 f"{data.image_width}: the {self.backbone} backbone needs height "
                                 "and width divisible by 16")
         return problems
+
+    def _memory_outputs(self) -> tuple[str, ...]:
+        """The outputs a frame memory composites with (the pasted arm also over a warp)."""
+        return ("composite", "warp") if self.retrieval_paste == "arm" else ("composite",)
 
     def build(self, image_hw: tuple[int, int]) -> "SVG":
         return SVG(self, image_hw=image_hw)
