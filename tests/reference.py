@@ -22,6 +22,7 @@ from torch import Tensor
 
 from vidpred.losses import gaussian_kl
 from vidpred.models.base import StepOutput, memory_format_of
+from vidpred.models.heads import SigmoidHead
 from vidpred.models.pose_cvae import PoseCVAE
 from vidpred.models.svg import SVG
 
@@ -72,11 +73,11 @@ def svg_reference_forward(model: SVG, frames: Tensor, cond: Tensor | None, n_pas
         z = _sample(mu_q, logvar_q, eps[:, t - 1:t])
         g, pred_state = model.frame_predictor(torch.cat([h[:, None], z, ct], -1), pred_state)
         raw = model.decoder.forward_concat(g[:, 0], skip)
-        if model.composite:
+        if isinstance(model.head, SigmoidHead):
+            x = torch.sigmoid(raw)
+        else:  # the plain composite (the heads with a flow or a memory have no reference loop)
             rgb, mask = torch.sigmoid(raw).split([model.channels, 1], dim=1)
             x = mask * rgb + (1 - mask) * background
-        else:
-            x = torch.sigmoid(raw)
         preds.append(x)
         mses.append((x - frames[:, t]).pow(2).mean())
         kls.append(gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).mean())

@@ -1,4 +1,6 @@
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -57,3 +59,29 @@ def test_corrupt_foreign_and_mismatched_checkpoints(tmp_path):
     state = load_checkpoint(tmp_path / "w8.ckpt")
     with pytest.raises(CheckpointError, match=r"(?s)do not fit this model.*encoder\.stages\.0\.0\.weight"):
         load_model_state(_model(width=4), state["model"], tmp_path / "w8.ckpt")
+
+
+LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy"
+
+
+@pytest.mark.parametrize("name", ["memory", "action_free", "pose"])
+def test_checkpoints_written_before_the_model_families_owned_their_configs_score_the_same(name):
+    """Checkpoints written by vidpred before its model families had config sections of their
+    own (a flat model section of 25 keys; the frame memory's logits as ``retrieval_logits``):
+    a tiny SVG with condition points and a frame memory, a tiny action-free SVG and a tiny pose
+    CVAE (vector conditions), each evaluated then on the fixture's test split. They load and
+    score the same today (expected.json holds the figures the old code wrote)."""
+    import json
+
+    from vidpred.checkpoint import load_trained_model
+    from vidpred.data import make_dataset
+    from vidpred.evaluation.evaluate import evaluate
+
+    want = json.loads((LEGACY / "expected.json").read_text())["expected"][name]
+    model, cfg, _ = load_trained_model(LEGACY / f"{name}.ckpt")
+    data = make_dataset(LEGACY / "data", cfg.data.layout, "test", 6, train=False,
+                        image_size=cfg.data.image_size, progress=False)
+    m = evaluate(model, data, 2, 4, samples=3, gifs=0, progress=False)
+    assert m.best.psnr_per_frame == pytest.approx(want["psnr_per_frame"], abs=2e-4)
+    assert m.best.ssim_per_frame == pytest.approx(want["ssim_per_frame"], abs=2e-5)
+    assert m.sample_mean.psnr_per_frame == pytest.approx(want["sample_mean_psnr"], abs=2e-4)

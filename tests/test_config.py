@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -60,14 +61,13 @@ def test_shipped_configs_are_reachable_by_name_and_from_the_repository_root():
     ("data.n_past=0", r"data.n_past=0: must be >= 1"),
     ("train.lr=nan", r"train.lr=nan: must be > 0"),
     ("data.image_size=60", r"needs height and width divisible by 16"),
-    ("model.output=composite_first", r"model svg offers sigmoid, composite"),
+    ("model.output=composite_first", r"model.output='composite_first': choose one of sigmoid, composite, warp"),
     ("model.cond_dim=3", r"the bair layout gives vector conditions of size 7"),
     ("train.precision=fp16", r"train.precision='fp16': choose one of auto, bf16, float32"),
     ("model.cond_points=-1", r"model.cond_points=-1: must be >= 0"),
     ("data.random_action_share=1.5", r"data.random_action_share=1.5: must be in \[0, 1\]"),
-    ("model.appearance_heads=2", r"model.appearance_heads=2: the appearance code is the pose CVAE's"),
-    ("model.first_label=true", r"model.first_label=true: only the pose CVAE's composite over the"),
     ("data.augment=flip", r"data.augment='flip': bair conditions are vectors"),
+    ("train.block_weight=-1", r"train.block_weight=-1.0: must be >= 0"),
 ])
 def test_every_bad_value_is_one_line_naming_the_key(item, message):
     cfg = Config().apply_overrides([item])
@@ -104,30 +104,57 @@ def test_all_problems_are_listed_at_once_and_the_global_batch_must_split():
         assert config_problems(Config.load(path)) == [], path.name
 
 
-def test_block_weight_and_block_colours_are_checked():
-    cfg = Config().apply_overrides(["model.name=pose_cvae", "model.block_weight=5",
-                                    "data.block_colours=blue", "model.cond_kind=image",
-                                    "model.cond_dim=3", "data.layout=dance"])
-    problems = config_problems(cfg)
-    assert any(p.startswith("model.block_weight=5.0") for p in problems), problems
-    assert any(p.startswith("data.block_colours='blue'") for p in problems), problems
-    assert config_problems(Config().apply_overrides(["model.block_weight=-1"])) == [
-        "model.block_weight=-1.0: must be >= 0"]
+def test_each_model_family_owns_its_keys_and_defaults():
+    """A key of the other family is an error naming the family that has it; switching the
+    family starts from that family's own defaults (image conditions, sigmoid output)."""
+    with pytest.raises(ConfigError, match=r"unknown key 'model.appearance_heads' \(a key of "
+                                          r"model pose_cvae, not of svg; set model.name first\)"):
+        Config().apply_overrides(["model.appearance_heads=2"])
+    with pytest.raises(ConfigError, match=r"unknown key 'model.width' \(a key of model svg"):
+        Config().apply_overrides(["model.name=pose_cvae", "model.width=8"])
+    with pytest.raises(ConfigError, match=r"model.name='vae': choose one of svg, pose_cvae"):
+        Config().apply_overrides(["model.name=vae"])
+    cfg = Config().apply_overrides(["model.width=8", "model.name=pose_cvae"])
+    m = cfg.model
+    assert (m.name, m.cond_kind, m.cond_dim, m.output, m.time_chunk) == ("pose_cvae", "image", 3,
+                                                                          "sigmoid", 0)
+    assert cfg.to_dict()["model"] == {"name": "pose_cvae", **dataclasses.asdict(m)}
+    assert "width" not in cfg.to_dict()["model"]
+    problems = config_problems(Config().apply_overrides(
+        ["model.name=pose_cvae", "model.first_label=true", "data.layout=dance"]))
+    assert problems == ["model.first_label=true: only the pose CVAE's composite over the first "
+                        "frame reads it (model.output=composite_first); set model.first_label=false"]
 
 
-def test_model_defaults_are_the_config_defaults():
-    """One source of defaults: the constructors' keyword defaults equal the config's."""
-    import inspect
+def test_block_weight_is_a_loss_setting_and_old_configs_name_it_under_model(tmp_path):
+    assert Config().apply_overrides(["model.block_weight=5"]).train.block_weight == 5.0
+    (tmp_path / "old.yaml").write_text("model:\n  name: svg\n  block_weight: 20\n")
+    assert Config.load(tmp_path / "old.yaml").train.block_weight == 20.0
+    assert config_problems(Config().apply_overrides(["data.block_colours=blue"])) == [
+        "data.block_colours='blue': choose one of any, red"]
 
-    from vidpred.config import ModelConfig
-    from vidpred.models import SVG, PoseCVAE
-    from vidpred.models.factory import model_fields
 
-    m = ModelConfig()
-    for cls, name in ((SVG, "svg"), (PoseCVAE, "pose_cvae")):
-        params = inspect.signature(cls).parameters
-        own = [k for k in model_fields(name) if not (cls is PoseCVAE and k in ("cond_kind", "cond_dim", "output", "time_chunk"))]
-        assert {k: params[k].default for k in own} == {k: getattr(m, k) for k in own}, name
+def test_flat_configs_written_before_the_families_owned_their_sections_still_load(tmp_path):
+    """A run's config.yaml (and every checkpoint) held all 25 keys of both families in one flat
+    model section: the other family's keys are dropped at their old defaults (any value when
+    the dict comes from a checkpoint, whose model never read them); a changed one is an error."""
+    import yaml
+
+    flat = {"name": "pose_cvae", "backbone": "dcgan64", "width": 16, "g_dim": 128, "z_dim": 16,
+            "rnn_size": 256, "predictor_layers": 2, "posterior_layers": 1, "prior_layers": 1,
+            "prior": "learned", "cond_kind": "image", "cond_dim": 3, "cond_embed": 32,
+            "output": "composite_first", "channels": 3, "frame_channels": 24, "label_channels": 8,
+            "z_channels": 4, "fusion_channels": 32, "time_chunk": 4, "cond_points": 0,
+            "block_weight": 0.0, "retrieval": 0, "appearance_heads": 4, "first_label": True}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"model": flat, "data": {"layout": "dance"}}))
+    cfg = Config.load(tmp_path / "config.yaml")
+    assert cfg.model.name == "pose_cvae" and cfg.model.frame_channels == 24
+    assert cfg.model.appearance_heads == 4 and cfg.model.time_chunk == 4
+    assert config_problems(cfg) == []
+    changed = {**flat, "width": 64}
+    with pytest.raises(ConfigError, match=r"unknown key 'model.width' \(a key of model svg"):
+        Config.from_dict({"model": changed})
+    assert Config.from_dict({"model": changed}, legacy=True).model.frame_channels == 24
 
 
 def test_shipped_dance_configs():

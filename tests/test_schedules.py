@@ -52,3 +52,28 @@ def test_invalid_teacher_forcing_is_rejected():
         TeacherForcing(start=0.5, floor=0.6)
     with pytest.raises(ValueError, match="tfr_start"):
         TeacherForcing(start=1.5)
+
+
+def test_schedule_step_follows_the_larger_of_the_iteration_and_time_shares():
+    from vidpred.config import TrainConfig
+    from vidpred.schedules import schedule_step
+
+    t = TrainConfig(iterations=1000, max_minutes=10.0)
+    assert schedule_step(100, 0.0, t) == 100
+    assert schedule_step(100, 300.0, t) == 500  # half the time: half the schedule
+    assert schedule_step(100, 900.0, t) == 1000  # capped at the run's end
+    t.max_minutes = 0.0
+    assert schedule_step(100, 900.0, t) == 100  # no limit: the iteration
+
+
+def test_schedules_read_a_runs_training_settings():
+    from vidpred.config import TrainConfig
+    from vidpred.schedules import Schedules
+
+    t = TrainConfig(iterations=100, iters_per_epoch=10, beta=1e-3, kl_anneal="monotonic",
+                    kl_anneal_ratio=0.5, tfr_start=1.0, tfr_decay_start=2, tfr_decay_step=0.25,
+                    lr=1e-3, lr_schedule="constant")
+    s = Schedules(t)
+    assert s.at(0) == (0.0, 1.0, 1e-3)
+    beta, tfr, lr = s.at(25)  # half way up the KL ramp, epoch 2: the first decayed one
+    assert beta == pytest.approx(0.5e-3) and tfr == 0.75 and lr == 1e-3

@@ -86,7 +86,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a vidpred checkpoint (no '{FORMAT}' marker)")
-    state["config"] = Config.from_dict(json.loads(state["config"]), source=f"{path} (config)")
+    state["config"] = Config.from_dict(json.loads(state["config"]), source=f"{path} (config)",
+                                       legacy=True)
     return state
 
 

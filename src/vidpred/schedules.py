@@ -159,3 +159,36 @@ class LearningRate:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LearningRate":
         return cls(**d)
+
+
+class Schedules:
+    """beta (KL annealing, per iteration), teacher-forcing ratio (per epoch of
+    ``train.iters_per_epoch`` steps) and learning rate (per iteration) of a run's training
+    settings (a :class:`vidpred.config.TrainConfig`); all pure functions of the schedule step
+    (:func:`schedule_step`)."""
+
+    def __init__(self, t):
+        self.beta = KLAnnealing(t.kl_anneal, t.iterations, t.kl_anneal_cycles, t.kl_anneal_ratio,
+                                t.beta)
+        self.tfr = TeacherForcing(t.tfr_start, t.tfr_decay_start, t.tfr_decay_step, t.tfr_floor)
+        self.lr = LearningRate(t.lr_schedule, t.lr, t.iterations)
+        self.iters_per_epoch = t.iters_per_epoch
+
+    def at(self, step: int) -> tuple[float, float, float]:
+        """(beta, teacher-forcing ratio, learning rate) at a schedule step."""
+        return self.beta(step), self.tfr(step // self.iters_per_epoch), self.lr(step)
+
+
+def schedule_step(iteration: int, seconds: float, t) -> int:
+    """The step the schedules (KL annealing, learning rate, and the teacher-forcing ratio at
+    epoch ``step // train.iters_per_epoch``) are read at.
+
+    Without a time limit it is the iteration. With ``train.max_minutes`` it is the larger of the
+    iteration and the same fraction of ``train.iterations`` as ``seconds`` is of the limit, so a
+    run that stops on time has still annealed its learning rate, beta and teacher forcing to
+    their ends; on a faster machine the same run trains more iterations. ``t``: the run's
+    :class:`vidpred.config.TrainConfig`.
+    """
+    if t.max_minutes <= 0:
+        return iteration
+    return max(iteration, min(t.iterations, int(seconds / (60.0 * t.max_minutes) * t.iterations)))

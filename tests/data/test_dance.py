@@ -130,7 +130,7 @@ def test_test_sequences_without_ground_truth_are_refused_as_a_batch(tmp_path):
 
 def test_badly_named_and_duplicate_files_are_problems_naming_them(tmp_path):
     root = _clean_dance(tmp_path / "d")
-    train_img, train_label = root / "train" / "train_img", root / "train" / "train_label"
+    train_img = root / "train" / "train_img"
     _png(train_img / "img_3.png")                                         # not a frame name
     _png(train_img / "3.png")                                             # frame3.png's number
     lines = check_dance(root)

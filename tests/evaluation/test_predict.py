@@ -92,7 +92,7 @@ def test_predict_names_a_missing_label_folder(dance_run, tmp_path, capsys):
 def test_svg_trains_on_dance_labels(dance_root, tmp_path):
     """One code path for both condition kinds: SVG with image conditions on the dance layout."""
     cfg = tiny_dance_config(dance_root)
-    cfg.apply_overrides(["model.name=svg", "model.output=composite", "model.width=4",
+    cfg.apply_overrides(["model.name=svg", "model.cond_kind=image", "model.cond_dim=3", "model.output=composite", "model.width=4",
                          "model.g_dim=16", "model.z_dim=4", "model.rnn_size=16",
                          "model.cond_embed=8", "data.n_past=2", "data.n_future=6"])
     result = train(cfg, tmp_path / "svg", progress=False, log=lambda *a: None)

@@ -87,7 +87,7 @@ def test_svg_with_a_memory_trains_rolls_out_and_round_trips_through_a_state_dict
     out = model(x[:2], cond[:2], 2, 1e-4)
     out.loss.backward()
     assert out.pred.shape == (2, 5, 3, 64, 64)
-    assert model.retrieval_logits.weight.grad.abs().sum() > 0  # the memory frames are read
+    assert model.head.logits.weight.grad.abs().sum() > 0  # the memory frames are read
     model.eval()
     fresh = _svg()  # an empty memory: the checkpoint's frames size it
     load_model_state(fresh, model.state_dict(), "ckpt")
@@ -132,8 +132,72 @@ def test_training_fills_the_memory_from_the_training_split_and_the_checkpoint_ca
     # a test clip's frames come from the training split, found by end-effector position
     test = make_dataset(push_root, "bair", "test", 6, train=False)
     _, cond = test.batch([0])
-    got = model.retrieve(cond, 6)  # frames 1..5, the ones a step predicts
+    got = model.retrieve(cond, 6, 2).retrieved  # frames 1..5, the ones a step predicts
     keys = split.seqs.cond[..., 4:].reshape(-1, 3)
     nearest = (keys[None] - cond[0, 1:, None, 4:]).norm(dim=-1).argmin(1)
     assert got.shape == (1, 5, 3, 64, 64)
     assert torch.equal(got[0], split.seqs.frames.flatten(0, 1)[nearest].float() / 255)
+
+
+def test_a_masked_memory_keeps_arm_masks_and_the_empty_scene():
+    """The scene is the per-pixel median of the frames where no arm covers the pixel; without a
+    segmentation the masks are estimated as what differs from the scene."""
+    N, L = 6, 4
+    frames = torch.full((N, L, 3, 8, 8), 200, dtype=torch.uint8)   # a grey table
+    masks = torch.zeros(N, L, 8, 8, dtype=torch.bool)
+    for n in range(N):
+        for t in range(L):
+            c = (n + t) % 6
+            frames[n, t, :, 2:4, c:c + 2] = 30                       # a dark arm that moves
+            masks[n, t, 2:4, c:c + 2] = True
+    cond = torch.randn(N, L, 7)
+    mem = FrameMemory(3, 3, (8, 8), masked=True)
+    mem.fill(frames, cond, masks)
+    assert torch.allclose(mem.scene, torch.full((3, 8, 8), 200 / 255))
+    idx = mem.index(cond[:2, :2])
+    assert torch.equal(mem.arm_masks(idx)[:, :, 0].bool(), masks[:2, :2])
+    estimated = FrameMemory(3, 3, (8, 8), masked=True)
+    estimated.fill(frames, cond)   # no segmentation: what differs from the scene, grown by 1 px
+    got = estimated.masks[:, 0].bool().unflatten(0, (N, L))
+    assert (got >= masks).all() and got.sum() < 4 * masks.sum()
+
+
+def test_the_arm_paste_composite_takes_only_the_arm_from_the_memory_frame():
+    """With the decoder's own mask shut, the frame is the source with its arm erased (the scene
+    there) and the retrieved frame's arm pasted: another sequence's block never shows."""
+    from vidpred.models.heads import ArmPasteHead, StepExtras
+
+    head = ArmPasteHead(3)
+    source = torch.full((1, 1, 3, 8, 8), 0.5)
+    source[..., 0:2, 0:2] = 0.1                       # the context frame's arm
+    source[..., 6:8, 6:8] = 0.9                       # its block
+    retrieved = torch.full((1, 1, 3, 8, 8), 0.5)
+    retrieved[..., 3:5, 3:5] = 0.1                    # the memory frame's arm, elsewhere
+    retrieved[..., 6:8, 0:2] = 0.7                    # and another sequence's block
+    arm, old_arm = torch.zeros(1, 1, 1, 8, 8), torch.zeros(1, 1, 1, 8, 8)
+    arm[..., 3:5, 3:5], old_arm[..., 0:2, 0:2] = 1, 1
+    scene = torch.full((3, 8, 8), 0.5)
+    raw = torch.zeros(1, 1, 4, 8, 8)
+    raw[:, :, 3] = -30.0                              # the decoder's mask: copy everywhere
+    out = head(raw, source, StepExtras(None, retrieved, arm, old_arm, scene))
+    want = torch.full((1, 1, 3, 8, 8), 0.5)
+    want[..., 3:5, 3:5], want[..., 6:8, 6:8] = 0.1, 0.9
+    assert torch.allclose(out, want, atol=1e-6)
+
+
+def test_svg_with_a_masked_memory_trains_and_round_trips():
+    _, cond = _sequences(N=3, L=6)
+    torch.manual_seed(0)
+    model = SVG(width=4, g_dim=16, z_dim=4, rnn_size=32, cond_dim=7, retrieval=3,
+                retrieval_paste="arm")
+    x = torch.rand(3, 6, 3, 64, 64)
+    model.memory.fill(x.mul(255).to(torch.uint8), cond)
+    out = model(x, cond, 2, beta=1e-4)
+    out.loss.backward()
+    assert torch.isfinite(out.loss) and out.pred.shape == (3, 5, 3, 64, 64)
+    fresh = SVG(width=4, g_dim=16, z_dim=4, rnn_size=32, cond_dim=7, retrieval=3,
+                retrieval_paste="arm")
+    load_model_state(fresh, model.state_dict(), "x.ckpt")
+    assert torch.equal(fresh.memory.masks, model.memory.masks)
+    assert torch.equal(fresh.memory.scene, model.memory.scene)
+    assert model.eval().rollout(x[:, :2], cond, 4, samples=2).shape == (3, 2, 4, 3, 64, 64)

@@ -100,5 +100,5 @@ def test_the_loss_reaches_the_points_mlp_and_every_projection():
 
 @pytest.mark.parametrize("kw", [dict(cond_kind="image", cond_dim=3), dict(cond_dim=0)])
 def test_points_need_vector_conditions(kw):
-    with pytest.raises(ValueError, match="cond_points needs vector conditions"):
+    with pytest.raises(ValueError, match=r"model.cond_points=3: condition points need .*vector conditions"):
         SVG(width=4, g_dim=16, z_dim=4, rnn_size=32, cond_points=3, **kw)

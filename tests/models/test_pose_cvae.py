@@ -133,9 +133,9 @@ def test_appearance_code_carries_the_first_frame_to_every_pixel():
         assert (a[far] - b[far]).abs().max().item() > 1e-6 if reaches else torch.equal(a[far], b[far])
         roll = model.rollout(frames[:, :1], labels, 2, samples=2)
         assert roll.shape == (B, 2, 2, 3, H, W)
-    with pytest.raises(ValueError, match="appearance_heads"):
+    with pytest.raises(ValueError, match=r"model.appearance_heads=-1: must be >= 0"):
         _small(appearance_heads=-1)
-    with pytest.raises(ValueError, match="first_label .* needs output='composite_first'"):
+    with pytest.raises(ValueError, match=r"model.first_label=true: only the pose CVAE's composite over the first frame"):
         _small(output="composite", first_label=True)
 
 

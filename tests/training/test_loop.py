@@ -164,17 +164,6 @@ def test_train_step_is_one_optimisation_step_and_refuses_a_non_finite_loss():
     assert all(torch.equal(a, b) for a, b in zip(after, model.parameters()))  # untouched
 
 
-def test_schedule_step_follows_the_larger_of_the_iteration_and_time_shares():
-    from vidpred.training.loop import schedule_step
-
-    cfg = synthetic_config(iterations=1000, max_minutes=10.0)
-    assert schedule_step(100, 0.0, cfg) == 100
-    assert schedule_step(100, 300.0, cfg) == 500  # half the time: half the schedule
-    assert schedule_step(100, 900.0, cfg) == 1000  # capped at the run's end
-    cfg.train.max_minutes = 0.0
-    assert schedule_step(100, 900.0, cfg) == 100  # no limit: the iteration
-
-
 def test_a_time_limit_stops_training_validated_and_checkpointed(tmp_path, monkeypatch):
     import itertools
 
@@ -195,3 +184,24 @@ def test_a_time_limit_stops_training_validated_and_checkpointed(tmp_path, monkey
     # and so did teacher forcing: its epochs are the schedule's, not the iteration's (all 0)
     assert {r["epoch"] for r in iters} == {0}
     assert iters[0]["tfr"] == 1.0 and iters[-1]["tfr"] == 0.0
+
+
+def test_block_weight_changes_the_step_loss_not_the_logged_mse():
+    """With a red block in the clip, ``train.block_weight`` raises the step's loss by weighing
+    the block's pixels, while the MSE the step logs (and validation reads) stays the plain one."""
+    from vidpred.models import SVG
+    from vidpred.training.step import make_optimizer, train_step
+
+    g = torch.Generator().manual_seed(0)
+    x, c = torch.rand(3, 7, 3, 64, 64, generator=g), torch.randn(3, 7, 7, generator=g)
+    x[:, :, 0, 4:10, 4:10], x[:, :, 1:, 4:10, 4:10] = 1.0, 0.1  # a red block in every frame
+    figs = []
+    for weight in (0.0, 20.0):
+        torch.manual_seed(0)
+        model = SVG(width=4, g_dim=16, z_dim=4, rnn_size=32, cond_dim=7).eval()
+        torch.manual_seed(1)
+        figs.append(train_step(model, make_optimizer(model.parameters(), 1e-3), x, c, 2, 0.0,
+                               block_weight=weight))
+    plain, weighted = figs
+    assert plain.mse == weighted.mse
+    assert weighted.loss > plain.loss * 1.01

@@ -1,13 +1,39 @@
-"""What every vidpred model shares: the training-step output and rollouts built from a
-step-by-step generator, so a short evaluation rollout and a 630-frame streamed one are the same
-code."""
+"""What every vidpred model shares: its family's config section, the training-step output and
+rollouts built from a step-by-step generator, so a short evaluation rollout and a 630-frame
+streamed one are the same code."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
+
+
+@dataclass
+class ModelConfig:
+    """Base of a model family's settings, the ``model`` section of a run config (nanoGPT's
+    ``GPTConfig`` beside ``GPT``): each family's dataclass (:class:`vidpred.models.svg.SVGConfig`,
+    :class:`vidpred.models.pose_cvae.PoseCVAEConfig`) is the one home of its fields, their
+    defaults and checks, and builds its model.
+
+    Every family has the fields ``channels``, ``cond_kind``, ``cond_dim``, ``output`` and
+    ``time_chunk``, which the run config checks against the data (conditions a layout gives,
+    colour augmentation).
+    """
+
+    name: ClassVar[str] = ""
+
+    def problems(self, data=None, world_size: int = 1) -> list[str]:  # pragma: no cover
+        """Every problem with the values, one line each naming the key; with ``data`` (a
+        :class:`vidpred.config.DataConfig`) also what that data cannot give; ``world_size``:
+        processes under torchrun."""
+        raise NotImplementedError
+
+    def build(self, image_hw: tuple[int, int]) -> "VideoModel":  # pragma: no cover - abstract
+        """The model, for frames of ``image_hw`` (H, W) pixels."""
+        raise NotImplementedError
 
 
 @dataclass

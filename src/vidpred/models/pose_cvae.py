@@ -48,14 +48,18 @@ and read by the same label encoder.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from ..fields import AtLeast, OneOf, section_problems
 from ..losses import frame_mse, gaussian_kl, reparameterize
-from .base import StepOutput, VideoModel, memory_format_of
-from .conditions import check_cond_kind, check_conditions, repeat_samples, vector_to_map
+from .base import ModelConfig, StepOutput, VideoModel, memory_format_of
+from .conditions import COND_KINDS, check_conditions, repeat_samples, vector_to_map
 
 OUTPUTS = ("sigmoid", "composite", "composite_first")
 
@@ -103,72 +107,98 @@ def _ladder(cin: int, widths: list[int], cout: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class PoseCVAE(VideoModel):
-    """The pose-conditioned CVAE (see module doc).
+@dataclass
+class PoseCVAEConfig(ModelConfig):
+    """The pose CVAE's settings: the ``model`` section of a run config with
+    ``name: pose_cvae``.
 
-    Args:
-        frame_channels: F, RGB encoder output channels (template 128).
-        label_channels: L, label encoder output channels (template 32).
-        z_channels: N, latent channels per pixel (template 12).
-        fusion_channels: D, decoder-fusion output channels (template 192).
+    Attributes:
+        frame_channels, label_channels, z_channels, fusion_channels: F, L, N, D (the course
+            template's 128, 32, 12, 192): RGB encoder output, label encoder output, latent
+            channels per pixel, decoder-fusion output.
         cond_kind: ``image`` (labels (B, T, cond_dim, H, W)) or ``vector`` ((B, T, cond_dim)).
-        cond_dim: label image channels or condition vector size.
-        output: ``sigmoid``, ``composite`` or ``composite_first`` (see module doc).
+        cond_dim: label image channels or condition vector size (>= 1).
+        output: ``sigmoid``, ``composite`` or ``composite_first`` (see the module doc).
         channels: frame channels.
-        time_chunk: time steps per network call (0 = all); in training, BatchNorm statistics are
-            per chunk (see :class:`vidpred.config.ModelConfig`).
+        time_chunk: time steps per network call (0 = all); in training, BatchNorm statistics
+            are per chunk.
         appearance_heads: K, attention maps of the first frame's appearance code (0 = none; see
             the module doc).
         first_label: ``composite_first`` only: the first frame's label features enter the
             decoder fusion too (see the module doc).
-
-    Raises:
-        ValueError: unknown output or condition kind, cond_dim < 1, negative time_chunk or
-            appearance_heads, first_label without composite_first.
     """
 
-    def __init__(self, *, frame_channels: int = 128, label_channels: int = 32, z_channels: int = 12,
-                 fusion_channels: int = 192, cond_kind: str = "image", cond_dim: int = 3,
-                 output: str = "sigmoid", channels: int = 3, time_chunk: int = 0,
-                 appearance_heads: int = 0, first_label: bool = False):
+    name: ClassVar[str] = "pose_cvae"
+    frame_channels: Annotated[int, AtLeast(1)] = 128
+    label_channels: Annotated[int, AtLeast(1)] = 32
+    z_channels: Annotated[int, AtLeast(1)] = 12
+    fusion_channels: Annotated[int, AtLeast(1)] = 192
+    cond_kind: Annotated[str, OneOf(COND_KINDS)] = "image"
+    cond_dim: Annotated[int, AtLeast(1)] = 3
+    output: Annotated[str, OneOf(OUTPUTS)] = "sigmoid"
+    channels: Annotated[int, AtLeast(1)] = 3
+    time_chunk: Annotated[int, AtLeast(0)] = 0
+    appearance_heads: Annotated[int, AtLeast(0)] = 0
+    first_label: bool = False
+
+    def problems(self, data=None, world_size: int = 1) -> list[str]:
+        """Ranges and choices, and ``first_label`` without ``composite_first``."""
+        problems = section_problems(self, "model")
+        if self.first_label and self.output != "composite_first":
+            problems.append("model.first_label=true: only the pose CVAE's composite over the first "
+                            "frame reads it (model.output=composite_first); set "
+                            "model.first_label=false")
+        return problems
+
+    def build(self, image_hw: tuple[int, int]) -> "PoseCVAE":
+        return PoseCVAE(self)
+
+
+class PoseCVAE(VideoModel):
+    """The pose-conditioned CVAE (see module doc).
+
+    Args:
+        config: the model's :class:`PoseCVAEConfig` (default: its defaults); keyword
+            ``overrides`` replace its fields (``PoseCVAE(frame_channels=8, output="composite")``).
+        image_hw: unused (every network is stride 1); accepted as every model family takes it.
+
+    Raises:
+        ValueError: values or combinations :meth:`PoseCVAEConfig.problems` lists (all of them).
+    """
+
+    def __init__(self, config: PoseCVAEConfig | None = None, *,
+                 image_hw: tuple[int, int] | None = None, **overrides):
         super().__init__()
-        check_cond_kind(cond_kind)
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-        if cond_dim < 1:
-            raise ValueError("the pose CVAE needs conditions (model.cond_dim >= 1)")
-        if time_chunk < 0:
-            raise ValueError(f"time_chunk must be >= 0, got {time_chunk}")
-        if appearance_heads < 0:
-            raise ValueError(f"appearance_heads must be >= 0, got {appearance_heads}")
-        if first_label and output != "composite_first":
-            raise ValueError("first_label tells the composite over the first frame where to paint "
-                             f"over it: it needs output='composite_first', got {output!r}")
-        self.time_chunk = time_chunk
-        F, L, N, D = frame_channels, label_channels, z_channels, fusion_channels
-        self.cond_kind, self.cond_dim, self.channels, self.z_channels = cond_kind, cond_dim, channels, N
-        self.composite = output.startswith("composite")
-        self.anchor_first = output == "composite_first"
-        label_in = cond_dim if cond_kind == "image" else 2 * cond_dim
-        self.rgb_encoder = _ladder(channels, [max(F // 8, 4), max(F // 4, 4), max(F // 2, 4)], F)
+        cfg = dataclasses.replace(config or PoseCVAEConfig(), **overrides)
+        problems = cfg.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.config = cfg
+        self.time_chunk = cfg.time_chunk
+        F, L, N, D = cfg.frame_channels, cfg.label_channels, cfg.z_channels, cfg.fusion_channels
+        self.cond_kind, self.cond_dim, self.channels, self.z_channels = cfg.cond_kind, cfg.cond_dim, cfg.channels, N
+        self.composite = cfg.output.startswith("composite")
+        self.anchor_first = cfg.output == "composite_first"
+        label_in = cfg.cond_dim if cfg.cond_kind == "image" else 2 * cfg.cond_dim
+        self.rgb_encoder = _ladder(cfg.channels, [max(F // 8, 4), max(F // 4, 4), max(F // 2, 4)], F)
         self.label_encoder = _ladder(label_in, [max(L // 2, 4)], L)
         self.gaussian_predictor = nn.Sequential(ResidualBlock(F + L, max(F // 4, 8)),
                                                 DepthConvBlock(max(F // 4, 8), max(F // 4, 8)),
                                                 nn.Conv2d(max(F // 4, 8), 2 * N, 3, 1, 1))
-        self.first_label = first_label
-        fuse_in = F + L + N + (F if self.anchor_first else 0) + (L if first_label else 0)
+        self.first_label = cfg.first_label
+        fuse_in = F + L + N + (F if self.anchor_first else 0) + (L if cfg.first_label else 0)
         self.decoder_fusion = nn.Sequential(DepthConvBlock(fuse_in, fuse_in),
                                             _ladder(fuse_in, [max(D // 4, 4), max(D // 2, 4)], D))
-        self.appearance_heads = appearance_heads
-        if appearance_heads:
-            self.appearance_attention = nn.Conv2d(F + (cond_dim if cond_kind == "image" else 0),
-                                                  appearance_heads, 1)
-            self.appearance_proj = nn.Linear(appearance_heads * F, fuse_in)
+        self.appearance_heads = cfg.appearance_heads
+        if cfg.appearance_heads:
+            self.appearance_attention = nn.Conv2d(F + (cfg.cond_dim if cfg.cond_kind == "image" else 0),
+                                                  cfg.appearance_heads, 1)
+            self.appearance_proj = nn.Linear(cfg.appearance_heads * F, fuse_in)
             nn.init.zeros_(self.appearance_proj.weight)
             nn.init.zeros_(self.appearance_proj.bias)
         self.generator = nn.Sequential(DepthConvBlock(D, D),
                                        _ladder(D, [max(D // 2, 4), max(D // 4, 4)],
-                                               channels + int(self.composite)))
+                                               cfg.channels + int(self.composite)))
 
     @property
     def conditional(self) -> bool:

@@ -26,132 +26,208 @@ with the MSE averaged over pixels and the KL summed over z and averaged over the
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 import torch
 from torch import Tensor
 
 from ..errors import ConfigError
-from ..losses import block_weighted_mse, frame_mse, gaussian_kl, reparameterize
-from .backbones import build_backbone
-from .base import StepOutput, VideoModel, memory_format_of
+from ..fields import AtLeast, OneOf, section_problems
+from ..losses import frame_mse, gaussian_kl, reparameterize
+from .backbones import BACKBONES, build_backbone
+from .base import ModelConfig, StepOutput, VideoModel, memory_format_of
 from .conditions import (
+    COND_KINDS,
     ImageToVector,
-    check_cond_kind,
     check_conditions,
     embed_conditions,
     repeat_samples,
 )
+from .heads import HEADS, PASTES, OutputHead, StepExtras, head_class
 from .memory import FrameMemory
 from .points import ConditionPoints
 from .recurrent import GaussianLSTM, LSTMPredictor
-from .warp import warp
+from .transport import BlockTransport
 
 PRIORS = ("learned", "fixed")
+OUTPUTS = tuple(HEADS)
 # the most frames a frame memory holds (the model, every checkpoint and the distances per step
 # grow with it): 4 GiB, about 350,000 frames of 64 x 64 RGB
 MEMORY_BYTES = 4 * 2**30
-OUTPUTS = ("sigmoid", "composite", "warp")
+# layouts whose frames are filmed by one fixed camera with the end effector in the conditions
+MEMORY_LAYOUTS = ("bair", "bair_tfrecord")
+# weight of the block transport's fit to the block's true positions (a Huber loss in pixels)
+# against the per-pixel MSE (about 1e-3 to 1e-2 per pixel)
+TRANSPORT_FIT = 1e-3
+
+
+@dataclass
+class SVGConfig(ModelConfig):
+    """SVG's settings: the ``model`` section of a run config with ``name: svg``.
+
+    Attributes:
+        backbone: ``dcgan64`` or ``vgg64`` frame encoder/decoder.
+        width: channels of the first backbone stage (64 in the paper; 16 is CPU-sized); later
+            stages use 2x, 4x, 8x.
+        g_dim: frame embedding size. z_dim: latent size per frame.
+        rnn_size: hidden units of every LSTM.
+        predictor_layers, posterior_layers, prior_layers: LSTM depths (paper: 2, 1, 1).
+        prior: ``learned`` (SVG-LP) or ``fixed`` N(0, I) (SVG-FP).
+        cond_kind: ``vector`` (actions/positions, (B, T, cond_dim)) or ``image`` (pose labels,
+            (B, T, cond_dim, H, W)).
+        cond_dim: size of the per-frame condition vector (7 for BAIR: action 4 + end effector 3;
+            0 for unconditional), or the label image's channels for ``image``.
+        cond_embed: the vector an image condition is embedded into.
+        output: ``sigmoid`` (the decoder draws the frame), ``composite`` (it also draws a mask
+            and the frame is mask * drawn + (1 - mask) * the last context frame) or ``warp``
+            (the composite over that frame warped by a flow the decoder also draws); see
+            :mod:`vidpred.models.heads`.
+        channels: image channels (3 for RGB, 1 for Moving MNIST).
+        time_chunk: time steps of a clip that go through the convolutional networks in one call
+            (0 = all at once). A speed setting with one side effect: in training, BatchNorm
+            statistics are those of each chunk (B x time_chunk frames); 1 gives SVG's per-step
+            statistics.
+        cond_points: with vector conditions, K > 0 draws each frame's condition as K learned
+            Gaussian blobs at every decoder stage (:mod:`vidpred.models.points`); 0 = SVG's
+            decoder, which reaches the condition only through g_t.
+        retrieval: on the BAIR layouts, k > 0 keeps the training split's frames in the model,
+            keyed by the last k entries of their condition vectors (3: the end-effector
+            position), and gives every frame to predict the nearest one as a third source of
+            the composite (:mod:`vidpred.models.memory`); for data filmed by one fixed camera.
+            The frames travel in every checkpoint (64 x 64 x 3 bytes each; at most
+            :data:`MEMORY_BYTES`). 0 = off.
+        retrieval_paste: how the retrieved frame enters the composite: ``blend`` (a softmax of
+            the context, drawn and retrieved frames per pixel) or ``arm`` (only the retrieved
+            frame's arm, cut out by its mask, pasted over the context frame whose own arm is
+            erased); see :mod:`vidpred.models.heads`.
+        block_transport: with the pasted arm, the block of the context frame (found by its
+            colour) is a layer of its own, moved by a displacement a small GRU predicts from the
+            conditions (:mod:`vidpred.models.transport`); its fit to the block's true positions
+            weighs :data:`TRANSPORT_FIT` in the loss.
+    """
+
+    name: ClassVar[str] = "svg"
+    backbone: Annotated[str, OneOf(tuple(BACKBONES))] = "dcgan64"
+    width: Annotated[int, AtLeast(1)] = 16
+    g_dim: Annotated[int, AtLeast(1)] = 128
+    z_dim: Annotated[int, AtLeast(1)] = 16
+    rnn_size: Annotated[int, AtLeast(1)] = 256
+    predictor_layers: Annotated[int, AtLeast(1)] = 2
+    posterior_layers: Annotated[int, AtLeast(1)] = 1
+    prior_layers: Annotated[int, AtLeast(1)] = 1
+    prior: Annotated[str, OneOf(PRIORS)] = "learned"
+    cond_kind: Annotated[str, OneOf(COND_KINDS)] = "vector"
+    cond_dim: Annotated[int, AtLeast(0)] = 7
+    cond_embed: Annotated[int, AtLeast(1)] = 32
+    output: Annotated[str, OneOf(OUTPUTS)] = "composite"
+    channels: Annotated[int, AtLeast(1)] = 3
+    time_chunk: Annotated[int, AtLeast(0)] = 4
+    cond_points: Annotated[int, AtLeast(0)] = 0
+    retrieval: Annotated[int, AtLeast(0)] = 0
+    retrieval_paste: Annotated[str, OneOf(PASTES)] = "blend"
+    block_transport: bool = False
+
+    def problems(self, data=None, world_size: int = 1) -> list[str]:
+        """Ranges and choices, then combinations SVG cannot use, with ``data`` (a
+        :class:`vidpred.config.DataConfig`) those the data cannot give; one line each."""
+        problems = section_problems(self, "model")
+        vector = self.cond_kind == "vector" and self.cond_dim > 0
+        if self.cond_points and not vector:
+            problems.append(f"model.cond_points={self.cond_points}: condition points need model.name=svg "
+                            "with vector conditions (model.cond_kind=vector, model.cond_dim >= 1);"
+                            " set model.cond_points=0")
+        if self.retrieval and (not vector or self.cond_dim < self.retrieval
+                               or self.output not in self._memory_outputs() or (data is not None and (
+                                   data.layout not in MEMORY_LAYOUTS or data.augment != "none"))):
+            problems.append(f"model.retrieval={self.retrieval}: the frame memory needs model.name=svg, "
+                            f"model.output {' or '.join(self._memory_outputs())}, vector "
+                            f"conditions of at least {self.retrieval} "
+                            "entries, data.layout bair or bair_tfrecord and data.augment=none; set "
+                            "model.retrieval=0")
+        if self.retrieval_paste != "blend" and not self.retrieval:
+            problems.append(f"model.retrieval_paste={self.retrieval_paste!r}: pastes from the frame "
+                            "memory, which model.retrieval=0 leaves out; set model.retrieval=3 or "
+                            "model.retrieval_paste=blend")
+        if self.block_transport and (self.retrieval_paste != "arm" or not vector
+                                     or self.cond_dim < 3 or self.channels != 3):
+            problems.append("model.block_transport=true: moves the block under the pasted arm "
+                            "(model.retrieval_paste=arm) from RGB frames and end-effector "
+                            "positions (vector conditions of at least 3 entries); set "
+                            "model.block_transport=false")
+        if self.retrieval and world_size > 1:
+            problems.append(f"model.retrieval={self.retrieval}: the frame memory trains in one "
+                            "process (DistributedDataParallel would copy it every step); run "
+                            "without torchrun or set model.retrieval=0")
+        if data is not None:
+            H, W = data.frame_size
+            if (H % 16 or W % 16) and H >= 1 and W >= 1:
+                problems.append(f"data.image_size={data.image_size}, data.image_width="
+                                f"{data.image_width}: the {self.backbone} backbone needs height "
+                                "and width divisible by 16")
+        return problems
+
+    def _memory_outputs(self) -> tuple[str, ...]:
+        """The outputs a frame memory composites with (the pasted arm also over a warp)."""
+        return ("composite", "warp") if self.retrieval_paste == "arm" else ("composite",)
+
+    def build(self, image_hw: tuple[int, int]) -> "SVG":
+        return SVG(self, image_hw=image_hw)
 
 
 class SVG(VideoModel):
     """SVG-LP / SVG-FP with optional condition vectors.
 
     Args:
-        backbone: ``dcgan64`` or ``vgg64``.
-        width: first-stage channels of the backbone (64 in the paper).
-        g_dim: frame embedding size. z_dim: latent size. rnn_size: LSTM hidden size.
-        predictor_layers, posterior_layers, prior_layers: LSTM depths (paper: 2, 1, 1).
-        prior: ``learned`` (SVG-LP) or ``fixed`` (SVG-FP).
-        cond_dim: per-frame condition size (0 = unconditional): vector length, or image channels.
-        output: ``sigmoid``, ``composite`` or ``warp`` (see :class:`vidpred.config.ModelConfig`
-            and :mod:`vidpred.models.warp`).
-        channels: image channels.
-        cond_kind: ``vector`` ((B, T, cond_dim)) or ``image`` ((B, T, cond_dim, H, W)).
-        cond_embed: size of the vector an image condition is embedded into.
+        config: the model's :class:`SVGConfig` (default: its defaults); keyword ``overrides``
+            replace its fields, so ``SVG(width=8, cond_dim=0)`` works without a config object.
         image_hw: frame (H, W); multiples of 16 (64 x 64 in the paper).
-        time_chunk: time steps per encoder/decoder call (0 = all); in training, BatchNorm
-            statistics are per chunk (see :class:`vidpred.config.ModelConfig`).
-        cond_points: K > 0 also draws each frame's condition vector as K Gaussian blobs at
-            every decoder stage, for the frame to predict and for the frame the composite copies
-            (:mod:`vidpred.models.points`); 0 = SVG's decoder.
-        block_weight: w > 0: the loss weighs pixels of a red block 1 + w times
-            (:func:`vidpred.losses.block_weighted_mse`); 0 = SVG's loss.
-        retrieval: k > 0 gives each predicted frame the training frame whose condition's last
-            k entries are nearest (:mod:`vidpred.models.memory`; 3 for BAIR's end-effector
-            position) as a third source of the composite: the frame is a softmax-weighted sum
-            of the source frame, the drawn frame and the retrieved one, with the weights'
-            logits also read from the two source frames by a 3 x 3 convolution. 0 = off.
+
+    What the options add are parts the model holds: ``head`` (:mod:`vidpred.models.heads`),
+    ``points`` (:class:`~vidpred.models.points.ConditionPoints` or None) and ``memory``
+    (:class:`~vidpred.models.memory.FrameMemory` or None).
 
     Raises:
-        ValueError: unknown backbone, prior or output; cond_points with image or no conditions;
-            retrieval without vector conditions of at least k entries or without ``composite``.
+        ValueError: values or combinations :meth:`SVGConfig.problems` lists (all of them).
     """
 
-    def __init__(self, *, backbone: str = "dcgan64", width: int = 16, g_dim: int = 128,
-                 z_dim: int = 16, rnn_size: int = 256, predictor_layers: int = 2,
-                 posterior_layers: int = 1, prior_layers: int = 1, prior: str = "learned",
-                 cond_dim: int = 7, output: str = "composite", channels: int = 3,
-                 cond_kind: str = "vector", cond_embed: int = 32,
-                 image_hw: tuple[int, int] = (64, 64), time_chunk: int = 4,
-                 cond_points: int = 0, block_weight: float = 0.0, retrieval: int = 0):
+    def __init__(self, config: SVGConfig | None = None, *, image_hw: tuple[int, int] = (64, 64),
+                 **overrides):
         super().__init__()
-        check_cond_kind(cond_kind)
-        if prior not in PRIORS:
-            raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-        self.z_dim, self.cond_dim, self.channels = z_dim, cond_dim, channels
-        self.cond_kind = cond_kind
-        if time_chunk < 0:
-            raise ValueError(f"time_chunk must be >= 0, got {time_chunk}")
-        self.time_chunk = time_chunk
-        self.block_weight = block_weight
-        self.composite = output in ("composite", "warp")
-        self.flow = output == "warp"
-        out_channels = channels + int(self.composite) + 2 * int(self.flow) + int(retrieval > 0)
-        self.encoder, self.decoder = build_backbone(backbone, g_dim, width, channels,
-                                                    out_channels, image_hw)
+        cfg = dataclasses.replace(config or SVGConfig(), **overrides)
+        problems = cfg.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.config = cfg
+        self.z_dim, self.cond_dim, self.channels = cfg.z_dim, cfg.cond_dim, cfg.channels
+        self.cond_kind, self.time_chunk = cfg.cond_kind, cfg.time_chunk
+        head = head_class(cfg.output, cfg.retrieval > 0, cfg.retrieval_paste)
+        # the order of construction is the order weights are drawn in: kept, so a seed gives
+        # the same initial weights as ever
+        self.encoder, self.decoder = build_backbone(cfg.backbone, cfg.g_dim, cfg.width, cfg.channels,
+                                                    head.raw_channels(cfg.channels), image_hw)
         self.cond_encoder = None
-        if cond_kind == "image" and cond_dim:
-            self.cond_encoder = ImageToVector(cond_dim, cond_embed, image_hw)
-        c = 2 * (cond_embed if self.cond_encoder is not None else cond_dim)
-        self.posterior = GaussianLSTM(g_dim + c, z_dim, rnn_size, posterior_layers)
-        self.prior = GaussianLSTM(g_dim + c, z_dim, rnn_size, prior_layers) if prior == "learned" else None
-        self.frame_predictor = LSTMPredictor(g_dim + z_dim + c, g_dim, rnn_size, predictor_layers)
-        self.points = None
-        if cond_points:
-            if cond_kind != "vector" or cond_dim == 0:
-                raise ValueError("cond_points needs vector conditions (cond_kind 'vector', "
-                                 f"cond_dim > 0), got {cond_kind!r} with cond_dim {cond_dim}")
-            self.points = ConditionPoints(cond_dim, cond_points, self.decoder.stage_channels)
-        if self.flow:
-            self._zero_flow_head(channels + 1)
-        self.memory = None
-        if retrieval:
-            if output != "composite" or cond_kind != "vector" or cond_dim < retrieval:
-                raise ValueError(f"retrieval={retrieval} needs output 'composite' and vector "
-                                 f"conditions of at least {retrieval} entries, got {output!r} "
-                                 f"with {cond_kind} conditions of {cond_dim}")
-            self.memory = FrameMemory(retrieval, channels, image_hw)
-            # starts at zero: the weights' logits are the decoder's alone
-            self.retrieval_logits = torch.nn.Conv2d(2 * channels, out_channels, 3, 1, 1)
-            torch.nn.init.zeros_(self.retrieval_logits.weight)
-            torch.nn.init.zeros_(self.retrieval_logits.bias)
+        if cfg.cond_kind == "image" and cfg.cond_dim:
+            self.cond_encoder = ImageToVector(cfg.cond_dim, cfg.cond_embed, image_hw)
+        c = 2 * (cfg.cond_embed if self.cond_encoder is not None else cfg.cond_dim)
+        g, z, rnn = cfg.g_dim, cfg.z_dim, cfg.rnn_size
+        self.posterior = GaussianLSTM(g + c, z, rnn, cfg.posterior_layers)
+        self.prior = GaussianLSTM(g + c, z, rnn, cfg.prior_layers) if cfg.prior == "learned" else None
+        self.frame_predictor = LSTMPredictor(g + z + c, g, rnn, cfg.predictor_layers)
+        self.points = ConditionPoints(cfg.cond_dim, cfg.cond_points, self.decoder.stage_channels) \
+            if cfg.cond_points else None
+        self.memory = FrameMemory(cfg.retrieval, cfg.channels, image_hw,
+                                  masked=cfg.retrieval_paste == "arm") if cfg.retrieval else None
+        self.head: OutputHead = head(cfg.channels)
+        self.head.init_decoder(self.decoder.merge[-1],
+                               None if self.points is None else self.points.proj[-1])
+        self.transport = BlockTransport(cfg.cond_dim) if cfg.block_transport else None
 
-    def _zero_flow_head(self, first: int) -> None:
-        """Start ``warp`` models with zero flow: the output channels from ``first`` on (the
-        flow's) get zero weights and bias in the decoder's last layer (and zero condition-point
-        projections), so training starts from the plain composite."""
-        last = self.decoder.merge[-1]
-        with torch.no_grad():
-            # ConvTranspose2d weights are (in, out, k, k), Conv2d weights (out, in, k, k)
-            w = last.weight[:, first:] if isinstance(last, torch.nn.ConvTranspose2d) else last.weight[first:]
-            w.zero_()
-            if last.bias is not None:
-                last.bias[first:].zero_()
-            if self.points is not None:
-                self.points.proj[-1][first:].zero_()
+    @property
+    def conditional(self) -> bool:
+        return self.cond_dim > 0
 
     # ---- pieces ---------------------------------------------------------------------------
     def encode(self, frames: Tensor, skip_frames: int | None = None) -> tuple[Tensor, list[Tensor]]:
@@ -176,22 +252,22 @@ class SVG(VideoModel):
         return h.unflatten(0, (B, T)), [s.unflatten(0, (B, T))[:, :S] for s in skips]
 
     def decode(self, g: Tensor, terms: list[Tensor], background: Tensor,
-               points: Tensor | None = None, retrieved: Tensor | None = None) -> Tensor:
+               extras: StepExtras | None = None) -> Tensor:
         """g (B, T', g_dim), ``decoder.skip_terms`` of S skip frames, background (B, S, C, H, W)
-        -> frames (B, T', C, H, W) in [0, 1]; step i reads skip frame and background min(i, S-1).
-        ``points`` (B, T', 2K, 4): each step's condition points (:meth:`step_points`);
-        ``retrieved`` (B, T', C, H, W): each step's memory frame (:meth:`retrieve`)."""
+        -> frames (B, T', C, H, W) in [0, 1]; step i reads skip frame and background
+        min(i, S-1), and ``extras.at(i)``."""
+        extras = extras or StepExtras()
         maps = None
-        if points is not None:  # all steps' maps at once: few, larger calls
-            B, T = points.shape[:2]
+        if extras.points is not None:  # all steps' maps at once: few, larger calls
+            B, T = extras.points.shape[:2]
             H, W = background.shape[-2:]
-            flat = points.flatten(0, 1)
+            flat = extras.points.flatten(0, 1)
             maps = [self.points.maps(i, flat, (H >> (3 - i), W >> (3 - i))).unflatten(0, (B, T))
                     for i in range(len(self.decoder.stage_channels))]
-        return self._decode(g, terms, background, maps, retrieved)
+        return self._decode(g, terms, background, maps, extras)
 
     def _decode(self, g: Tensor, terms: list[Tensor], background: Tensor,
-                maps: list[Tensor] | None, retrieved: Tensor | None = None) -> Tensor:
+                maps: list[Tensor] | None, extras: StepExtras) -> Tensor:
         k = self.time_chunk or g.shape[1]
         if g.shape[1] > k:
             S = background.shape[1]
@@ -200,47 +276,91 @@ class SVG(VideoModel):
             return torch.cat([self._decode(g[:, i:i + k], [t[:, min(i, S - 1):] for t in terms],
                                            background[:, min(i, S - 1):],
                                            None if parts is None else list(next(parts)),
-                                           None if retrieved is None else retrieved[:, i:i + k])
+                                           extras.at(slice(i, i + k)))
                               for i in range(0, g.shape[1], k)], 1)
-        # the output and the composite are computed in float32 also under bf16 autocast, so
-        # frames, losses and the float32 background agree in dtype
-        raw = self.decoder(g, terms, maps).float()
-        if not self.composite:
-            return torch.sigmoid(raw)
-        source = _skip_sources(background, raw.shape[1])
-        if self.flow:
-            raw, flow = raw.split([self.channels + 1, 2], dim=2)
-            source = warp(source.flatten(0, 1), torch.tanh(flow).flatten(0, 1)).view_as(source)
-        if retrieved is not None:
-            return self._composite3(raw, source, retrieved)
-        rgb, mask = torch.sigmoid(raw).split([self.channels, 1], dim=2)
-        # mask * rgb + (1 - mask) * source in one pass forward and backward
-        return torch.lerp(source, rgb, mask)
+        raw = self.decoder(g, terms, maps)
+        return self.head(raw, _skip_sources(background, raw.shape[1]), extras)
 
-    def _composite3(self, raw: Tensor, source: Tensor, retrieved: Tensor) -> Tensor:
-        """Raw output (B, T', C + 2, H, W) -> softmax(0, l_draw, l_mem)-weighted sum of the source,
-        the drawn and the retrieved frame, the logits plus a 3 x 3 convolution of both frames."""
-        n = raw.shape[:2]
-        seen = torch.cat([retrieved, source], 2).flatten(0, 1).contiguous(
-            memory_format=memory_format_of(self.retrieval_logits))
-        raw = raw + self.retrieval_logits(seen).unflatten(0, n).float()
-        rgb = torch.sigmoid(raw[:, :, :self.channels])
-        logits = raw[:, :, self.channels:]
-        w = torch.softmax(torch.cat([torch.zeros_like(logits[:, :, :1]), logits], 2), 2)
-        return w[:, :, :1] * source + w[:, :, 1:2] * rgb + w[:, :, 2:] * retrieved
-
-    def retrieve(self, cond: Tensor | None, T: int) -> Tensor | None:
-        """Conditions (B, >= T, D) of a clip -> the nearest memory frame of each of its frames
-        1 .. T-1, the ones steps predict: (B, T-1, C, H, W) in [0, 1], the clip's own sequence
-        excluded in training; None without ``retrieval``."""
+    def retrieve(self, cond: Tensor | None, T: int, n_past: int) -> StepExtras:
+        """Conditions (B, >= T, D) of a clip -> what the frame memory gives its T-1 steps, the
+        clip's own sequence excluded in training: the nearest memory frame of each of frames
+        1 .. T-1, the ones steps predict (``retrieved``, (B, T-1, C, H, W) in [0, 1]), and for
+        the pasted arm its mask, the mask of the memory frame nearest to each step's source
+        frame (context frame min(i, n_past-1)) and the empty scene. Empty without a memory."""
         if self.memory is None:
+            return StepExtras()
+        index = self.memory.index(cond[:, 1:T], exclude_own=self.training)
+        retrieved = self.memory.frames[index].float().div_(255.0)
+        if not self.memory.masked:
+            return StepExtras(retrieved=retrieved)
+        context = self.memory.index(cond[:, :n_past], exclude_own=self.training)
+        return StepExtras(None, retrieved, self.memory.arm_masks(index),
+                          _skip_sources(self.memory.arm_masks(context), T - 1), self.memory.scene)
+
+    def step_points(self, cond: Tensor | None, T: int, n_past: int) -> Tensor | None:
+        """Per-frame condition vectors (B, >= T, D) -> condition points (B, T-1, 2K, 4) of the
+        T-1 steps: step i's K points of its target frame i+1, then K of its source frame
+        min(i, n_past-1); None without condition points."""
+        if self.points is None:
             return None
-        return self.memory.lookup(cond[:, 1:T], exclude_own=self.training)
+        p = self.points.locate(cond[:, :T])
+        return torch.cat([p[:, 1:], _skip_sources(p[:, :n_past], T - 1)], 2)
 
-    @property
-    def conditional(self) -> bool:
-        return self.cond_dim > 0
+    def step_extras(self, cond: Tensor | None, T: int, n_past: int) -> StepExtras:
+        """The :class:`StepExtras` of a clip's T-1 steps."""
+        extras = self.retrieve(cond, T, n_past)
+        extras.points = self.step_points(cond, T, n_past)
+        return extras
 
+    def block_plan(self, context: Tensor, cond: Tensor, T: int, extras: StepExtras):
+        """With a block transport: the block's mask in each step's source frame and its shift by
+        the step's target frame, into ``extras``; returns the locator and the shifts of frames
+        0..T-1 (None without)."""
+        if self.transport is None:
+            return None
+        masks, shift, locator = self.transport.plan(context, cond, T)
+        extras.block_mask, extras.block_shift = _skip_sources(masks, T - 1), shift[:, 1:T]
+        return locator, shift
+
+    def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
+        """Per-frame conditions (B, T, D) or (B, T, C, H, W) -> step conditions c_t
+        (B, T-1, 2D'); empty if the model is unconditional."""
+        if self.cond_dim == 0:
+            return torch.zeros(B, T - 1, 0, device=device)
+        check_conditions(cond, self.cond_kind, self.cond_dim)
+        e = embed_conditions(self.cond_encoder, cond[:, :T])
+        return torch.cat([e[:, :-1], e[:, 1:]], dim=-1)
+
+    def _prior(self, x: Tensor, state=None):
+        if self.prior is None:
+            return torch.zeros(*x.shape[:2], self.z_dim, device=x.device), \
+                torch.zeros(*x.shape[:2], self.z_dim, device=x.device), None
+        return self.prior(x, state)
+
+    def recurrence(self, h_prev: Tensor, c: Tensor, state=None, z: Tensor | None = None):
+        """The recurrent part of steps t .. t+T'-1, given as (B, T', ...) tensors: the prior
+        p(z_t | x_<t) from (h_{t-1}, c_t), z_t (the given posterior sample, or one drawn from the
+        prior when ``z`` is None) and the frame predictor's g_t = LSTM(h_{t-1}, z_t, c_t).
+
+        The one step that teacher-forced training (all steps at once), free-running training
+        and rollouts (one step at a time) share.
+
+        Args:
+            h_prev: (B, T', g_dim) embeddings of the frames before the steps. c: (B, T', c).
+            state: (predictor state, prior state) of the step before, or None at the start.
+            z: (B, T', z_dim) or None.
+
+        Returns:
+            (g (B, T', g_dim), mu_p, logvar_p (B, T', z_dim), state after the last step).
+        """
+        pred_state, prior_state = state or (None, None)
+        mu_p, logvar_p, prior_state = self._prior(torch.cat([h_prev, c], -1), prior_state)
+        if z is None:
+            z = reparameterize(mu_p, logvar_p)
+        g, pred_state = self.frame_predictor(torch.cat([h_prev, z, c], -1), pred_state)
+        return g, mu_p, logvar_p, (pred_state, prior_state)
+
+    # ---- hooks ----------------------------------------------------------------------------
     def prepare(self, train_set) -> None:
         """Store the training split in the frame memory (with ``retrieval``; the split's frames
         and conditions as held by a BAIR-layout dataset).
@@ -261,37 +381,17 @@ class SVG(VideoModel):
         self.memory.fill(frames.to(device), train_set.seqs.cond.to(device))
 
     def prepare_load(self, state_dict: dict) -> None:
-        """Size the frame memory to a checkpoint's before loading it (its frames are data).
+        """Rename the weights of checkpoints written before the output heads were parts of their
+        own (``retrieval_logits.*`` -> ``head.logits.*``, in place) and size the frame memory to
+        the checkpoint's (its frames are data).
 
         Raises:
             ValueError: the checkpoint's memory is empty.
         """
+        for name in [k for k in state_dict if k.startswith("retrieval_logits.")]:
+            state_dict["head.logits." + name.split(".", 1)[1]] = state_dict.pop(name)
         if self.memory is not None:
             self.memory.adopt(state_dict, "memory.")
-
-    def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
-        """Per-frame conditions (B, T, D) or (B, T, C, H, W) -> step conditions c_t
-        (B, T-1, 2D'); empty if the model is unconditional."""
-        if self.cond_dim == 0:
-            return torch.zeros(B, T - 1, 0, device=device)
-        check_conditions(cond, self.cond_kind, self.cond_dim)
-        e = embed_conditions(self.cond_encoder, cond[:, :T])
-        return torch.cat([e[:, :-1], e[:, 1:]], dim=-1)
-
-    def step_points(self, cond: Tensor | None, T: int, n_past: int) -> Tensor | None:
-        """Per-frame condition vectors (B, >= T, D) -> condition points (B, T-1, 2K, 4) of the
-        T-1 steps: step i's K points of its target frame i+1, then K of its source frame
-        min(i, n_past-1); None without ``cond_points``."""
-        if self.points is None:
-            return None
-        p = self.points.locate(cond[:, :T])
-        return torch.cat([p[:, 1:], _skip_sources(p[:, :n_past], T - 1)], 2)
-
-    def _prior(self, x: Tensor, state=None):
-        if self.prior is None:
-            return torch.zeros(*x.shape[:2], self.z_dim, device=x.device), \
-                torch.zeros(*x.shape[:2], self.z_dim, device=x.device), None
-        return self.prior(x, state)
 
     # ---- training -------------------------------------------------------------------------
     def forward(self, frames: Tensor, cond: Tensor | None, n_past: int, beta: float,
@@ -301,7 +401,7 @@ class SVG(VideoModel):
         Args:
             frames: (B, T, C, H, W) float in [0, 1], T = n_past + n_future.
             cond: (B, T, cond_dim) vectors or (B, T, cond_dim, H, W) images, float, or None for
-                an unconditional model.
+                an unconditional model (which ignores any it is given).
             n_past: context frames (>= 1).
             beta: KL weight.
             teacher_forcing: feed ground-truth frames to the predictor and prior at every step
@@ -319,43 +419,35 @@ class SVG(VideoModel):
         # steps read the skips and background of frame min(t-1, n_past-1): the context frames
         terms = self.decoder.skip_terms(skips)
         background = frames[:, :n_past]
-        points = self.step_points(cond, T, n_past)
-        retrieved = self.retrieve(cond, T)
+        extras = self.step_extras(cond, T, n_past)
+        plan = self.block_plan(frames[:, :n_past], cond, T, extras)
         if teacher_forcing:
-            h_in = h[:, :-1]
-            g, _ = self.frame_predictor(torch.cat([h_in, z, c], -1))
-            mu_p, logvar_p, _ = self._prior(torch.cat([h_in, c], -1))
-            pred = self.decode(g, terms, background, points, retrieved)
+            g, mu_p, logvar_p, _ = self.recurrence(h[:, :-1], c, z=z)
+            pred = self.decode(g, terms, background, extras)
         else:
-            pred, mu_p, logvar_p = self._free_running(h, z, c, terms, background, n_past, points,
-                                                      retrieved)
+            pred, mu_p, logvar_p = self._free_running(h, z, c, terms, background, n_past, extras)
         kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).mean(0)
-        if self.block_weight:
-            mse, fit = block_weighted_mse(pred, frames, self.block_weight)
-        else:
-            mse = frame_mse(pred, frames[:, 1:])
-            fit = mse.mean()
-        return StepOutput(fit + beta * kl.mean(), mse, kl, pred)
+        mse = frame_mse(pred, frames[:, 1:])
+        loss = mse.mean() + beta * kl.mean()
+        if plan is not None:
+            loss = loss + TRANSPORT_FIT * self.transport.fit_loss(*plan[:1], frames, plan[1], n_past)
+        return StepOutput(loss, mse, kl, pred)
 
-    def _free_running(self, h, z, c, terms, background, n_past, points, retrieved=None):
-        k = n_past  # steps 1..n_past read ground-truth (context) frames
-        h_in = h[:, :k]
-        g, pred_state = self.frame_predictor(torch.cat([h_in, z[:, :k], c[:, :k]], -1))
-        mu_p, logvar_p, prior_state = self._prior(torch.cat([h_in, c[:, :k]], -1))
-        preds = [self.decode(g, terms, background, None if points is None else points[:, :k],
-                             None if retrieved is None else retrieved[:, :k])]
-        mus, logvars = [mu_p], [logvar_p]
+    def _free_running(self, h, z, c, terms, background, n_past: int, extras: StepExtras):
+        """Steps 1..n_past from the context frames at once, then each later step from the
+        encoding of the one predicted before it."""
+        k = n_past
+        ctx = slice(0, k)
+        g, mu_p, logvar_p, state = self.recurrence(h[:, ctx], c[:, ctx], z=z[:, ctx])
+        preds, mus, logvars = [self.decode(g, terms, background, extras.at(ctx))], [mu_p], [logvar_p]
         last_terms, last_background = [t[:, -1:] for t in terms], background[:, -1:]
         for i in range(k, z.shape[1]):
             h_prev, _ = self.encode(preds[-1][:, -1:], 0)
-            ci = c[:, i:i + 1]
-            g, pred_state = self.frame_predictor(torch.cat([h_prev, z[:, i:i + 1], ci], -1), pred_state)
-            mu_p, logvar_p, prior_state = self._prior(torch.cat([h_prev, ci], -1), prior_state)
+            step = slice(i, i + 1)
+            g, mu_p, logvar_p, state = self.recurrence(h_prev, c[:, step], state, z[:, step])
             mus.append(mu_p)
             logvars.append(logvar_p)
-            preds.append(self.decode(g, last_terms, last_background,
-                                     None if points is None else points[:, i:i + 1],
-                                     None if retrieved is None else retrieved[:, i:i + 1]))
+            preds.append(self.decode(g, last_terms, last_background, extras.at(step)))
         return torch.cat(preds, 1), torch.cat(mus, 1), torch.cat(logvars, 1)
 
     # ---- inference ------------------------------------------------------------------------
@@ -383,35 +475,27 @@ class SVG(VideoModel):
         h, skips = self.encode(x)
         n = x.shape[0]
 
-        def step_cond(i: int) -> Tensor:  # c_{i+1}: the step from frame i to frame i + 1
+        def step_cond(i: int, steps: int = 1) -> Tensor:  # c_{i+1} .. c_{i+steps}
             if self.cond_dim == 0:
-                return torch.zeros(n, 1, 0, device=x.device)
-            return self.step_conditions(repeat_samples(cond[:, i:i + 2], samples), n, 2, x.device)
+                return torch.zeros(n, steps, 0, device=x.device)
+            return self.step_conditions(repeat_samples(cond[:, i:i + steps + 1], samples), n,
+                                        steps + 1, x.device)
 
-        pred_state = prior_state = None
+        state = None
         if n_past > 1:
-            c = self.step_conditions(repeat_samples(cond[:, :n_past], samples) if self.cond_dim
-                                     else None, n, n_past, x.device)
+            c = step_cond(0, n_past - 1)
             mu_q, logvar_q, _ = self.posterior(torch.cat([h[:, 1:], c], -1))
-            z = reparameterize(mu_q, logvar_q)
-            _, pred_state = self.frame_predictor(torch.cat([h[:, :-1], z, c], -1))
-            _, _, prior_state = self._prior(torch.cat([h[:, :-1], c], -1))
-        # (n, T-1, 2K, 4), step i+1 reads index i; located once per sequence, then repeated
-        points = repeat_samples(self.step_points(cond, T, n_past), samples)
-        # (B, T-1, C, H, W), step i+1 reads index i; looked up once per sequence
-        retrieved = self.retrieve(cond, T)
+            _, _, _, state = self.recurrence(h[:, :-1], c, z=reparameterize(mu_q, logvar_q))
+        # step i+1 reads index i; points located, memory frames looked up once per sequence
+        # (and repeated per step for the samples)
+        extras = self.step_extras(cond, T, n_past)
+        self.block_plan(context, cond, T, extras)
         last_terms = self.decoder.skip_terms([s[:, -1:] for s in skips])  # once per rollout
         background = x[:, -1:]
         h_prev = h[:, -1:]
         for i in range(n_past - 1, T - 1):
-            ci = step_cond(i)
-            mu_p, logvar_p, prior_state = self._prior(torch.cat([h_prev, ci], -1), prior_state)
-            z = reparameterize(mu_p, logvar_p)
-            g, pred_state = self.frame_predictor(torch.cat([h_prev, z, ci], -1), pred_state)
-            frame = self.decode(g, last_terms, background,
-                                None if points is None else points[:, i:i + 1],
-                                repeat_samples(None if retrieved is None else retrieved[:, i:i + 1],
-                                               samples))
+            g, _, _, state = self.recurrence(h_prev, step_cond(i), state)
+            frame = self.decode(g, last_terms, background, extras.at(slice(i, i + 1)).repeat(samples))
             yield frame[:, 0].unflatten(0, (B, samples))
             if i < T - 2:
                 h_prev, _ = self.encode(frame, 0)
@@ -424,3 +508,5 @@ def _skip_sources(x: Tensor, steps: int) -> Tensor:
     last = x[:, S - 1:S].expand(-1, steps - S + 1, *x.shape[2:])
     return last if S == 1 else torch.cat([x[:, :S - 1], last], 1)
 
+
+__all__ = ["SVG", "SVGConfig", "StepExtras", "PRIORS", "OUTPUTS", "PASTES", "MEMORY_BYTES"]

@@ -11,7 +11,7 @@ CLI applies them with :func:`vidpred.device.configure_process`, and so can a lib
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,11 +24,11 @@ from ..errors import TrainingError
 from ..evaluation.scoring import dataset_batches, rollout_and_score
 from ..models import VideoModel, build_model
 from ..progress import progress_bar
-from ..schedules import KLAnnealing, LearningRate, TeacherForcing
+from ..rundir import CONFIG_FILE, LAST_CHECKPOINT, METRICS_FILE
+from ..schedules import Schedules, schedule_step
 from . import distributed
 from .precise_bn import recompute_batchnorm_stats
 from .runs import (
-    METRICS_FILE,
     Checkpoints,
     GracefulStop,
     ResumePoint,
@@ -39,7 +39,7 @@ from .runs import (
 )
 from .step import IterationSampler, NonFiniteLoss, make_optimizer, train_step
 
-__all__ = ["TrainResult", "train", "validate", "Schedules", "METRICS_FILE"]
+__all__ = ["TrainResult", "train", "validate"]
 
 
 @dataclass
@@ -48,39 +48,6 @@ class TrainResult:
     iteration: int
     best_psnr: float
     seconds: float
-
-
-class Schedules:
-    """beta (KL annealing, per iteration), teacher-forcing ratio (per epoch of
-    ``train.iters_per_epoch`` steps) and learning rate (per iteration) of a config; all pure
-    functions of the schedule step (:func:`schedule_step`)."""
-
-    def __init__(self, cfg: Config):
-        t = cfg.train
-        self.beta = KLAnnealing(t.kl_anneal, t.iterations, t.kl_anneal_cycles, t.kl_anneal_ratio,
-                                t.beta)
-        self.tfr = TeacherForcing(t.tfr_start, t.tfr_decay_start, t.tfr_decay_step, t.tfr_floor)
-        self.lr = LearningRate(t.lr_schedule, t.lr, t.iterations)
-        self.iters_per_epoch = t.iters_per_epoch
-
-    def at(self, step: int) -> tuple[float, float, float]:
-        """(beta, teacher-forcing ratio, learning rate) at a schedule step."""
-        return self.beta(step), self.tfr(step // self.iters_per_epoch), self.lr(step)
-
-
-def schedule_step(iteration: int, seconds: float, cfg: Config) -> int:
-    """The step the schedules (KL annealing, learning rate, and the teacher-forcing ratio at
-    epoch ``step // train.iters_per_epoch``) are read at.
-
-    Without a time limit it is the iteration. With ``train.max_minutes`` it is the larger of the
-    iteration and the same fraction of ``train.iterations`` as ``seconds`` is of the limit, so a
-    run that stops on time has still annealed its learning rate, beta and teacher forcing to
-    their ends; on a faster machine the same run trains more iterations.
-    """
-    t = cfg.train
-    if t.max_minutes <= 0:
-        return iteration
-    return max(iteration, min(t.iterations, int(seconds / (60.0 * t.max_minutes) * t.iterations)))
 
 
 def validate(model: VideoModel, dataset, n_past: int, seed: int = 0,
@@ -163,9 +130,81 @@ def _run_bytes(model: torch.nn.Module, cfg: Config) -> int:
     return ckpt * (cfg.train.keep_checkpoints + 3) + 200 * cfg.train.iterations + 2**20
 
 
+@dataclass
+class _LoopState:
+    """What the loop carries from one iteration to the next.
+
+    Attributes:
+        iteration: steps done. point: the resume point (best validation PSNR, training seconds
+            so far on this rank, validation excluded). clock: what the schedules and the time
+            limit read, the same on every rank (rank 0's training seconds under torchrun).
+        tick: ``time.perf_counter()`` when the iteration's training time started counting.
+        epoch_mse, epoch_start: the epoch's MSE per iteration and its start in training seconds.
+    """
+
+    iteration: int
+    point: ResumePoint
+    clock: float
+    tick: float = field(default_factory=lambda: time.perf_counter())
+    epoch_mse: list[float] = field(default_factory=list)
+    epoch_start: float = 0.0
+
+    def new_epoch(self) -> None:
+        self.tick, self.epoch_mse, self.epoch_start = time.perf_counter(), [], self.point.seconds
+
+
+@dataclass
+class _Parts:
+    """One run's wiring: what every iteration uses."""
+
+    cfg: Config
+    ctx: distributed.Distributed
+    run_dir: Path
+    model: VideoModel
+    trainer: torch.nn.Module  # the model, or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    train_set: object
+    val_set: object
+    schedules: Schedules
+    sampler: IterationSampler
+    augment: ClipAugmenter
+    checkpoints: Checkpoints
+    runlog: RunLog
+    bar: object
+    bf16: bool
+    log: object
+
+
 def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: bool, log,
            ctx: distributed.Distributed) -> TrainResult:
-    t, dev, n_past = cfg.train, ctx.device, cfg.data.n_past
+    parts, state = _setup(cfg, run_dir, resume, overwrite, progress, log, ctx)
+    with GracefulStop() as stop:
+        try:
+            while state.iteration < cfg.train.iterations:
+                if _iteration(parts, state, stop):
+                    break
+        except _Stopped:
+            raise KeyboardInterrupt from None
+        except KeyboardInterrupt:  # a second Ctrl-C mid-iteration: the weights may be half-updated
+            parts.bar.close()
+            log(f"\ninterrupted at once; {run_dir / LAST_CHECKPOINT} from the last epoch end is "
+                "kept; continue with --resume")
+            raise
+        finally:
+            parts.runlog.close()
+            parts.bar.close()
+    if ctx.is_main:
+        from ..viz import plot_psnr_vs_time, plot_training
+        plot_training(run_dir / METRICS_FILE, run_dir / "training_curves.png")
+        plot_psnr_vs_time(run_dir / METRICS_FILE, run_dir / "psnr_vs_time.png")
+    return TrainResult(run_dir, state.iteration, state.point.best_psnr, state.point.seconds)
+
+
+def _setup(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: bool, log,
+           ctx: distributed.Distributed) -> tuple[_Parts, _LoopState]:
+    """Data, model (filled with what it keeps of the training split), run directory, optimizer
+    and resume point, schedules, sampler and log sinks."""
+    t, dev = cfg.train, ctx.device
     train_set, val_set = _open_datasets(cfg, ctx, progress)
     torch.manual_seed(t.seed)
     model = build_model(cfg).to(dev)
@@ -177,69 +216,60 @@ def _train(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
     point = resume_run(run_dir, cfg, model, optimizer, ctx, log) if resume \
         else start_fresh(run_dir, t.seed, ctx)
     if ctx.is_main:
-        cfg.save(run_dir / "config.yaml")
-    schedules, sampler = Schedules(cfg), IterationSampler(len(train_set), t.batch_size, t.seed)
-    augment = ClipAugmenter(cfg.data.augment, t.batch_size, t.seed)
-    shard, trainer = ctx.shard(t.batch_size), ctx.wrap(model.train())
-    bf16 = _precision(t.precision, dev, log if ctx.is_main else lambda _: None)
-    checkpoints = Checkpoints(run_dir, cfg, model, optimizer, ctx)
-    runlog = RunLog(run_dir, point.iteration, ctx.is_main, t.tensorboard, log)
-    bar = progress_bar(total=t.iterations, initial=point.iteration, desc="training", unit="it",
-                       disable=not progress)
-    it, epoch_mse, epoch_start, tick = point.iteration, [], point.seconds, time.perf_counter()
-    seconds = point.seconds  # what the schedules and the time limit read: the same on every rank
-    with GracefulStop() as stop:
-        try:
-            while it < t.iterations:
-                epoch = it // t.iters_per_epoch
-                beta, tfr, lr = schedules.at(schedule_step(it, seconds, cfg))
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                indices, u = sampler.draw(it)
-                frames, cond = augment(*to_device(train_set.batch(indices[shard]), dev), it, shard)
-                try:
-                    # the figures are the global batch's; any rank's stop request stops all
-                    figs = train_step(trainer, optimizer, frames, cond, n_past,
-                                      beta, teacher_forcing=u < tfr, grad_clip=t.grad_clip,
-                                      reduce=ctx.mean,
-                                      extra=[stop.requested is not None, point.seconds],
-                                      parameters=model.parameters(), bf16=bf16)
-                except NonFiniteLoss as e:
-                    raise _non_finite(e, it, run_dir) from None
-                it += 1
-                synchronize(dev)
-                now = time.perf_counter()
-                point.seconds, tick = point.seconds + now - tick, now
-                seconds = figs.extra[1] if ctx.world_size > 1 else point.seconds  # ranks agree
-                out_of_time = 0 < t.max_minutes * 60.0 <= seconds
-                _log_iteration(runlog, bar, it, epoch, figs, (beta, tfr, lr), u < tfr, point.seconds)
-                epoch_mse.append(figs.mse)
-                final = it == t.iterations or out_of_time
-                if final:  # before the last validation and checkpoint
-                    _finish(cfg, ctx, model, train_set, it, out_of_time, bf16, bar)
-                if it % t.iters_per_epoch == 0 or final:
-                    _end_epoch(cfg, ctx, model, val_set, it, epoch, point, epoch_mse, epoch_start,
-                               runlog, checkpoints, bar)
-                    tick, epoch_mse, epoch_start = time.perf_counter(), [], point.seconds
-                if out_of_time:
-                    break
-                if figs.extra[0] and it < t.iterations:
-                    _stop(checkpoints, it, point, bar, log, stop.requested or "stop on another rank")
-        except _Stopped:
-            raise KeyboardInterrupt from None
-        except KeyboardInterrupt:  # a second Ctrl-C mid-iteration: the weights may be half-updated
-            bar.close()
-            log(f"\ninterrupted at once; {run_dir / 'last.ckpt'} from the last epoch end is kept; "
-                "continue with --resume")
-            raise
-        finally:
-            runlog.close()
-            bar.close()
-    if ctx.is_main:
-        from ..viz import plot_psnr_vs_time, plot_training
-        plot_training(run_dir / METRICS_FILE, run_dir / "training_curves.png")
-        plot_psnr_vs_time(run_dir / METRICS_FILE, run_dir / "psnr_vs_time.png")
-    return TrainResult(run_dir, it, point.best_psnr, point.seconds)
+        cfg.save(run_dir / CONFIG_FILE)
+    parts = _Parts(
+        cfg, ctx, run_dir, model, ctx.wrap(model.train()), optimizer, train_set, val_set,
+        Schedules(t), IterationSampler(len(train_set), t.batch_size, t.seed),
+        ClipAugmenter(cfg.data.augment, t.batch_size, t.seed),
+        Checkpoints(run_dir, cfg, model, optimizer, ctx),
+        RunLog(run_dir, point.iteration, ctx.is_main, t.tensorboard, log),
+        progress_bar(total=t.iterations, initial=point.iteration, desc="training", unit="it",
+                     disable=not progress),
+        _precision(t.precision, dev, log if ctx.is_main else lambda _: None), log)
+    return parts, _LoopState(point.iteration, point, point.seconds, epoch_start=point.seconds)
+
+
+def _iteration(parts: _Parts, state: _LoopState, stop: GracefulStop) -> bool:
+    """One training step, its log line, and at an epoch's end validation and checkpoints.
+    Returns True when the time limit ended training."""
+    cfg, ctx, t = parts.cfg, parts.ctx, parts.cfg.train
+    it = state.iteration
+    epoch = it // t.iters_per_epoch
+    beta, tfr, lr = parts.schedules.at(schedule_step(it, state.clock, t))
+    for group in parts.optimizer.param_groups:
+        group["lr"] = lr
+    indices, u = parts.sampler.draw(it)
+    shard = ctx.shard(t.batch_size)
+    frames, cond = parts.augment(*to_device(parts.train_set.batch(indices[shard]), ctx.device),
+                                 it, shard)
+    try:
+        # the figures are the global batch's; any rank's stop request stops all
+        figs = train_step(parts.trainer, parts.optimizer, frames, cond, cfg.data.n_past, beta,
+                          teacher_forcing=u < tfr, grad_clip=t.grad_clip, reduce=ctx.mean,
+                          extra=[stop.requested is not None, state.point.seconds],
+                          parameters=parts.model.parameters(), bf16=parts.bf16,
+                          block_weight=t.block_weight)
+    except NonFiniteLoss as e:
+        raise _non_finite(e, it, parts.run_dir) from None
+    it = state.iteration = it + 1
+    synchronize(ctx.device)
+    now = time.perf_counter()
+    state.point.seconds, state.tick = state.point.seconds + now - state.tick, now
+    state.clock = figs.extra[1] if ctx.world_size > 1 else state.point.seconds  # ranks agree
+    out_of_time = 0 < t.max_minutes * 60.0 <= state.clock
+    _log_iteration(parts.runlog, parts.bar, it, epoch, figs, (beta, tfr, lr), u < tfr,
+                   state.point.seconds)
+    state.epoch_mse.append(figs.mse)
+    final = it == t.iterations or out_of_time
+    if final:  # before the last validation and checkpoint
+        _finish(parts, it, out_of_time)
+    if it % t.iters_per_epoch == 0 or final:
+        _end_epoch(parts, state, epoch)
+        state.new_epoch()
+    if not out_of_time and figs.extra[0] and it < t.iterations:
+        _stop(parts.checkpoints, it, state.point, parts.bar, parts.log,
+              stop.requested or "stop on another rank")
+    return out_of_time
 
 
 class _Stopped(Exception):
@@ -267,21 +297,19 @@ def _log_iteration(runlog: RunLog, bar, it: int, epoch: int, figs, schedule: tup
         bar.set_postfix(loss=f"{figs.loss:.4f}", beta=f"{beta:.2e}", tfr=f"{tfr:.2f}")
 
 
-def _finish(cfg: Config, ctx, model, train_set, it: int, out_of_time: bool, bf16: bool,
-            bar) -> None:
+def _finish(parts: _Parts, it: int, out_of_time: bool) -> None:
     """The end of training: say why it stopped and, with ``train.precise_bn_batches``,
     recompute the BatchNorm statistics for the final weights (every rank, the same batches)."""
-    t = cfg.train
+    cfg, ctx, t = parts.cfg, parts.ctx, parts.cfg.train
     if out_of_time and ctx.is_main:
-        bar.write(f"train.max_minutes={t.max_minutes:g} reached at iteration {it}")
+        parts.bar.write(f"train.max_minutes={t.max_minutes:g} reached at iteration {it}")
     if t.precise_bn_batches:
         layers = recompute_batchnorm_stats(
-            model, train_set, cfg.data.n_past, batches=t.precise_bn_batches,
-            batch_size=t.batch_size, seed=t.seed,
-            device=ctx.device, bf16=bf16)
+            parts.model, parts.train_set, cfg.data.n_past, batches=t.precise_bn_batches,
+            batch_size=t.batch_size, seed=t.seed, device=ctx.device, bf16=parts.bf16)
         if ctx.is_main and layers:
-            bar.write(f"BatchNorm statistics of {layers} layers recomputed over "
-                      f"{t.precise_bn_batches} training batches (train.precise_bn_batches)")
+            parts.bar.write(f"BatchNorm statistics of {layers} layers recomputed over "
+                            f"{t.precise_bn_batches} training batches (train.precise_bn_batches)")
 
 
 def _precision(precision: str, device: torch.device, log) -> bool:
@@ -299,24 +327,23 @@ def _non_finite(e: NonFiniteLoss, it: int, run_dir: Path) -> TrainingError:
                          "Try a lower train.lr or train.grad_clip=1.0")
 
 
-def _end_epoch(cfg: Config, ctx, model, val_set, it: int, epoch: int, point: ResumePoint,
-               epoch_mse: list[float], epoch_start: float, runlog: RunLog,
-               checkpoints: Checkpoints, bar) -> None:
+def _end_epoch(parts: _Parts, state: _LoopState, epoch: int) -> None:
     """Validate (rank 0), log the epoch line, write last/best/epoch checkpoints (all ranks)."""
+    cfg, ctx, point, it = parts.cfg, parts.ctx, state.point, state.iteration
     improved = False
     if ctx.is_main:
-        val = validate(model, val_set, cfg.data.n_past, seed=cfg.train.seed,
-                       device=ctx.device, keep=4 if runlog.board else 0)
+        val = validate(parts.model, parts.val_set, cfg.data.n_past, seed=cfg.train.seed,
+                       device=ctx.device, keep=4 if parts.runlog.board else 0)
         shown = (val.pop("truth", None), val.pop("pred", None))
         improved = val["val_psnr"] > point.best_psnr
         point.best_psnr = max(point.best_psnr, val["val_psnr"])
-        n, secs = len(epoch_mse), max(point.seconds - epoch_start, 1e-9)
-        runlog.epoch({"kind": "epoch", "iteration": it, "epoch": epoch, **val,
-                      "train_mse": sum(epoch_mse) / max(n, 1), "time": round(point.seconds, 3),
-                      "iters_per_s": round(n / secs, 3),
-                      "frames_per_s": round(n * cfg.train.batch_size * cfg.data.n_future / secs, 1)},
-                     *shown)
-    checkpoints.save(it, point, best=improved, epoch=epoch)
+        n, secs = len(state.epoch_mse), max(point.seconds - state.epoch_start, 1e-9)
+        parts.runlog.epoch({"kind": "epoch", "iteration": it, "epoch": epoch, **val,
+                            "train_mse": sum(state.epoch_mse) / max(n, 1),
+                            "time": round(point.seconds, 3), "iters_per_s": round(n / secs, 3),
+                            "frames_per_s": round(n * cfg.train.batch_size * cfg.data.n_future
+                                                  / secs, 1)}, *shown)
+    parts.checkpoints.save(it, point, best=improved, epoch=epoch)
     if ctx.is_main:
-        bar.write(f"epoch {epoch}: iteration {it}, val PSNR {val['val_psnr']:.2f} dB, "
-                  f"SSIM {val['val_ssim']:.3f}{'  (best)' if improved else ''}")
+        parts.bar.write(f"epoch {epoch}: iteration {it}, val PSNR {val['val_psnr']:.2f} dB, "
+                        f"SSIM {val['val_ssim']:.3f}{'  (best)' if improved else ''}")

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from ..device import autocast
 from ..errors import TrainingError
+from ..losses import block_weighted_mse
 
 
 class NonFiniteLoss(TrainingError):
@@ -63,13 +64,15 @@ class StepFigures:
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, frames: Tensor,
                cond: Tensor | None, n_past: int, beta: float, *, teacher_forcing: bool = True,
                grad_clip: float = 0.0, reduce: Callable[[Tensor], Tensor] | None = None,
-               extra: Sequence[float] = (), parameters=None, bf16: bool | None = None
-               ) -> StepFigures:
+               extra: Sequence[float] = (), parameters=None, bf16: bool | None = None,
+               block_weight: float = 0.0) -> StepFigures:
     """One optimisation step of a CVAE video model on one batch.
 
     Forward pass (by default bf16 autocast on CUDA, float32 on CPU), loss = mean over predicted
     frames of MSE + beta * KL(q(z_t | x_<=t) || p(z_t | x_<t)) (Denton & Fergus 2018, eq. 2 with
-    beta), backward, optional gradient-norm clipping, optimiser step.
+    beta; with ``block_weight`` the MSE term weighs the pushed block's pixels, see
+    :func:`vidpred.losses.block_weighted_mse`), backward, optional gradient-norm clipping,
+    optimiser step.
 
     Args:
         model: a :class:`vidpred.models.VideoModel` (or its DistributedDataParallel wrapper) in
@@ -85,6 +88,8 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, frames:
         parameters: what to clip (default ``model.parameters()``).
         bf16: run the forward pass under bf16 autocast (None: on CUDA only; see
             :func:`vidpred.device.use_bf16`).
+        block_weight: w > 0 weighs the block's pixels 1 + w times in the loss (the logged MSE
+            stays the plain one); 0 = the model's own loss.
 
     Returns:
         :class:`StepFigures`.
@@ -94,7 +99,9 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, frames:
     """
     with autocast(frames.device, bf16):
         out = model(frames, cond, n_past, beta, teacher_forcing=teacher_forcing)
-    figures = torch.stack([out.loss.detach().float(), out.mse.detach().float().mean(),
+        objective = out.loss if not block_weight else \
+            block_weighted_mse(out.pred, frames, block_weight)[1] + beta * out.kl.mean()
+    figures = torch.stack([objective.detach().float(), out.mse.detach().float().mean(),
                            out.kl.detach().float().mean(),
                            *[torch.tensor(float(v), device=out.loss.device) for v in extra]])
     if reduce is not None:
@@ -103,7 +110,7 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, frames:
     if not math.isfinite(loss):
         raise NonFiniteLoss("MSE" if not math.isfinite(mse) else "KL", loss)
     optimizer.zero_grad(set_to_none=True)
-    out.loss.backward()
+    objective.backward()
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(parameters if parameters is not None else model.parameters(),
                                        grad_clip)

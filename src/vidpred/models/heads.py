@@ -1,0 +1,232 @@
+"""Output heads: how SVG's decoder output becomes a frame.
+
+The decoder draws ``raw`` (N, channels, H, W) before any activation; a head declares how many
+channels it reads (:meth:`OutputHead.raw_channels`) and turns them, with the frame the composite
+copies from (``source``: the last context frame), into frames in [0, 1]:
+
+- :class:`SigmoidHead` (``output: sigmoid``, SVG's): the decoder draws the whole frame;
+- :class:`CompositeHead` (``composite``): it also draws a mask, frame = mask * drawn +
+  (1 - mask) * source, so static background is copied rather than redrawn;
+- :class:`WarpHead` (``warp``): the source is first resampled along a flow field the decoder
+  also draws (:mod:`vidpred.models.warp`), so moved things keep their pixels;
+- :class:`MemoryCompositeHead` (``composite`` with a frame memory, ``retrieval_paste:
+  blend``): a third source, the training frame retrieved for the step
+  (:mod:`vidpred.models.memory`), in a softmax-weighted sum of source, drawn and retrieved frame;
+- :class:`ArmPasteHead` (``retrieval_paste: arm``): the retrieved frame's arm alone, cut out
+  by its mask, pasted over the source frame whose own arm is erased (the memory's empty scene
+  shows through), and the drawn frame composited over that.
+
+Heads compute in float32 (the decoder may run under bf16 autocast), so frames, losses and the
+float32 source agree in dtype.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .base import memory_format_of
+from .transport import translate
+from .warp import warp
+
+
+@dataclass
+class StepExtras:
+    """What the decoder's steps read besides g_t and the skips, each None when the model has no
+    use for it: ``points`` (B, T', 2K, 4), the condition points of each step's target and source
+    frames (read by the decoder stages); ``retrieved`` (B, T', C, H, W) in [0, 1], each step's
+    memory frame; ``retrieved_mask`` (B, T', 1, H, W) in {0, 1}, that frame's arm, and
+    ``source_mask`` (B, T', 1, H, W), the arm of the frame the step composites over (the memory
+    frame nearest to it); ``scene`` (C, H, W), the memory's empty scene; ``block_mask``
+    (B, T', 1, H, W) in [0, 1], the block in each step's source frame, and ``block_shift``
+    (B, T', 2) pixels, where it goes by the step's target frame
+    (:mod:`vidpred.models.transport`)."""
+
+    points: Tensor | None = None
+    retrieved: Tensor | None = None
+    retrieved_mask: Tensor | None = None
+    source_mask: Tensor | None = None
+    scene: Tensor | None = None
+    block_mask: Tensor | None = None
+    block_shift: Tensor | None = None
+
+    def _per_step(self) -> list[Tensor | None]:
+        return [self.points, self.retrieved, self.retrieved_mask, self.source_mask]
+
+    def at(self, steps: slice) -> "StepExtras":
+        """The extras of steps ``steps`` (a slice of the time axis)."""
+        cut = [None if x is None else x[:, steps] for x in
+               self._per_step() + [self.block_mask, self.block_shift]]
+        return StepExtras(*cut[:4], self.scene, *cut[4:])
+
+    def repeat(self, samples: int) -> "StepExtras":
+        """Each sequence's extras repeated for ``samples`` futures (see ``repeat_samples``)."""
+        rep = [None if x is None else x.repeat_interleave(samples, 0) for x in
+               self._per_step() + [self.block_mask, self.block_shift]]
+        return StepExtras(*rep[:4], self.scene, *rep[4:])
+
+
+class OutputHead(nn.Module):
+    """Base class. Shapes: raw (B, T', raw_channels, H, W) float, source (B, T', C, H, W) in
+    [0, 1], ``extras`` (:class:`StepExtras`) of the same steps -> frames (B, T', C, H, W)
+    float32 in [0, 1]."""
+
+    reads_memory = False
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.channels = channels
+
+    @staticmethod
+    def raw_channels(channels: int) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def init_decoder(self, last_layer: nn.Module, point_projection: Tensor | None) -> None:
+        """Adjust the decoder's last layer (and the condition points' last projection) at
+        construction; nothing by default."""
+
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+class SigmoidHead(OutputHead):
+    """frame = sigmoid(raw) (SVG's decoder output)."""
+
+    @staticmethod
+    def raw_channels(channels: int) -> int:
+        return channels
+
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
+        return torch.sigmoid(raw.float())
+
+
+class CompositeHead(OutputHead):
+    """frame = mask * rgb + (1 - mask) * source with (rgb, mask) = sigmoid(raw)."""
+
+    @staticmethod
+    def raw_channels(channels: int) -> int:
+        return channels + 1
+
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
+        rgb, mask = torch.sigmoid(raw.float()).split([self.channels, 1], dim=2)
+        return torch.lerp(source, rgb, mask)  # one pass forward and backward
+
+
+class WarpHead(CompositeHead):
+    """The composite over the source warped by tanh(flow), the flow being the raw output's last
+    two channels (x, y displacements in ``grid_sample``'s [-1, 1] unit). The flow's share of the
+    decoder's last layer starts at zero, so training starts from the plain composite."""
+
+    @staticmethod
+    def raw_channels(channels: int) -> int:
+        return channels + 3
+
+    def init_decoder(self, last_layer: nn.Module, point_projection: Tensor | None) -> None:
+        first = self.channels + 1
+        with torch.no_grad():
+            # ConvTranspose2d weights are (in, out, k, k), Conv2d weights (out, in, k, k)
+            w = last_layer.weight[:, first:] if isinstance(last_layer, nn.ConvTranspose2d) \
+                else last_layer.weight[first:]
+            w.zero_()
+            if last_layer.bias is not None:
+                last_layer.bias[first:].zero_()
+            if point_projection is not None:
+                point_projection[first:].zero_()
+
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
+        raw, flow = raw.float().split([self.channels + 1, 2], dim=2)
+        warped = warp(source.flatten(0, 1), torch.tanh(flow).flatten(0, 1)).view_as(source)
+        return super().forward(raw, warped, extras)
+
+
+class MemoryCompositeHead(OutputHead):
+    """softmax(0, l_draw, l_mem)-weighted sum of the source, the drawn and the retrieved frame;
+    the logits (and the drawn colours) are the raw output plus a 3 x 3 convolution of the
+    retrieved and source frames that starts at zero (so at first the logits are the decoder's
+    alone)."""
+
+    reads_memory = True
+
+    def __init__(self, channels: int):
+        super().__init__(channels)
+        self.logits = nn.Conv2d(2 * channels, self.raw_channels(channels), 3, 1, 1)
+        nn.init.zeros_(self.logits.weight)
+        nn.init.zeros_(self.logits.bias)
+
+    @staticmethod
+    def raw_channels(channels: int) -> int:
+        return channels + 2
+
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
+        n, retrieved = raw.shape[:2], extras.retrieved
+        seen = torch.cat([retrieved, source], 2).flatten(0, 1).contiguous(
+            memory_format=memory_format_of(self.logits))
+        raw = raw.float() + self.logits(seen).unflatten(0, n).float()
+        rgb = torch.sigmoid(raw[:, :, :self.channels])
+        logits = raw[:, :, self.channels:]
+        w = torch.softmax(torch.cat([torch.zeros_like(logits[:, :, :1]), logits], 2), 2)
+        return w[:, :, :1] * source + w[:, :, 1:2] * rgb + w[:, :, 2:] * retrieved
+
+
+class ArmPasteHead(CompositeHead):
+    """A composite of layers: the source frame with its own arm erased (the empty scene where
+    the memory frame nearest to it shows the arm), the retrieved frame's arm pasted where its
+    mask is, then the drawn frame over both by the decoder's mask (what moved besides the arm:
+    a pushed block, what the arm uncovers). Only arm pixels come from another sequence's frame,
+    so its block cannot replace this clip's; the arm is drawn once, by the memory frame."""
+
+    reads_memory = True
+
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
+        pasted = torch.lerp(_background(source, extras), extras.retrieved, extras.retrieved_mask)
+        return super().forward(raw, pasted, extras)
+
+
+def _background(source: Tensor, extras: StepExtras) -> Tensor:
+    """The source frame without its arm (the empty scene there) and, with a block transport,
+    with its block moved: cut out where it was and laid down where it goes."""
+    scene = extras.scene.to(source.dtype).expand_as(source)
+    if extras.block_shift is None:
+        return torch.lerp(source, scene, extras.source_mask)
+    mask = extras.block_mask.to(source.dtype)
+    erased = torch.lerp(source, scene, torch.maximum(extras.source_mask, mask))
+    shift = extras.block_shift.flatten(0, 1)
+    moved = translate(torch.cat([source, mask], 2).flatten(0, 1), shift).view(
+        *source.shape[:2], -1, *source.shape[-2:])
+    block, alpha = moved.split([source.shape[2], 1], 2)
+    return torch.lerp(erased, block, alpha)
+
+
+class ArmPasteWarpHead(WarpHead):
+    """:class:`ArmPasteHead` whose arm-free source is first warped along the decoder's flow (as
+    :class:`WarpHead`), so a pushed block can move with its own pixels; the arm is pasted after
+    the warp, unmoved."""
+
+    reads_memory = True
+
+    def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
+        erased = _background(source, extras)
+        raw, flow = raw.float().split([self.channels + 1, 2], dim=2)
+        warped = warp(erased.flatten(0, 1), torch.tanh(flow).flatten(0, 1)).view_as(erased)
+        pasted = torch.lerp(warped, extras.retrieved, extras.retrieved_mask)
+        return CompositeHead.forward(self, raw, pasted, extras)
+
+
+HEADS = {"sigmoid": SigmoidHead, "composite": CompositeHead, "warp": WarpHead}
+PASTES = ("blend", "arm")
+
+
+def head_class(output: str, memory: bool, paste: str = "blend") -> type[OutputHead]:
+    """The head of ``model.output``; with a frame memory, that of ``paste``: ``blend`` (the
+    3-source softmax) or ``arm`` (the retrieved arm pasted alone)."""
+    if memory and paste == "arm":
+        return ArmPasteWarpHead if output == "warp" else ArmPasteHead
+    if memory:
+        return MemoryCompositeHead
+    return HEADS[output]
+
+
+__all__ = ["StepExtras", "OutputHead", "SigmoidHead", "CompositeHead", "WarpHead",
+           "MemoryCompositeHead", "ArmPasteHead", "ArmPasteWarpHead", "HEADS", "PASTES",
+           "head_class"]
