@@ -7,7 +7,7 @@ same seed). The context frames are shown too (columns before the first predictio
 truth's). Prints each row's PSNR in dB.
 
     python benchmarks/prediction_strip.py --ckpt old=runs/a/best.ckpt --ckpt new=runs/b/best.ckpt \
-        --data ~/.cache/vidpred/push-seed0 --sequences 0,5 --out docs/push_strip.png
+        --data ~/.cache/vidpred/push-v2-seed0 --sequences 0,5 --out docs/push_strip.png
 """
 from __future__ import annotations
 

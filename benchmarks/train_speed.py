@@ -75,7 +75,7 @@ def built_in_data(layout: str) -> Path:
         from vidpred.data.sim_dance import DanceSpec, generate_dance_dataset
         return generate_dance_dataset(cache_root() / "dance-scenes-seed0", DanceSpec(), progress=False)
     from vidpred.data.sim_push import PushSpec, generate_push_dataset
-    return generate_push_dataset(cache_root() / "push-seed0", PushSpec(), progress=False)
+    return generate_push_dataset(cache_root() / "push-v2-seed0", PushSpec(), progress=False)
 
 
 def peak_rss_mib() -> float:

@@ -14,9 +14,9 @@ The problem is well posed because the push data's block colours keep at least
 :func:`vidpred.data.sim_push.block_colour`): in frames that show the block, it is the one compact
 region of foreign pixels, and its colour is their most common chroma. The locator:
 
-1. reads the block's colour from frames known to be true (:meth:`BlockLocator.read`: a clip's
-   context frames, an episode's start image): the mode of the foreign pixels' chroma (a 2-D
-   histogram, then a weighted mean around its peak);
+1. reads the block's colour from frames known to be true (:meth:`BlockLocator.read`: a
+   training or evaluation clip's true frames, an episode's start image): the mode of the
+   foreign pixels' chroma (a 2-D histogram, then a weighted mean around its peak);
 2. weighs every pixel of any frame by how close its chroma is to that colour
    (:meth:`BlockLocator.weights`, in [0, 1]: 1 within :data:`NEAR`, 0 beyond :data:`FAR`, times
    foreignness and brightness);
@@ -25,6 +25,8 @@ region of foreign pixels, and its colour is their most common chroma. The locato
    (j + 0.5, i + 0.5) (:func:`centroid`);
 4. calls the block visible when the weights sum to at least :data:`MIN_BLOCK_PIXELS` pixels at
    64 x 64, scaled with the image area (:func:`visible`); an unoccluded block covers 60-110.
+
+Where the scene has no colour of its own (``scene=()``) every pixel is foreign.
 """
 from __future__ import annotations
 
@@ -57,13 +59,13 @@ def scene_distance(c: Tensor, scene=PUSH_SCENE) -> Tensor:
     """Chroma distance to the scene's colours: (..., 3) chromas -> (...) the least Euclidean
     distance to any segment between two of ``scene``'s chromas (the blends of two surfaces)."""
     pts = torch.tensor(scene, dtype=c.dtype, device=c.device)
-    best = None
+    best = torch.full(c.shape[:-1], float("inf"), dtype=c.dtype, device=c.device)
     for i in range(len(pts)):
         for j in range(i + 1, len(pts)):
             a, ab = pts[i], pts[j] - pts[i]
             t = (((c - a) @ ab) / (ab @ ab)).clamp(0.0, 1.0)
             d = (c - a - t[..., None] * ab).norm(dim=-1)
-            best = d if best is None else torch.minimum(best, d)
+            best = torch.minimum(best, d)
     return best
 
 

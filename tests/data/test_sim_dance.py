@@ -128,3 +128,20 @@ def test_data_dance_command(tmp_path, capsys):
     assert json.loads((held / "vidpred_dataset.json").read_text())["scene"] == "held-out"
     assert main(["demo", "--fixed-scene", "--out", str(tmp_path / "demo")]) == 2
     assert "--fixed-scene is an option of the dance demo" in capsys.readouterr().err
+
+
+def test_test_dances_carry_the_dancers_mask_and_the_scene_without_it(dance_root):
+    spec = DanceSpec(**SMALL_DANCE)
+    gt = dance_root / "test" / "test_gt" / "1"
+    with np.load(gt / "objects.npz") as z:
+        mask, background = z["dancer_mask"], z["background"]
+    assert mask.shape == (spec.test_len, spec.height, spec.width) and mask.dtype == bool
+    assert background.shape == (spec.height, spec.width, 3) and background.dtype == np.uint8
+    assert not (dance_root / "train" / "train_img" / "objects.npz").exists()
+    for t in (0, spec.test_len - 1):
+        frame = _png(gt / f"frame{t}.png")
+        differs = np.abs(frame - background).max(-1) > 0
+        # outside the dancer the frame is the scene without it, pixel for pixel
+        assert not (differs & ~mask[t]).any()
+        assert (differs & mask[t]).sum() > 0.9 * mask[t].sum() > 0
+    assert (mask[0] != mask[-1]).any()  # the dancer moves

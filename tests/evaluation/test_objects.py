@@ -14,7 +14,7 @@ from vidpred.evaluation.objects import ObjectScores, dancer_figures, frame_figur
 from vidpred.vision import BlockLocator
 
 from ..conftest import tiny_config
-from ..test_vision import ARM, TABLE, scene
+from ..test_vision import ARM, scene
 
 RED = (1.0, 0.2, 0.1)
 
@@ -55,7 +55,6 @@ def test_a_perfect_prediction_keeps_the_block_in_place_with_a_single_sharp_arm()
 
 
 def test_an_erased_block_is_missing_and_a_moved_one_is_measured():
-    frame = _truth()[0]
     erased = _arm(scene(None))
     near = _arm(scene(RED, cols=slice(33, 41)))   # 3 px right: 5 of 8 columns still covered
     far = _arm(scene(RED, cols=slice(36, 44)))    # 6 px right: 2 of 8

@@ -106,3 +106,26 @@ def test_evaluate_reads_the_dance_frame_size_from_the_checkpoint(dance_run, tmp_
                             out=tmp_path / "ev", gifs=1, progress=False)
     assert m.protocol.n_sequences == 2 and len(m.best.psnr_per_frame) == 7
     assert Image.open(tmp_path / "ev" / "seq_000.gif").size[0] > 64 * 3  # 64-wide tiles
+
+
+def test_predict_scores_the_dancer_where_the_generator_recorded_it(dance_run, dance_root):
+    from vidpred.checkpoint import load_trained_model
+    from vidpred.data.dance import DanceDataset
+    from vidpred.evaluation.predict import predict_test_split
+
+    test = DanceDataset(dance_root, "test", frame_size=(32, 64)).tests[0]
+    assert test.dancer_mask.shape == (24, 32, 64) and test.background.shape == (3, 32, 64)
+    # the resized mask covers the pixels where the frame differs from the scene without dancer
+    differs = (test.truth.float() - test.background.float()).abs().amax(1) > 25
+    assert (differs & ~test.dancer_mask).float().mean() < 0.01
+    assert 0.05 < test.dancer_mask.float().mean() < 0.5
+    model, _, _ = load_trained_model(dance_run / "best.ckpt")
+    m = predict_test_split(model, dance_root / "test", (32, 64), None, progress=False,
+                           log=lambda *a: None, dancer_frames=(5, 20))
+    dancer = m.extra["dancer"]
+    assert list(dancer) == ["5", "20"] and dancer["5"]["sequences"] == 2
+    for f in dancer.values():
+        assert 0 <= f["kept_share"] <= 1 and f["sharpness"] >= 0
+        # copying the first frame draws the dancer where it started: partly right at best
+        assert 0 <= f["copy_first"]["kept_share"] < 1
+    assert m.extra["per_sequence"][0]["dancer"]["5"]["kept_share"] is not None

@@ -74,7 +74,9 @@ def cmd_demo(args) -> None:
     from ..evaluation.evaluate import evaluate_checkpoint
 
     out, data, cfg, t_data, t_train, t0 = _demo_train(
-        args, "robot-pushing", "push",
+        # push-v2: the generator's version 2 (block colours apart from the scene's, objects.npz);
+        # a cache of version 1 (push-seed<S>) is left as it is
+        args, "robot-pushing", "push-v2",
         lambda d: generate_push_dataset(d, PushSpec(seed=args.seed), workers=args.workers,
                                         progress=not args.quiet),
         lambda: named_config("push_cpu"), lambda c: f"SVG-LP ({c.model.backbone}, width {c.model.width})")

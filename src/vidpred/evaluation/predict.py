@@ -54,7 +54,8 @@ class Prediction:
 def predict_sequence(model, first_frame: torch.Tensor, labels: torch.Tensor, out_dir: str | Path,
                      truth: torch.Tensor | None = None, samples: int = 1, write_frames: bool = True,
                      gif: bool = True, ms_per_frame: int = 66, progress: bool = True,
-                     seed: int = 0, dancer: tuple | None = None) -> Prediction:
+                     seed: int = 0, dancer: tuple | None = None,
+                     dancer_frames: tuple[int, ...] = DANCER_FRAMES) -> Prediction:
     """Roll a model out from one frame over all ``labels`` and write the results.
 
     Args:
@@ -67,9 +68,9 @@ def predict_sequence(model, first_frame: torch.Tensor, labels: torch.Tensor, out
             ``metrics.json``.
         truth: (T, 3, H, W) float ground-truth frames, or None.
         samples: futures sampled (one batch). seed: seed of the prior samples.
-        dancer: with ``truth``, (the dancer's true pixels bool (T, H, W), the scene without it
-            (3, H, W) float in [0, 1]): ``metrics.json`` gets the dancer's figures at
-            :data:`vidpred.evaluation.objects.DANCER_FRAMES` (``dancer``).
+        dancer: with ``truth``, (the dancer's true pixels bool (T, H, W), the scene without
+            it (3, H, W) in [0, 1]): ``metrics.json`` gets the dancer's figures at the
+            predicted frames ``dancer_frames``.
 
     Raises:
         DataError: fewer ground-truth frames than labels.
@@ -79,17 +80,16 @@ def predict_sequence(model, first_frame: torch.Tensor, labels: torch.Tensor, out
     T = labels.shape[0]
     if truth is not None and truth.shape[0] < T:
         raise DataError(f"{out}: {truth.shape[0]} ground-truth frames for {T} labels")
-    if write_frames:
-        for k in range(samples):
-            (out / f"sample_{k}").mkdir(exist_ok=True)
-            _save_png(out / f"sample_{k}" / "frame0.png", first_frame)
+    for k in range(samples if write_frames else 0):
+        (out / f"sample_{k}").mkdir(exist_ok=True)
+        _save_png(out / f"sample_{k}" / "frame0.png", first_frame)
     gif_frames = [first_frame.mul(255).round().to(torch.uint8)]
     bar = progress_bar(total=T - 1, desc="rollout", unit="frame", disable=not progress)
     figures = {}
 
     def on_frame(t: int, pred: torch.Tensor) -> None:  # pred (1, samples, 3, H, W)
-        if dancer is not None and truth is not None and t in DANCER_FRAMES:
-            figures[t] = _dancer_at(t, pred[0], truth, first_frame, dancer)
+        if dancer is not None and truth is not None and t in dancer_frames:
+            figures[str(t)] = _dancer_at(t, pred[0], truth, first_frame, dancer)
         if write_frames:
             for k in range(samples):
                 _save_png(out / f"sample_{k}" / f"frame{t}.png", pred[0, k])
@@ -105,20 +105,24 @@ def predict_sequence(model, first_frame: torch.Tensor, labels: torch.Tensor, out
     bar.close()
     video = torch.stack(gif_frames)
     if metrics is not None:
-        metrics.extra["n_frames"] = T
-        if figures:
-            metrics.extra["dancer"] = {str(t): f for t, f in figures.items()}
+        metrics.extra.update(n_frames=T, **({"dancer": figures} if figures else {}))
         (out / "metrics.json").write_text(json.dumps(metrics.to_dict(), indent=1))
     if gif:
-        from ..viz import save_prediction_gif
-
-        pred_video = video.float().div_(255)
-        panels = {"prediction": pred_video}
-        if labels.dim() == 4:
-            panels["label"] = labels[:, :3]
-        save_prediction_gif(out / "rollout.gif", truth[:T] if truth is not None else pred_video,
-                            panels, n_past=1, scale=2, ms_per_frame=ms_per_frame)
+        _rollout_gif(out / "rollout.gif", video, labels, truth, ms_per_frame)
     return Prediction(metrics, video, seconds, round(samples * (T - 1) / max(seconds, 1e-9), 1))
+
+
+def _rollout_gif(path: Path, video: torch.Tensor, labels: torch.Tensor,
+                 truth: torch.Tensor | None, ms_per_frame: int) -> None:
+    """prediction | label | ground truth, from the first sample's uint8 video (T, 3, H, W)."""
+    from ..viz import save_prediction_gif
+
+    pred_video = video.float().div_(255)
+    panels = {"prediction": pred_video}
+    if labels.dim() == 4:
+        panels["label"] = labels[:, :3]
+    save_prediction_gif(path, truth[:len(video)] if truth is not None else pred_video, panels,
+                        n_past=1, scale=2, ms_per_frame=ms_per_frame)
 
 
 def _dancer_at(t: int, pred: torch.Tensor, truth: torch.Tensor, first: torch.Tensor,
@@ -153,7 +157,8 @@ def load_image(path: str | Path, frame_size: tuple[int, int]) -> torch.Tensor:
 def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int],
                        out_dir: str | Path | None = None, submission: str | Path | None = None,
                        samples: int = 1, write_frames: bool = False, gifs: int = 5,
-                       progress: bool = True, log=print, seed: int = 0) -> EvalMetrics | None:
+                       progress: bool = True, log=print, seed: int = 0,
+                       dancer_frames: tuple[int, ...] = DANCER_FRAMES) -> EvalMetrics | None:
     """Roll out every test sequence of a dance-layout ``test`` folder (``ROOT/test``).
 
     With ground truth (``test_gt/<i>/``, written by the built-in generator) each sequence is
@@ -182,21 +187,12 @@ def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int]
             r = predict_sequence(model, seq.first_frame.float().div(255), seq.labels.float().div(255),
                                  seq_out, truth, samples, write_frames=write_frames,
                                  gif=out is not None and i < gifs, progress=progress, seed=seed + i,
-                                 dancer=dancer)
+                                 dancer=dancer, dancer_frames=dancer_frames)
             if writer is not None:
                 writer.write(r.video)
-            brief = {"name": seq.name, "seconds": round(r.seconds, 2), "frames_per_s": r.frames_per_s}
             if r.metrics is not None:
-                m = r.metrics
-                scored.append(m)
-                brief.update(psnr_mean=m.best.psnr_mean, ssim_mean=m.best.ssim_mean,
-                             baseline_psnr_mean=m.baseline.psnr_mean)
-                if "dancer" in m.extra:
-                    brief["dancer"] = m.extra["dancer"]
-                log(f"test sequence {seq.name}: PSNR {m.best.psnr_mean:.2f} dB (frames "
-                    f"1..{m.protocol.scored_frames}), {m.protocol.baseline} "
-                    f"{m.baseline.psnr_mean:.2f} dB, {r.frames_per_s:.0f} frames/s")
-            per_seq.append(brief)
+                scored.append(r.metrics)
+            per_seq.append(_brief(seq.name, r, log))
     finally:
         if writer is not None:
             writer.close()
@@ -216,6 +212,21 @@ def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int]
                             title=f"{len(scored)} test sequences, 1 frame -> "
                                   f"{result.protocol.n_future} predicted")
     return result
+
+
+def _brief(name: str, r: Prediction, log) -> dict:
+    """A test sequence's entry of ``per_sequence`` (logged when it was scored)."""
+    brief = {"name": name, "seconds": round(r.seconds, 2), "frames_per_s": r.frames_per_s}
+    m = r.metrics
+    if m is not None:
+        brief.update(psnr_mean=m.best.psnr_mean, ssim_mean=m.best.ssim_mean,
+                     baseline_psnr_mean=m.baseline.psnr_mean)
+        if "dancer" in m.extra:
+            brief["dancer"] = m.extra["dancer"]
+        log(f"test sequence {name}: PSNR {m.best.psnr_mean:.2f} dB (frames "
+            f"1..{m.protocol.scored_frames}), {m.protocol.baseline} "
+            f"{m.baseline.psnr_mean:.2f} dB, {r.frames_per_s:.0f} frames/s")
+    return brief
 
 
 def merge_dancer(parts: list[dict]) -> dict:
