@@ -29,7 +29,7 @@ from ..errors import DataError
 from ..progress import progress_bar
 from .files import collect, folder_order, numbered_pngs, raise_first, read_csv, read_png
 from .frame_cache import cached_arrays
-from .objects import ObjectTruth, batch_objects
+from .objects import ObjectTruth, batch_objects, read_objects
 
 ACTION_DIM = 4
 EE_DIM = 3
@@ -243,6 +243,19 @@ class BairDataset(Dataset):
         t = t0[:, None] + torch.arange(self.seq_len)
         frames = self.seqs.frames[s[:, None], t].div(255.0)  # uint8 -> float32 in one pass
         return frames, self.seqs.cond[s[:, None], t]
+
+    def arm_masks(self, sequences) -> torch.Tensor | None:
+        """Where the arm is in every frame of the sequences ``sequences`` (indices into the
+        split): (S, L, H, W) bool from each sequence's ``objects.npz`` (:mod:`vidpred.data.objects`),
+        or None when one has no such file (the real BAIR data)."""
+        L = self.seqs.frames.shape[1]
+        masks = []
+        for i in sequences:
+            a = read_objects(self.seqs.paths[int(i)])
+            if a is None:
+                return None
+            masks.append(torch.from_numpy(a["arm_mask"][:L]))
+        return torch.stack(masks)
 
     def objects(self, indices) -> ObjectTruth | None:
         """The ground truth of the block and the arm in the items ``indices``

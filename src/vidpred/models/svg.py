@@ -363,7 +363,8 @@ class SVG(VideoModel):
     # ---- hooks ----------------------------------------------------------------------------
     def prepare(self, train_set) -> None:
         """Store the training split in the frame memory (with ``retrieval``; the split's frames
-        and conditions as held by a BAIR-layout dataset).
+        and conditions as held by a BAIR-layout dataset, and for the pasted arm the arm's masks
+        it has, else estimated: :func:`vidpred.models.memory.moving_masks`).
 
         Raises:
             ConfigError: a split larger than :data:`MEMORY_BYTES` of frames.
@@ -378,7 +379,9 @@ class SVG(VideoModel):
                               f"({size / 2**30:.1f} GiB) exceed the frame memory's "
                               f"{MEMORY_BYTES / 2**30:.0f} GiB; set model.retrieval=0")
         device = self.memory.frames.device
-        self.memory.fill(frames.to(device), train_set.seqs.cond.to(device))
+        masks = train_set.arm_masks(range(frames.shape[0])) if self.memory.masked else None
+        self.memory.fill(frames.to(device), train_set.seqs.cond.to(device),
+                         None if masks is None else masks.to(device))
 
     def prepare_load(self, state_dict: dict) -> None:
         """Rename the weights of checkpoints written before the output heads were parts of their
