@@ -48,6 +48,19 @@ def dance_root(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def tiny_runs(push_root, dance_root, tmp_path_factory) -> dict:
+    """Two finished two-iteration runs, for the commands that read a checkpoint: ``push`` (a
+    tiny SVG on push_root) and ``dance`` (a tiny pose CVAE on dance_root)."""
+    from vidpred.training.loop import train
+
+    w = tmp_path_factory.mktemp("tiny_runs")
+    quiet = dict(progress=False, log=lambda *a: None)
+    train(tiny_config(push_root, iterations=2, iters_per_epoch=2), w / "push", **quiet)
+    train(tiny_dance_config(dance_root, iterations=2), w / "dance", **quiet)
+    return {"push": w / "push", "dance": w / "dance"}
+
+
 def tiny_dance_config(root: Path, **train):
     """A CPU-tiny pose CVAE on the dance layout (clips of 1 + 7 frames)."""
     from vidpred.config import Config

@@ -19,7 +19,8 @@ def test_sweep_trains_evaluates_and_compares_every_combination(tmp_path, capsys)
             "kl_anneal=cyclical,none", "--out", str(tmp_path / "sweep"), "--samples", "2",
             "--n-future", "6", "--best-by", "ssim", "--quiet"]
     assert main(args) == 0
-    runs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.name != "compare")
+    runs = sorted(p.name for p in (tmp_path / "sweep").iterdir()
+                  if p.is_dir() and p.name != "compare")
     assert runs == ["kl_anneal=cyclical", "kl_anneal=none"]
     betas = {name: [r["beta"] for r in read_log(tmp_path / "sweep" / name / "metrics.jsonl")[0]]
              for name in runs}

@@ -10,10 +10,8 @@ A checkpoint is a dict::
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import torch
 
 from .config import Config
 from .errors import CheckpointError
+from .rundir import write_atomic
 
 FORMAT = "vidpred-checkpoint"
 VERSION = 1
@@ -30,7 +29,8 @@ def save_checkpoint(path: str | Path, *, config: Config, model: torch.nn.Module,
                     optimizer: torch.optim.Optimizer | None = None, iteration: int = 0,
                     best_psnr: float = float("-inf"), extra: dict[str, Any] | None = None,
                     rng_ranks: list[torch.Tensor] | None = None) -> Path:
-    """Write a checkpoint atomically: a temporary file in the same folder, fsync, rename.
+    """Write a checkpoint atomically (:func:`vidpred.rundir.write_atomic`: a temporary file in
+    the same folder, fsync, rename; the mode of any new file).
 
     A crash at any moment leaves either the old file or the new one, never a torn one.
     ``rng_ranks``: in a multi-process run, every rank's RNG state (rank 0's is also ``rng``).
@@ -45,21 +45,7 @@ def save_checkpoint(path: str | Path, *, config: Config, model: torch.nn.Module,
     }
     if rng_ranks is not None and len(rng_ranks) > 1:
         state["rng_ranks"] = list(rng_ranks)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomic(path, lambda f: torch.save(state, f))
     return path
 
 
@@ -71,6 +57,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             unpickling arbitrary objects (refused; nothing in it is executed).
     """
     path = Path(path)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.ckpt"))
+        hint = f" ({', '.join(found[:3])} there)" if found else ""
+        raise CheckpointError(f"checkpoint {path} is a folder, not a checkpoint file; give a "
+                              f".ckpt file, e.g. {path / 'best.ckpt'}{hint}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:

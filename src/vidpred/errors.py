@@ -1,7 +1,8 @@
 """Errors vidpred raises for problems a user can fix.
 
 The CLI prints these as one clear message (no traceback) and exits with status 2; library users
-can catch :class:`VidpredError` to handle them all.
+can catch :class:`VidpredError` to handle them all. :func:`check_ranges` is the one range check
+of the workflows' settings objects (every numeric option, checked before any work).
 """
 
 
@@ -27,3 +28,27 @@ class SimulatorError(VidpredError):
 
 class TrainingError(VidpredError):
     """Training cannot continue (for example a non-finite loss); the last good checkpoint is kept."""
+
+
+def check_ranges(settings, options: dict[str, str] | None = None, **bounds) -> None:
+    """Range-check a settings object's numbers before any work, naming each as its option.
+
+    ``bounds``: attribute name -> (low, high), either end None for open; a value of None (the
+    default that something else fills in) is not checked. Each is named ``--name`` (``_``
+    written ``-``) unless ``options`` maps it to another option name.
+
+    Raises:
+        ConfigError: every value outside its range (or not a number), one per line.
+    """
+    problems = []
+    for name, (low, high) in bounds.items():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if value != value or (low is not None and value < low) or (high is not None and value > high):
+            want = (f"in [{low:g}, {high:g}]" if low is not None and high is not None
+                    else f">= {low:g}" if low is not None else f"<= {high:g}")
+            option = (options or {}).get(name, f"--{name.replace('_', '-')}")
+            problems.append(f"{option}={value}: must be {want}")
+    if problems:
+        raise ConfigError("\n".join(problems))

@@ -13,6 +13,8 @@ from pathlib import Path
 from .config import Config, check_config, resolve_key
 from .errors import ConfigError
 from .evaluation.compare import compare
+from .evaluation.evaluate import EvaluateSettings, evaluate_checkpoint
+from .rundir import BEST_CHECKPOINT, EVAL_DIR, Outputs, claim_output
 
 
 def parse_grid(items: list[str], base: Config) -> list[tuple[str, list[str]]]:
@@ -40,47 +42,49 @@ def run_name(assignment: list[tuple[str, str]]) -> str:
     return ",".join(f"{k.split('.', 1)[1]}={v}" for k, v in assignment).replace("/", "_")
 
 
-def sweep(base: Config, grid: list[tuple[str, list[str]]], out: str | Path, samples: int = 3,
-          eval_sequences: int | None = None, progress: bool = True, log=print,
-          n_future: int | None = None, best_by: str = "each") -> list[dict]:
+def sweep(base: Config, grid: list[str], out: str | Path,
+          evaluation: EvaluateSettings = EvaluateSettings(samples=3, gifs=2),
+          progress: bool = True, log=print) -> list[dict]:
     """Train and evaluate every combination, then compare them all.
+
+    A sweep started again continues: finished runs are skipped, unfinished ones resumed (or
+    started afresh when stopped before their first checkpoint), evaluations missing are made.
 
     Args:
         base: the config every run starts from.
-        grid: from :func:`parse_grid`.
-        out: sweep directory.
-        samples: prior samples per test sequence in each run's evaluation.
-        eval_sequences: evaluate only the first test sequences (None: all).
-        n_future: predicted frames in each evaluation (None: each run's ``data.n_future``), e.g.
-            28 for SVG's BAIR protocol (2 -> 28) after training on 2 -> 10.
-        best_by: how the best of ``samples`` is chosen (see
-            :func:`vidpred.evaluation.evaluate.evaluate`): ``each``, ``psnr`` or ``ssim``.
+        grid: ``--grid`` items (:func:`parse_grid`), checked before the first run trains.
+        out: sweep directory (claimed: a folder of a user's files is refused).
+        evaluation: each run's evaluation on the test split; its ``n_past``/``n_future`` None:
+            each run's ``data.n_past``/``data.n_future`` (e.g. ``n_future=28`` for SVG's BAIR
+            protocol, 2 -> 28, after training on 2 -> 10).
 
     Returns:
         The comparison rows (see :func:`vidpred.evaluation.compare.compare`).
     """
-    from .evaluation.evaluate import evaluate_checkpoint
     from .training.loop import train
+    from .training.runs import resumable
 
     out = Path(out)
-    keys = [k for k, _ in grid]
-    run_dirs = []
-    combos = list(itertools.product(*[v for _, v in grid]))
+    parsed = parse_grid(grid, base)
+    keys = [k for k, _ in parsed]
+    combos = list(itertools.product(*[v for _, v in parsed]))
     configs = []
     for values in combos:  # every combination is checked before the first one trains
         cfg = Config.from_dict(base.to_dict())
         for k, v in zip(keys, values):
             cfg.set(k, v, source="--grid")
         configs.append(check_config(cfg))
-    for i, (values, cfg) in enumerate(zip(combos, configs), 1):
-        assignment = list(zip(keys, values))
-        run_dir = out / run_name(assignment)
-        run_dirs.append(run_dir)
-        log(f"[{i}/{len(combos)}] {run_name(assignment)}")
-        resume = (run_dir / "last.ckpt").exists()
-        train(cfg, run_dir, resume=resume, progress=progress, log=log)
-        if not (run_dir / "eval" / "metrics.json").exists():
-            evaluate_checkpoint(run_dir / "best.ckpt", None, "test", cfg.data.n_past,
-                                n_future or cfg.data.n_future, samples, run_dir / "eval", gifs=2,
-                                max_sequences=eval_sequences, progress=progress, best_by=best_by)
-    return compare(run_dirs, out / "compare")
+    names = [run_name(list(zip(keys, values))) for values in combos]
+    claim_output(out, Outputs("sweep", (*names, "compare"), legacy=()), log=log).add(
+        *names, "compare")
+    e = evaluation
+    for i, (name, cfg) in enumerate(zip(names, configs), 1):
+        run_dir = out / name
+        log(f"[{i}/{len(combos)}] {name}")
+        train(cfg, run_dir, resume=resumable(run_dir), progress=progress, log=log)
+        if not (run_dir / EVAL_DIR / "metrics.json").exists():
+            evaluate_checkpoint(run_dir / BEST_CHECKPOINT, None, e.split, e.n_past or cfg.data.n_past,
+                                e.n_future or cfg.data.n_future, e.samples, run_dir / EVAL_DIR,
+                                gifs=e.gifs, max_sequences=e.max_sequences, progress=progress,
+                                best_by=e.best_by)
+    return compare([out / name for name in names], out / "compare")

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import DataError
+
 CONTEXT_COLOUR = (0, 200, 0)    # green border: an observed (context) frame
 PREDICTED_COLOUR = (220, 0, 0)  # red border: a frame the model predicted
 
@@ -121,13 +123,33 @@ def frame_grid(rows: dict[str, torch.Tensor], max_columns: int = 12, gap: int = 
     return grid
 
 
-def read_log(path: str | Path) -> tuple[list[dict], list[dict]]:
-    """metrics.jsonl -> (iteration records, epoch records)."""
+def read_log(path: str | Path, log=None) -> tuple[list[dict], list[dict]]:
+    """metrics.jsonl -> (iteration records, epoch records).
+
+    A torn last line (a run killed mid-write) is dropped, with a note to ``log`` if given.
+
+    Raises:
+        DataError: a line before the last that is not a training record (another program's
+            file, or a damaged one): file and line named.
+    """
+    path = Path(path)
     iters, epochs = [], []
-    for line in Path(path).read_text().splitlines():
-        if line.strip():
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    for n, line in enumerate(lines, 1):
+        try:
             rec = json.loads(line)
-            (iters if rec["kind"] == "iter" else epochs).append(rec)
+            kind = rec["kind"] if isinstance(rec.get("iteration"), int) else None
+        except (ValueError, KeyError, AttributeError, TypeError):
+            kind = None
+        if kind not in ("iter", "epoch"):
+            if n == len(lines) and not line.rstrip().endswith("}"):
+                if log is not None:
+                    log(f"note: {path}: dropped a torn last line (an interrupted write)")
+                break
+            raise DataError(f"{path}: line {n} is not a training record of vidpred (expected "
+                            "JSON with kind iter or epoch and an iteration); is this a run "
+                            "directory written by vidpred train?")
+        (iters if kind == "iter" else epochs).append(rec)
     return iters, epochs
 
 

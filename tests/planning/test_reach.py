@@ -203,6 +203,6 @@ def test_plan_command_runs_the_reach_planners_with_a_map_fitted_to_the_checkpoin
     cfg.data.root = str(tmp_path / "gone")
     save_checkpoint(tmp_path / "moved.ckpt", config=cfg, model=build_model(cfg))
     assert main(["plan", "--ckpt", str(tmp_path / "moved.ckpt"), "--episodes", "1", "--reach",
-                 "300", "--out", str(out)]) == 2
+                 "300", "--out", str(tmp_path / "moved")]) == 2
     err = capsys.readouterr().err
     assert "gone: the checkpoint's data.root does not exist" in err and len(err.splitlines()) == 1

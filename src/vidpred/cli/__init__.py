@@ -1,9 +1,14 @@
-"""The ``vidpred`` command line. Thin: parses arguments, calls the library, prints.
+"""The ``vidpred`` command line. Thin: each command parses its arguments, calls one workflow
+function of the library (whose settings object checks every value) and prints.
 
 Subcommands: ``data push``, ``data dance``, ``data smmnist``, ``data convert-bair``, ``data check``,
 ``train``, ``evaluate``, ``predict``, ``plan``, ``compare``, ``report``, ``sweep``, ``demo``.
-Problems with the user's files or settings print one ``vidpred: error: ...`` line and exit with
-status 2.
+
+Exit status: 0 done; 2 for every problem the user can fix, each printed as one
+``vidpred: error: ...`` line per problem, without a traceback: a bad option (argparse's usage
+errors as well as values out of range), a bad config, and problems with files — data
+(:class:`~vidpred.errors.DataError`), checkpoints, output folders; 1 when ``data check`` or
+``data convert-bair`` found damaged data (listed, the command itself finished); 130 on Ctrl-C.
 """
 from __future__ import annotations
 
@@ -14,9 +19,17 @@ from ..errors import VidpredError
 from . import analysis, data, plan, run
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors printed as every other error: ``vidpred: error: ...``."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"vidpred: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vidpred", description="Conditional stochastic video "
-                                "prediction: generate data, train SVG, evaluate, visualise.")
+    p = _Parser(prog="vidpred", description="Conditional stochastic video "
+                "prediction: generate data, train SVG, evaluate, visualise.")
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -31,7 +44,11 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; returns the exit status (module doc)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # a usage error (2), or --help / --version (0)
+        return e.code if isinstance(e.code, int) else 0
     try:
         status = args.func(args)
     except VidpredError as e:

@@ -29,13 +29,15 @@ def cmd_report(args) -> None:
 
 
 def cmd_sweep(args) -> None:
-    from ..sweep import parse_grid, sweep
+    from ..evaluation.evaluate import EvaluateSettings
+    from ..sweep import sweep
 
+    evaluation = EvaluateSettings(n_past=args.n_past, n_future=args.n_future,
+                                  samples=args.samples, gifs=2, max_sequences=args.max_sequences,
+                                  best_by=args.best_by)
     base = load_config(args)
     configure(base.train.threads, base.train.deterministic)
-    grid = parse_grid(args.grid, base)
-    rows = sweep(base, grid, args.out, samples=args.samples, eval_sequences=args.eval_sequences,
-                 progress=not args.quiet, n_future=args.n_future, best_by=args.best_by)
+    rows = sweep(base, args.grid, args.out, evaluation, progress=not args.quiet)
     print_rows(rows, Path(args.out) / "compare")
 
 
@@ -162,7 +164,10 @@ def register(sub) -> None:
                    "(repeatable: the product of all grids is run)")
     w.add_argument("--out", required=True, help="sweep directory")
     w.add_argument("--samples", type=int, default=3, help="prior samples per test sequence")
-    w.add_argument("--eval-sequences", type=int, help="evaluate only the first test sequences")
+    w.add_argument("--max-sequences", "--eval-sequences", type=int, dest="max_sequences",
+                   help="evaluate only the first test sequences")
+    w.add_argument("--n-past", type=int,
+                   help="context frames in each evaluation (default: the config's data.n_past)")
     w.add_argument("--n-future", type=int,
                    help="predicted frames in each evaluation (default: the config's data.n_future)")
     best_by_arg(w)

@@ -29,10 +29,22 @@ def configure(threads: int = 0, deterministic: bool = False) -> None:
     configure_process(threads, deterministic, local_world_size())
 
 
+def at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum``, for options whose only check is that."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value}: must be >= {minimum}")
+        return value
+    parse.__name__ = f"integer >= {minimum}"  # argparse names the type in its message
+    return parse
+
+
 def simulator_args(p: argparse.ArgumentParser) -> None:
     """The options every simulator-backed generator shares."""
     p.add_argument("--seed", type=int, default=0, help="same seed, same dataset")
-    p.add_argument("--workers", type=int, default=2, help="simulator processes (default 2)")
+    p.add_argument("--workers", type=at_least(1), default=2,
+                   help="simulator processes (default 2; 1: in this process)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -45,34 +57,19 @@ def device_arg(p: argparse.ArgumentParser) -> None:
 
 def best_by_arg(p) -> None:
     """``--best-by``, shared by ``evaluate`` and ``sweep``."""
-    p.add_argument("--best-by", default="each", choices=["each", "psnr", "ssim"],
+    from ..evaluation.scoring import BEST_BY
+
+    p.add_argument("--best-by", default="each", choices=BEST_BY,
                    help="how best-of-N picks a sample per sequence: each metric its own best "
                    "sample (default), or one sample by mean PSNR, or by mean SSIM (SVG's "
                    "generate_svg_lp.py); recorded in metrics.json's protocol")
 
 
 def summary_table(m) -> str:
-    """The figures of an :class:`vidpred.evaluation.scoring.EvalMetrics` as a small table."""
-    p = m.protocol
-    by = "" if p.best_by == "each" else f" by {p.best_by.upper()}"
-    rows = [(f"model, best of {p.n_samples}{by}", m.best.psnr_mean, m.best.ssim_mean),
-            (f"model, mean of {p.n_samples}", m.sample_mean.psnr_mean, m.sample_mean.ssim_mean),
-            (p.baseline, m.baseline.psnr_mean, m.baseline.ssim_mean)]
-    if p.n_samples == 1:
-        rows = [("model (1 sample)", m.best.psnr_mean, m.best.ssim_mean), rows[2]]
-    scored = "" if p.scored_frames == p.n_future else f", scored over frames 1..{p.scored_frames}"
-    lines = [f"{p.n_sequences} {p.split or ''} sequences, {p.n_past} -> {p.n_future} frames{scored}",
-             f"{'':28s}{'PSNR (dB)':>10s}{'SSIM':>8s}"]
-    lines += [f"{name:28s}{p:10.2f}{s:8.3f}" for name, p, s in rows]
-    if m.objects:
-        from ..evaluation.objects import objects_table
+    """:func:`vidpred.evaluation.scoring.summary_table` (the demos print it)."""
+    from ..evaluation.scoring import summary_table as table
 
-        lines.append(objects_table(m.objects, m.protocol.n_samples, m.protocol.baseline))
-    if m.extra.get("dancer"):
-        from ..evaluation.objects import dancer_table
-
-        lines.append(dancer_table(m.extra["dancer"]))
-    return "\n".join(lines)
+    return table(m)
 
 
 def print_rows(rows: list[dict], out: Path) -> None:

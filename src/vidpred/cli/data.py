@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .common import simulator_args
+from .common import at_least, simulator_args
 
 
 def cmd_data_push(args) -> None:
@@ -69,16 +69,9 @@ def cmd_data_convert_bair(args) -> int:
 
 
 def cmd_data_check(args) -> int:
-    from ..data.bair import check_dataset
-    from ..data.bair_tfrecord import check_tfrecords
-    from ..data.dance import check_dance
+    from ..data import check_data
 
-    if args.layout == "dance":
-        problems = check_dance(args.root)
-    elif args.layout == "bair_tfrecord":
-        problems = check_tfrecords(args.root, image_size=args.image_size, progress=not args.quiet)
-    else:
-        problems = check_dataset(args.root, image_size=args.image_size, progress=not args.quiet)
+    problems = check_data(args.root, args.layout, args.image_size, progress=not args.quiet)
     for line in problems:
         print(line)
     if problems:
@@ -99,6 +92,8 @@ def register(sub) -> None:
 
 def _generator_parsers(dsub) -> None:
     """``data push``, ``data dance`` and ``data smmnist``."""
+    from ..data.dance_scenes import SCENE_KINDS
+
     push = dsub.add_parser("push", help="robot-pushing videos from the MuJoCo Fetch scene, "
                            "written in the processed BAIR layout, with the block's and the arm's "
                            "ground truth per frame (objects.npz, docs/data.md)")
@@ -129,7 +124,7 @@ def _generator_parsers(dsub) -> None:
                        help="labels per test dance: frame 0 + the frames to predict (default 630)")
     dance.add_argument("--height", type=int, default=64, help="rendered height in pixels (default 64)")
     dance.add_argument("--width", type=int, default=128, help="rendered width in pixels (default 128)")
-    dance.add_argument("--scene", default="varied", choices=["varied", "fixed", "held-out"],
+    dance.add_argument("--scene", default="varied", choices=SCENE_KINDS,
                        help="varied (default): floor, lighting, camera distance and height, body "
                        "size and colour drawn per dance from the training ranges; held-out: the "
                        "same for training and validation, test dances drawn from ranges training "
@@ -150,28 +145,32 @@ def _generator_parsers(dsub) -> None:
 
 def _file_parsers(dsub) -> None:
     """``data convert-bair`` and ``data check``."""
+    from ..data import CHECKED_LAYOUTS
+    from ..data.bair_tfrecord import CAMERAS
+
     conv = dsub.add_parser("convert-bair", help="convert the BAIR robot-pushing download "
                            "(softmotion30_44k: train/ and test/ of *.tfrecords) into the processed "
                            "BAIR layout, checking every record; re-runs skip finished sequences; "
                            "exit status 1 when damaged records were found (all listed)")
     conv.add_argument("src", help="the download's root, holding train/ and test/")
     conv.add_argument("--out", required=True, help="dataset root to write")
-    conv.add_argument("--camera", default="aux1", choices=["aux1", "main"],
+    conv.add_argument("--camera", default="aux1", choices=CAMERAS,
                       help="which camera's frames: aux1 (SVG's, default) or main (SAVP's)")
-    conv.add_argument("--validate-files", type=int, default=1, metavar="N",
+    conv.add_argument("--validate-files", type=at_least(0), default=1, metavar="N",
                       help="the first N training files (numeric name order) go to validate/ "
                       "(default 1, as data.validate_files of the bair_tfrecord layout)")
-    conv.add_argument("--workers", type=int, default=2, help="processes, one file each (default 2)")
+    conv.add_argument("--workers", type=at_least(1), default=2,
+                      help="processes, one file each (default 2)")
     conv.add_argument("--quiet", action="store_true", help="no progress bar")
     conv.set_defaults(func=cmd_data_convert_bair)
     check = dsub.add_parser("check", help="scan a whole dataset and list every problem, one line "
                             "each (exit status 0: clean, 1: problems found); writes nothing")
     check.add_argument("root", help="dataset root")
-    check.add_argument("--layout", default="bair", choices=["bair", "bair_tfrecord", "dance"],
+    check.add_argument("--layout", default="bair", choices=CHECKED_LAYOUTS,
                        help="on-disk layout: bair (frames + actions.csv + endeffector_positions.csv), "
                        "bair_tfrecord (the BAIR download's *.tfrecords: checksums, keys, sizes) "
                        "or dance (*_img/ and *_label/ PNG pairs)")
-    check.add_argument("--image-size", type=int, default=64,
+    check.add_argument("--image-size", type=at_least(1), default=64,
                        help="expected frame size in pixels (bair; dance frames may be any size, "
                        "but one size per split)")
     check.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -9,7 +9,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from .base import VideoDataset
 
-__all__ = ["CONDITIONS", "LAYOUTS", "VideoDataset", "cache_root", "make_dataset"]
+__all__ = ["CHECKED_LAYOUTS", "CONDITIONS", "LAYOUTS", "VideoDataset", "cache_root", "check_data",
+           "detect_layout", "make_dataset"]
 
 LAYOUTS = ("bair", "bair_tfrecord", "smmnist", "dance", "synthetic")
 # what each layout's conditions are: (kind, size) — see vidpred.models.conditions
@@ -78,3 +79,49 @@ def make_dataset(root: str | Path, layout: str, split: str, seq_len: int, train:
         return SyntheticDataset(split, seq_len, n_sequences=n, image_size=image_size,
                                 image_width=image_width)
     raise ConfigError(f"data.layout: unknown layout {layout!r}; choose one of {LAYOUTS}")
+
+
+def detect_layout(root: str | Path) -> str | None:
+    """The on-disk layout (:data:`LAYOUTS`) a dataset root looks like, from its folder names
+    alone (nothing is decoded): ``dance`` (``train/train_img``, ``val/val_img`` or
+    ``test/test_label``), ``smmnist`` (``test.npz``), ``bair_tfrecord`` (``*.tfrecords`` files
+    in ``train/`` or ``test/``) or ``bair`` (``<split>/<group>/<k>/`` folders); None when it
+    is none of them (or does not exist)."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        return None
+    if any((root / s / f"{s}_{kind}").is_dir() for s in ("train", "val", "test")
+           for kind in ("img", "label")):
+        return "dance"
+    if (root / "test.npz").is_file():
+        return "smmnist"
+    splits = [root / s for s in ("train", "validate", "val", "test") if (root / s).is_dir()]
+    if any(p.is_file() for s in splits for p in s.glob("*.tfrecords")):
+        return "bair_tfrecord"
+    if any(k.is_dir() and k.name.isdigit() for s in splits for g in s.iterdir() if g.is_dir()
+           for k in g.iterdir()):
+        return "bair"
+    return None
+
+
+CHECKED_LAYOUTS = ("bair", "bair_tfrecord", "dance")
+
+
+def check_data(root: str | Path, layout: str = "bair", image_size: int = 64,
+               progress: bool = False) -> list[str]:
+    """``vidpred data check``: every problem of a dataset in ``layout`` (one of
+    :data:`CHECKED_LAYOUTS`), one line each naming the file; empty when clean. Writes nothing.
+
+    Raises:
+        ConfigError: a layout without a check.
+    """
+    if layout == "dance":
+        from .dance import check_dance
+        return check_dance(root)
+    if layout == "bair_tfrecord":
+        from .bair_tfrecord import check_tfrecords
+        return check_tfrecords(root, image_size=image_size, progress=progress)
+    if layout == "bair":
+        from .bair import check_dataset
+        return check_dataset(root, image_size=image_size, progress=progress)
+    raise ConfigError(f"--layout {layout!r}: choose one of {', '.join(CHECKED_LAYOUTS)}")

@@ -29,6 +29,7 @@ from ..errors import DataError
 from ..progress import progress_bar
 from .files import collect, folder_order, numbered_pngs, raise_first, read_csv, read_png
 from .frame_cache import cached_arrays
+from .jobs import generated_seq_len, unfinished
 from .objects import ObjectTruth, batch_objects, read_objects
 
 ACTION_DIM = 4
@@ -137,12 +138,22 @@ def check_dataset(root: str | Path, image_size: int = 64, progress: bool = False
     if not splits:
         return [f"{root}: no split folders (expected train/, validate/ and test/)"]
     problems: list[str] = []
+    lengths: dict[Path, int] = {}
     for split in splits:
         seqs = collect(problems, find_sequences, split) or []
         for folder in progress_bar(seqs, desc=f"checking {split.name}", unit="seq",
                                    disable=not progress, leave=False):
-            problems += scan_sequence(folder, image_size)[2]
-    return problems
+            frames, _, found = scan_sequence(folder, image_size)
+            problems += found
+            if frames is not None:
+                lengths[folder] = len(frames)
+    recorded = generated_seq_len(root)
+    wrong = [p for p, n in lengths.items() if recorded is not None and n != recorded]
+    if wrong:  # e.g. a generator re-run with another --seq-len into one folder
+        problems.append(f"{wrong[0]}: {lengths[wrong[0]]} frames, but the generator's record in "
+                        f"{root} says {recorded} ({len(wrong)} such sequences: two runs of the "
+                        "generator mixed in one folder?)")
+    return problems + unfinished(root)
 
 
 def _decode(paths: list[Path], image_size: int, max_frames: int | None, seq_len: int,

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
+from ..rundir import Outputs, claim_output, write_atomic
 from .bair import ACTION_DIM, EE_DIM, BairDataset, _Sequences
 from .files import folder_order
 from .frame_cache import cached_arrays_streamed
@@ -40,6 +41,8 @@ SUFFIX = ".tfrecords"
 SOURCE_SPLITS = ("train", "test")
 PARTIAL = ".partial-"  # a sequence folder being written; renamed to <k> when complete
 SETTINGS_FILE = "vidpred_convert.json"  # what a converted folder was converted with
+OUTPUTS = Outputs("data convert-bair", ("train", "validate", "test", SETTINGS_FILE),
+                  legacy=(SETTINGS_FILE,))
 
 
 # ---- one record -------------------------------------------------------------------------
@@ -212,19 +215,30 @@ def convert_bair(src: str | Path, out: str | Path, camera: str = "aux1", validat
 
     Raises:
         DataError: an unknown camera, a download without train/test files (see
-            :func:`split_files`), or ``out`` converted with other settings.
+            :func:`split_files`), ``out`` converted with other settings (or an unreadable
+            record of them), or ``out`` inside ``src``. ConfigError: ``out`` holds files
+            vidpred did not write (:func:`vidpred.rundir.claim_output`).
     """
     if camera not in CAMERAS:
         raise DataError(f"--camera {camera!r}: choose one of {', '.join(CAMERAS)}")
-    out = Path(out).expanduser()
+    out, src = Path(out).expanduser(), Path(src).expanduser()
+    if out.resolve() == src.resolve() or src.resolve() in out.resolve().parents:
+        raise DataError(f"--out {out}: lies in the download {src}, which is never written; "
+                        "choose a folder outside it")
     settings = {"camera": camera, "validate_files": validate_files, "image_size": image_size}
     record = out / SETTINGS_FILE
-    if record.is_file() and json.loads(record.read_text()) != settings:
-        raise DataError(f"{record}: {out} was converted with other settings "
-                        f"({record.read_text().strip()}); choose another --out or delete it")
+    if record.is_file():
+        try:
+            old = json.loads(record.read_text())
+        except (ValueError, OSError) as e:
+            raise DataError(f"{record}: unreadable ({e}); it names the camera and splits {out} "
+                            "was converted with: restore it, or convert into a new --out") from None
+        if old != settings:
+            raise DataError(f"{record}: {out} was converted with other settings "
+                            f"({record.read_text().strip()}); choose another --out or delete it")
     split_of = split_files(src, validate_files)
-    out.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(settings))
+    claim_output(out, OUTPUTS).add(*OUTPUTS.patterns)
+    write_atomic(record, json.dumps(settings))
     tasks = [(f, out / split / f.name, camera, image_size)
              for split, files in split_of.items() for f in files]
     counts = [count_records(t[0]) for t in tasks]  # a damaged tail is one more report

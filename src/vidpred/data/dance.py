@@ -33,6 +33,7 @@ from .files import (
     raise_first,
     read_png,
 )
+from .jobs import unfinished
 from .objects import OBJECTS_FILE
 
 SPLIT_FOLDERS = {"train": "train", "validate": "val", "val": "val", "test": "test"}
@@ -104,8 +105,23 @@ def check_dance(root: str | Path) -> list[str]:
         if not seqs:
             problems.append(f"{root / 'test'}: empty split (expected test_img/<i>/ and test_label/<i>/)")
         for s in seqs:
-            _check_pair_folder(img_root / s, label_root / s, problems, labels_may_outnumber=True)
-    return problems
+            _check_test_sequence(root / "test", s, problems)
+    return problems + unfinished(root)
+
+
+_ONE_LABEL = ("{}: one label; a test sequence needs the labels of frame 0 and of every frame "
+              "to predict")
+
+
+def _check_test_sequence(test: Path, name: str, problems: list[str]) -> None:
+    """Test sequence ``name``: its first frame and labels, and its ground truth (``test_gt``,
+    optional) paired with the labels, as :class:`DanceDataset` reads them."""
+    img, label, gt = (test / f"test_{kind}" / name for kind in ("img", "label", "gt"))
+    _check_pair_folder(img, label, problems, labels_may_outnumber=True)
+    if label.is_dir() and len(list(label.glob("*.png"))) == 1:
+        problems.append(_ONE_LABEL.format(label))
+    if gt.is_dir():
+        _check_pair_folder(gt, label, problems, labels_may_outnumber=False)
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -127,12 +143,16 @@ def paired_files(img_dir: Path, label_dir: Path, labels_may_outnumber: bool = Fa
 
 
 def read_frames(paths: list[Path], frame_size: tuple[int, int], desc: str = "",
-                progress: bool = False) -> torch.Tensor:
-    """Decode 8-bit RGB PNGs of any size and resize them to ``frame_size`` (H, W) in pixels
-    (bilinear with antialiasing, PIL) into one uint8 tensor (N, 3, H, W).
+                progress: bool = False, native: tuple[int, int] | None = None) -> torch.Tensor:
+    """Decode 8-bit RGB PNGs and resize them to ``frame_size`` (H, W) in pixels (bilinear with
+    antialiasing, PIL) into one uint8 tensor (N, 3, H, W).
+
+    The files may have any size, but one size (``native`` (H, W), or else the first file's),
+    as :func:`check_dance` requires: a stray frame of another size is refused, not resized.
 
     Raises:
-        DataError: a missing or unreadable file or a non-RGB image (naming the file).
+        DataError: a missing or unreadable file, a non-RGB image or one of another size
+            (naming the file).
     """
     from PIL import Image
 
@@ -141,6 +161,10 @@ def read_frames(paths: list[Path], frame_size: tuple[int, int], desc: str = "",
     for i, p in enumerate(progress_bar(paths, desc=desc, unit="frame", disable=not progress,
                                        leave=False)):
         arr = read_png(p)
+        native = native or arr.shape[:2]
+        if arr.shape[:2] != tuple(native):
+            raise DataError(f"{p}: image is {arr.shape[1]}x{arr.shape[0]}, but the first image "
+                            f"in this split is {native[1]}x{native[0]}")
         if arr.shape[:2] != (H, W):
             arr = np.asarray(Image.fromarray(arr).resize((W, H), Image.BILINEAR))
         out[i] = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
@@ -250,11 +274,12 @@ class DanceDataset:
         if max_sequences is not None:
             n_clips = min(n_clips, max_sequences)
         n, clips = n_clips * length, (n_clips, length, 3, *self.frame_size)
+        native = read_png(img_paths[0]).shape[:2]  # one size for the split's frames and labels
         # uint8 (n_clips, seq_len, 3, H, W): views of the frames in file order
         self.frames = read_frames(img_paths[:n], self.frame_size, f"reading {folder}_img",
-                                  progress).view(clips)
+                                  progress, native).view(clips)
         self.labels = read_frames(label_paths[:n], self.frame_size, f"reading {folder}_label",
-                                  progress).view(clips)
+                                  progress, native).view(clips)
         self.has_truth = torch.ones(n_clips, dtype=torch.bool)
         self.seq_len = length
 
@@ -273,15 +298,18 @@ class DanceDataset:
             if not imgs or frame_number(imgs[0]) != frame_number(labels[0]):
                 raise DataError(f"{img_root / name}: the first frame "
                                 f"({img_root / name / labels[0].name}) is missing")
+            if len(labels) < 2:
+                raise DataError(_ONE_LABEL.format(label_root / name))
+            native = read_png(imgs[0]).shape[:2]
             truth, dancer = None, (None, None)
             if (gt_root / name).is_dir():
                 gts, _ = paired_files(gt_root / name, label_root / name)
-                truth = read_frames(gts, self.frame_size)
+                truth = read_frames(gts, self.frame_size, native=native)
                 dancer = read_dancer(gt_root / name, self.frame_size)
             self.tests.append(DanceTestSequence(
                 name, read_frames(imgs[:1], self.frame_size)[0],
-                read_frames(labels, self.frame_size, f"reading test_label/{name}", progress),
-                truth, labels, *dancer))
+                read_frames(labels, self.frame_size, f"reading test_label/{name}", progress,
+                            native), truth, labels, *dancer))
         T = self.seq_len = min(len(t.labels) for t in self.tests)
         # the batchable form: every sequence's first T frames and labels (zero frames where no
         # ground truth was given; batch() refuses those sequences)

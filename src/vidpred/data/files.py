@@ -71,8 +71,9 @@ def read_png(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
         uint8 (H, W, 3).
 
     Raises:
-        DataError: missing, unreadable or truncated file, a mode other than RGB (grey, palette,
-            RGBA, 16-bit), or the wrong size; one line naming the file.
+        DataError: missing, unreadable or truncated file, another format under a .png name
+            (JPEG bytes), a mode other than RGB (grey, palette, RGBA, 16-bit), or the wrong
+            size; one line naming the file.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -81,9 +82,11 @@ def read_png(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
-            mode, arr = im.mode, np.asarray(im)
+            kind, mode, arr = im.format, im.mode, np.asarray(im)
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         raise DataError(f"{path}: unreadable or truncated PNG ({e})") from None
+    if kind != "PNG" and path.suffix.lower() == ".png":  # a renamed JPEG: lossy, unseen
+        raise DataError(f"{path}: holds {kind} data, not PNG (a renamed file?); save it as a PNG")
     if mode != "RGB":
         raise DataError(f"{path}: image mode is {mode}, expected 8-bit RGB")
     if size is not None and arr.shape[:2] != tuple(size):

@@ -11,8 +11,9 @@ import queue
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import DataError, VidpredError
 from ..progress import progress_bar
+from ..rundir import read_marker, write_atomic
 
 META_FILE = "vidpred_dataset.json"
 
@@ -21,12 +22,17 @@ def cached_dataset(out: Path, spec: dict) -> bool:
     """True when ``out`` already holds a complete dataset generated with ``spec``.
 
     Raises:
-        DataError: ``out`` holds a dataset generated with other settings.
+        DataError: ``out`` holds a dataset generated with other settings, or an unreadable
+            record.
     """
     meta = out / META_FILE
     if not meta.exists():
         return False
-    old = json.loads(meta.read_text())
+    try:
+        old = json.loads(meta.read_text())
+    except (ValueError, OSError) as e:
+        raise DataError(f"{meta}: unreadable dataset record ({e}); it names the settings the "
+                        "dataset was generated with: restore it, or generate into a new --out") from None
     if old != spec:
         raise DataError(f"{out} already holds a generated dataset with other settings ({old}); "
                         "choose another --out or delete it")
@@ -35,7 +41,7 @@ def cached_dataset(out: Path, spec: dict) -> bool:
 
 def mark_complete(out: Path, spec: dict) -> None:
     """Record ``spec`` in ``out``; written last, so only a finished dataset has it."""
-    (out / META_FILE).write_text(json.dumps(spec, indent=1))
+    write_atomic(out / META_FILE, json.dumps(spec, indent=1))
 
 
 # this worker process's (renderer scene, job function); set once per process by _start_worker
@@ -126,3 +132,30 @@ def run_tasks(tasks: Sequence, fn: Callable, workers: int, desc: str, unit: str,
         return results
     finally:
         bar.close()
+
+
+def unfinished(root: Path) -> list[str]:
+    """``vidpred data check``'s line for a generated dataset that was never finished: its
+    marker records the generator's settings but ``vidpred_dataset.json`` is missing."""
+    try:
+        record = read_marker(root)
+    except VidpredError as e:
+        return [str(e)]
+    if record is None or "settings" not in record or (root / META_FILE).exists():
+        return []
+    settings = ", ".join(f"{k}={v}" for k, v in record["settings"].items())
+    return [f"{root}: generation was interrupted (no {META_FILE}; started with {settings}); "
+            "run the generator again with these settings to finish it"]
+
+
+def generated_seq_len(root: Path) -> int | None:
+    """The frames per sequence a generator recorded for ``root`` (``vidpred_dataset.json``, or
+    the marker of an unfinished run); None for data no generator wrote."""
+    try:
+        meta = root / META_FILE
+        record = json.loads(meta.read_text()) if meta.is_file() else \
+            (read_marker(root) or {}).get("settings", {})
+    except (ValueError, OSError, VidpredError):
+        return None
+    n = record.get("seq_len")
+    return n if isinstance(n, int) else None

@@ -38,7 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, SimulatorError
+from ..errors import DataError, SimulatorError, check_ranges
+from ..rundir import Outputs, claim_output
 from .dance_scenes import (
     BODY_RGB,
     SCENE_KINDS,
@@ -48,10 +49,11 @@ from .dance_scenes import (
     floor_materials,
 )
 from .gl import project, select_gl_backend
-from .jobs import cached_dataset, mark_complete, run_jobs
+from .jobs import META_FILE, cached_dataset, mark_complete, run_jobs
 from .objects import OBJECTS_FILE
 
 GENERATOR_VERSION = 1
+OUTPUTS = Outputs("data dance", ("train", "val", "test", ".progress", META_FILE))
 LABEL_SUPERSAMPLE = 2
 
 # keypoint -> (MuJoCo object kind, name) whose world position marks it
@@ -108,6 +110,16 @@ class DanceSpec:
     seed: int = 0
     version: int = GENERATOR_VERSION
     scene: str = "varied"
+
+    def __post_init__(self):
+        """Raises ConfigError: a size out of range (named as the option); DataError: an
+        unknown scene kind."""
+        if self.scene not in SCENE_KINDS:
+            raise DataError(f"dance generator: scene {self.scene!r} is not one of "
+                            f"{', '.join(SCENE_KINDS)}")
+        check_ranges(self, train=(1, None), train_len=(2, None), val_len=(2, None),
+                     test=(0, None), test_len=(2, None), height=(8, None), width=(8, None),
+                     fps=(1e-3, None), seed=(0, None))
 
 
 def spec_record(spec: DanceSpec) -> dict:
@@ -405,28 +417,27 @@ def generate_dance_dataset(out: str | Path, spec: DanceSpec = DanceSpec(), worke
                            progress: bool = True, log=print) -> Path:
     """Generate (or complete) the dance dataset under ``out``.
 
-    Dances already written are kept, so an interrupted run resumes; ``vidpred_dataset.json``
-    (the spec) is written last, and a folder generated with another spec is refused.
+    Dances already written are kept, so an interrupted run resumes. The spec is recorded in
+    the folder's marker (:func:`vidpred.rundir.claim_output`) before the first dance and in
+    ``vidpred_dataset.json`` after the last; a folder started or finished with another spec is
+    refused, and so is a folder of files vidpred did not write.
 
     Returns:
         The dataset root.
 
     Raises:
         SimulatorError: MuJoCo, gymnasium's humanoid or an OpenGL backend is unavailable.
-        DataError: ``out`` holds a dataset generated with different settings, or
-            ``spec.scene`` is not one of ``varied``, ``fixed``, ``held-out``.
+        DataError: ``out`` holds a dataset generated with different settings.
+        ConfigError: ``out`` was started with different settings, or holds other files.
     """
     out = Path(out)
-    if spec.scene not in SCENE_KINDS:
-        raise DataError(f"dance generator: scene {spec.scene!r} is not one of "
-                        f"{', '.join(SCENE_KINDS)}")
     if cached_dataset(out, spec_record(spec)):
         return out
-    if spec.train < 1 or spec.test < 0 or min(spec.train_len, spec.val_len, spec.test_len) < 2:
-        raise DataError("dance generator: need >= 1 training dance and >= 2 frames per dance")
     spec_dict = asdict(spec)
     humanoid_xml()
     backend = select_gl_backend(log)
+    # the settings are recorded before the first dance: a re-run with others is refused
+    claim_output(out, OUTPUTS, settings=spec_record(spec), log=log).add(*OUTPUTS.patterns)
     (out / ".progress").mkdir(parents=True, exist_ok=True)
     n_frames = {"train": spec.train_len, "val": spec.val_len, "test": spec.test_len}
     # the long dances first, so that the workers finish together

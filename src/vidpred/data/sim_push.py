@@ -33,10 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SimulatorError
+from ..errors import ConfigError, SimulatorError, check_ranges
+from ..rundir import Outputs, claim_output
 from ..vision import MIN_SEPARATION, min_mass, scene_distance
 from .gl import project, select_gl_backend
-from .jobs import cached_dataset, mark_complete, run_jobs
+from .jobs import META_FILE, cached_dataset, mark_complete, run_jobs
 from .objects import OBJECTS_FILE
 
 # 2: block colours kept apart from the scene's (block_colour), objects.npz beside the frames
@@ -82,6 +83,15 @@ class PushSpec:
     version: int = GENERATOR_VERSION
     random_action_share: float = 0.0
     block_colours: str = "any"
+
+    def __post_init__(self):
+        """Raises ConfigError: a size or share out of range (named as the option)."""
+        check_ranges(self, {"validate": "--val"}, train=(0, None), validate=(0, None),
+                     test=(0, None), seq_len=(2, None), image_size=(8, None), seed=(0, None),
+                     block_half=(0.005, 0.1), random_action_share=(0, 1))
+        if self.block_colours not in BLOCK_COLOURS:
+            raise ConfigError(f"block_colours must be one of {BLOCK_COLOURS}, got "
+                              f"{self.block_colours!r}")
 
     def count(self, split: str) -> int:
         return getattr(self, split)
@@ -229,6 +239,7 @@ class FetchPushScene:
 
 
 BLOCK_COLOURS = ("any", "red")
+OUTPUTS = Outputs("data push", ("train", "validate", "test", META_FILE))
 
 
 def _bright_colour(rng: np.random.Generator) -> np.ndarray:
@@ -441,8 +452,10 @@ def generate_push_dataset(out: str | Path, spec: PushSpec = PushSpec(), workers:
     """Generate (or complete) the push dataset under ``out``.
 
     Sequences already written (their folder exists) are kept, so an interrupted run resumes.
-    The file ``vidpred_dataset.json`` is written last and records ``spec``; a folder whose
-    record differs from ``spec`` is refused rather than mixed.
+    ``spec`` is recorded in the folder's marker (:func:`vidpred.rundir.claim_output`) before
+    the first sequence is written, and in ``vidpred_dataset.json`` when the last one is; a
+    folder started or finished with another spec is refused rather than mixed, and so is a
+    folder of files vidpred did not write.
 
     Args:
         out: dataset root (created).
@@ -455,13 +468,14 @@ def generate_push_dataset(out: str | Path, spec: PushSpec = PushSpec(), workers:
     Raises:
         SimulatorError: MuJoCo or its assets/OpenGL backend are unavailable.
         DataError: ``out`` holds a dataset generated with a different spec.
+        ConfigError: ``out`` was started with a different spec, or holds other files.
     """
     out = Path(out)
     if cached_dataset(out, spec.record()):
         return out
     backend = select_gl_backend(log)
-    if spec.block_colours not in BLOCK_COLOURS:
-        raise ValueError(f"block_colours must be one of {BLOCK_COLOURS}, got {spec.block_colours!r}")
+    # the settings are recorded before the first sequence: a re-run with others is refused
+    claim_output(out, OUTPUTS, settings=spec.record(), log=log).add(*OUTPUTS.patterns)
     jobs = [(str(out), split, i, spec.seed, spec.seq_len, spec.random_action_share,
              spec.block_colours)
             for split in SPLITS for i in range(spec.count(split))

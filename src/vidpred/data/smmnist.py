@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, check_ranges
+from ..rundir import Outputs, claim_output, write_atomic
 from .jobs import META_FILE
 
 CANVAS = 64
@@ -78,22 +79,35 @@ def render_sequence(rng: np.random.Generator, digits: np.ndarray, seq_len: int,
 
 @dataclass(frozen=True)
 class SMMNISTSpec:
+    """What to generate: ``test`` sequences of ``test_len`` frames with ``n_digits`` digits."""
+
     test: int = 256
     test_len: int = 25
     n_digits: int = 2
     seed: int = 0
 
+    def __post_init__(self):
+        """Raises ConfigError: a value out of range (named as the option)."""
+        check_ranges(self, {"n_digits": "--digits"}, test=(1, None), test_len=(2, None),
+                     n_digits=(1, None), seed=(0, None))
+
+
+OUTPUTS = Outputs("data smmnist", ("test.npz", META_FILE), legacy=(META_FILE,))
+
 
 def generate_smmnist(out: str | Path, spec: SMMNISTSpec = SMMNISTSpec()) -> Path:
-    """Write the fixed test set and the dataset record. Deterministic per ``spec.seed``."""
+    """Write the fixed test set and the dataset record. Deterministic per ``spec.seed``; a
+    folder written with another spec, or holding files vidpred did not write, is refused
+    (:func:`vidpred.rundir.claim_output`)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    record = {"layout": "smmnist", **asdict(spec)}
+    claim_output(out, OUTPUTS, settings=record).add(*OUTPUTS.patterns)
     digits = load_digits()[TEST_DIGITS]
     rng = np.random.default_rng([spec.seed, 1])
     test = np.stack([render_sequence(rng, digits, spec.test_len, spec.n_digits)
                      for _ in range(spec.test)])
-    np.savez_compressed(out / "test.npz", frames=test)
-    (out / META_FILE).write_text(json.dumps({"layout": "smmnist", **asdict(spec)}, indent=1))
+    write_atomic(out / "test.npz", lambda f: np.savez_compressed(f, frames=test))
+    write_atomic(out / META_FILE, json.dumps(record, indent=1))
     return out
 
 
@@ -130,7 +144,11 @@ class SMMNISTDataset:
         if not meta.is_file():
             raise DataError(f"{meta}: missing; create the dataset with "
                             f"`vidpred data smmnist --out {root}`")
-        self.spec = json.loads(meta.read_text())
+        try:
+            self.spec = json.loads(meta.read_text())
+        except (ValueError, OSError) as e:
+            raise DataError(f"{meta}: unreadable dataset record ({e}); generate the dataset "
+                            f"again with `vidpred data smmnist --out {root}`") from None
         self.seq_len = seq_len
         self.stream = {"train": 0, "validate": 2, "val": 2}.get(split)
         if self.stream is not None:

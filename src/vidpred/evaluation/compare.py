@@ -10,16 +10,26 @@ it was evaluated, ``eval/metrics.json``. ``compare`` writes into its output fold
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config, config_differences, get_value
 from ..errors import ConfigError
-from ..rundir import METRICS_FILE
+from ..rundir import (
+    CONFIG_FILE,
+    EVAL_DIR,
+    METRICS_FILE,
+    Outputs,
+    claim_output,
+    write_atomic,
+)
 from ..viz import plot_run_curves, plot_runs_psnr_per_frame, read_log
 from .scoring import EvalMetrics
 
+OUTPUTS = Outputs("compare", ("curves.png", "psnr_per_frame.png", "results.md", "results.csv"),
+                  legacy=("results.md", "results.csv"))
 COLUMNS = ("run", "label", "iterations", "train_minutes", "best_val_psnr", "final_val_psnr",
            "final_val_ssim", "kl_per_frame", "test_psnr", "test_ssim", "test_psnr_sample_mean",
            "test_ssim_sample_mean", "baseline_psnr", "diversity", "block_kept_pct",
@@ -44,15 +54,19 @@ class Run:
     label: str = ""
 
 
-def load_run(path: str | Path) -> Run:
-    """Read a run directory. Raises ConfigError when it is not one."""
+def load_run(path: str | Path, log=print) -> Run:
+    """Read a run directory (a torn last line of its log is dropped, with a note to ``log``).
+
+    Raises:
+        ConfigError: not a run directory. DataError: a log that is not vidpred's (line named).
+    """
     path = Path(path)
-    if not (path / METRICS_FILE).is_file() or not (path / "config.yaml").is_file():
-        raise ConfigError(f"{path} is not a vidpred run directory (expected config.yaml and "
+    if not (path / METRICS_FILE).is_file() or not (path / CONFIG_FILE).is_file():
+        raise ConfigError(f"{path} is not a vidpred run directory (expected {CONFIG_FILE} and "
                           f"{METRICS_FILE})")
-    iters, epochs = read_log(path / METRICS_FILE)
-    ev = path / "eval" / "metrics.json"
-    return Run(path, Config.load(path / "config.yaml"), iters, epochs,
+    iters, epochs = read_log(path / METRICS_FILE, log)
+    ev = path / EVAL_DIR / "metrics.json"
+    return Run(path, Config.load(path / CONFIG_FILE), iters, epochs,
                _read_metrics(ev) if ev.is_file() else None)
 
 
@@ -139,38 +153,40 @@ def object_columns(objects: dict | None) -> dict:
     return out
 
 
-def compare(run_dirs: list[str | Path], out: str | Path) -> list[dict]:
-    """Overlay the runs' curves and tabulate their final figures (PSNR in dB).
+def compare(run_dirs: list[str | Path], out: str | Path, log=print) -> list[dict]:
+    """Overlay the runs' curves and tabulate their final figures (PSNR in dB) in ``out``
+    (claimed: a folder of a user's files is refused; a comparison's own files are replaced).
 
     Returns:
         One dict per run with the keys in ``COLUMNS``.
 
     Raises:
-        ConfigError: no run given, or a folder that is not a run directory.
+        ConfigError: no run given, a folder that is not a run directory, an unusable ``out``.
+        DataError: a run's log that is not vidpred's.
     """
     if not run_dirs:
         raise ConfigError("compare needs at least one run directory")
-    runs = [load_run(p) for p in run_dirs]
+    runs = [load_run(p, log) for p in run_dirs]
     label_runs(runs)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output(out, OUTPUTS, log=log).add(*OUTPUTS.patterns)
     plot_run_curves([(r.label, r.iters, r.epochs) for r in runs], out / "curves.png")
     evaluated = [(r.label, r.eval) for r in runs if r.eval]
     if evaluated:
         plot_runs_psnr_per_frame(evaluated, out / "psnr_per_frame.png")
     rows = [summary_row(r) for r in runs]
-    with (out / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out / "results.csv", table.getvalue())
     shown = [c for c in COLUMNS if c != "run"]
     lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
     lines += ["| " + " | ".join(str(r[c]) for c in shown) + " |" for r in rows]
-    (out / "results.md").write_text("PSNR in dB (data range 1); test figures are best of N samples "
-                                    "(SVG protocol) unless marked sample_mean; `protocol` says "
-                                    "which split, how many sequences, context -> predicted "
-                                    "frames, N and the metric that picks the best sample. The "
-                                    "block_* and arm_* figures (push data) are those of the "
-                                    "sample best of N by PSNR, defined in docs/protocols.md.\n\n"
-                                    + "\n".join(lines) + "\n")
+    write_atomic(out / "results.md", "PSNR in dB (data range 1); test figures are best of N "
+                 "samples (SVG protocol) unless marked sample_mean; `protocol` says which split, "
+                 "how many sequences, context -> predicted frames, N and the metric that picks "
+                 "the best sample. The block_* and arm_* figures (push data) are those of the "
+                 "sample best of N by PSNR, defined in docs/protocols.md.\n\n"
+                 + "\n".join(lines) + "\n")
     return rows

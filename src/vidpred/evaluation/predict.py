@@ -16,6 +16,7 @@ per frame (frame 0 = the given first frame, then the predictions; sequences in o
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -24,13 +25,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data import CONDITIONS
 from ..data.dance import DanceDataset, paired_files, read_frames
-from ..errors import DataError
+from ..errors import CheckpointError, ConfigError, DataError, check_ranges
 from ..progress import progress_bar
+from ..rundir import Outputs, claim_output, write_atomic
+from .evaluate import check_data_layout
 from .objects import DANCER_FRAMES, dancer_figures
 from .scoring import EvalMetrics, merge_metrics, rollout_and_score
 
 SCORED_FRAMES = 600  # the course's leaderboard scores frames 1..600 of each sequence
+OUTPUTS = Outputs("predict", ("metrics.json", "psnr_per_frame.png", "seq_*", "sample_*",
+                              "rollout.gif"),
+                  results=("metrics.json", "seq_*", "sample_*", "rollout.gif"),
+                  legacy=("metrics.json",))
+SUBMISSION_HEADER = "id,0,"
 
 
 def _save_png(path: Path, frame: torch.Tensor) -> None:
@@ -106,7 +115,7 @@ def predict_sequence(model, first_frame: torch.Tensor, labels: torch.Tensor, out
     video = torch.stack(gif_frames)
     if metrics is not None:
         metrics.extra.update(n_frames=T, **({"dancer": figures} if figures else {}))
-        (out / "metrics.json").write_text(json.dumps(metrics.to_dict(), indent=1))
+        write_atomic(out / "metrics.json", json.dumps(metrics.to_dict(), indent=1))
     if gif:
         _rollout_gif(out / "rollout.gif", video, labels, truth, ms_per_frame)
     return Prediction(metrics, video, seconds, round(samples * (T - 1) / max(seconds, 1e-9), 1))
@@ -207,7 +216,7 @@ def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int]
         from ..viz import plot_psnr_per_frame
 
         out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(result.to_dict(), indent=1))
+        write_atomic(out / "metrics.json", json.dumps(result.to_dict(), indent=1))
         plot_psnr_per_frame(result, out / "psnr_per_frame.png",
                             title=f"{len(scored)} test sequences, 1 frame -> "
                                   f"{result.protocol.n_future} predicted")
@@ -276,3 +285,120 @@ class _SubmissionWriter:
         if self.file is not None:
             self.file.close()
             self.tmp.replace(self.path)
+
+
+@dataclass(frozen=True)
+class PredictSettings:
+    """What ``vidpred predict`` rolls out, checked when made (before any work).
+
+    Either ``test_dir`` (a dance-layout ``ROOT/test`` folder; with ``out`` and/or
+    ``submission``) or ``first_frame`` + ``labels`` + ``out`` (one sequence; ``gt``: its
+    ground-truth folder, scored).
+
+    Attributes:
+        samples: futures sampled from the prior per sequence. seed: their seed.
+        gifs: with ``test_dir``, the sequences that get a GIF. frames: write PNG frames.
+
+    Raises:
+        ConfigError: a value out of range or a missing input (named).
+    """
+
+    test_dir: str | None = None
+    first_frame: str | None = None
+    labels: str | None = None
+    gt: str | None = None
+    out: str | None = None
+    submission: str | None = None
+    samples: int = 1
+    seed: int = 0
+    gifs: int = 5
+    frames: bool = True
+
+    def __post_init__(self):
+        check_ranges(self, samples=(1, None), gifs=(0, None), seed=(0, None))
+        if self.test_dir and not (self.out or self.submission):
+            raise ConfigError("--test-dir needs --out (rollouts, metrics) and/or --submission "
+                              "FILE.csv")
+        if not self.test_dir and not (self.first_frame and self.labels and self.out):
+            raise ConfigError("predict needs --first-frame PNG --labels DIR --out DIR (or "
+                              "--test-dir ROOT/test)")
+
+
+def predict_checkpoint(ckpt: str | Path, settings: PredictSettings, overwrite: bool = False,
+                       progress: bool = True, device: str = "cpu"):
+    """``vidpred predict``: load the checkpoint, check it against the inputs, claim the outputs
+    (:func:`vidpred.rundir.claim_output`; ``overwrite`` replaces an earlier prediction's), then
+    roll out the test folder (:func:`predict_test_split`) or the one sequence
+    (:func:`predict_sequence`).
+
+    Returns:
+        The test folder's :class:`EvalMetrics` (None without ground truth), or the one
+        sequence's :class:`Prediction`.
+
+    Raises:
+        CheckpointError: an unreadable checkpoint, or a model not conditioned on label images
+            (or trained on another layout than ``test_dir``'s). ConfigError: an unusable
+            output. DataError: a problem with the inputs (named).
+    """
+    from ..checkpoint import load_trained_model
+    from ..device import resolve_device
+
+    s = settings
+    model, cfg, _ = load_trained_model(ckpt, resolve_device(device))
+    root = None
+    if s.test_dir:
+        root = Path(s.test_dir).expanduser()
+        root = root.parent if root.name == "test" else root
+        check_data_layout(cfg, root, ckpt)
+    if CONDITIONS.get(cfg.data.layout, ("vector",))[0] != "image":
+        raise CheckpointError(f"{ckpt}: checkpoint holds a {cfg.model.name} model trained on the "
+                              f"{cfg.data.layout} layout; predict rolls out models conditioned on "
+                              "label images (the dance layout, e.g. --config dance_cpu)")
+    _check_submission(s.submission)
+    size = cfg.data.frame_size
+    if s.test_dir:
+        with _claim(s.out, overwrite, [f"seq_{p.name}" for p in
+                                       (root / "test" / "test_label").glob("*")]):
+            return predict_test_split(model, root / "test", size, s.out, s.submission, s.samples,
+                                      write_frames=s.out is not None and s.frames, gifs=s.gifs,
+                                      progress=progress, seed=s.seed)
+    with _claim(s.out, overwrite, [f"sample_{k}" for k in range(s.samples)]):
+        labels = load_label_folder(s.labels, size)
+        truth = load_label_folder(s.gt, size) if s.gt else None
+        return predict_sequence(model, load_image(s.first_frame, size), labels, s.out, truth,
+                                s.samples, write_frames=s.frames, progress=progress, seed=s.seed)
+
+
+def _claim(out, overwrite: bool, names: list[str]):
+    """The claimed output folder, its names listed before they are written (a no-op context
+    without ``out``)."""
+    if out is None:
+        return contextlib.nullcontext()
+    record = claim_output(out, OUTPUTS, overwrite=overwrite)
+    record.add("metrics.json", "psnr_per_frame.png", "rollout.gif", *names)
+    return record
+
+
+def _check_submission(path) -> None:
+    """A submission file is written only where none is, or over an earlier submission.
+
+    Raises:
+        ConfigError: a folder, or a file that is not a submission vidpred wrote.
+    """
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"--submission {path}: is a folder; give a file name, e.g. "
+                          f"{path / 'submission.csv'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--submission {path}: its folder cannot be created "
+                          f"({e.strerror or e})") from None
+    if path.exists():
+        with path.open("rb") as f:
+            head = f.read(len(SUBMISSION_HEADER))
+        if head != SUBMISSION_HEADER.encode():
+            raise ConfigError(f"--submission {path}: exists and is not a submission written by "
+                              "vidpred; choose another file name")

@@ -22,9 +22,11 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError
+from ..rundir import write_atomic
 from ..viz import plot_run_curves, plot_runs_psnr_per_frame, plot_training
 from .compare import COLUMNS, Run, label_runs, load_run, summary_row
 
+PAGE_TITLE = "<title>vidpred report</title>"
 MAX_GIF_FRAMES = 120
 MAX_GIF_BYTES = 1_500_000
 
@@ -140,7 +142,7 @@ def _run_column(r: Run, tmp: Path, gifs: int) -> str:
     return f'<div class="run">{"".join(parts)}</div>'
 
 
-def write_report(run_dirs: list[str | Path], out: str | Path, gifs: int = 4) -> Path:
+def write_report(run_dirs: list[str | Path], out: str | Path, gifs: int = 4, log=print) -> Path:
     """Write the HTML report of ``run_dirs`` to ``out``.
 
     Args:
@@ -152,14 +154,18 @@ def write_report(run_dirs: list[str | Path], out: str | Path, gifs: int = 4) -> 
         The path written.
 
     Raises:
-        ConfigError: no run given, or a folder that is not a run directory (named).
+        ConfigError: no run given, a folder that is not a run directory (named), ``gifs`` < 0,
+            or an ``out`` that is a folder or a file vidpred did not write. DataError: a run's
+            log that is not vidpred's.
     """
     if not run_dirs:
         raise ConfigError("report needs at least one run directory")
-    runs = [load_run(p) for p in run_dirs]
-    label_runs(runs)
+    if gifs < 0:
+        raise ConfigError(f"--gifs={gifs}: must be >= 0")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _check_page(out)
+    runs = [load_run(p, log) for p in run_dirs]
+    label_runs(runs)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         sections = [f"<h1>vidpred report: {len(runs)} run{'s' * (len(runs) > 1)}</h1>",
@@ -181,9 +187,28 @@ def write_report(run_dirs: list[str | Path], out: str | Path, gifs: int = 4) -> 
         sections.append(f'<div class="runs" style="grid-template-columns: repeat({len(runs)}, '
                         f'minmax(380px, 1fr))">{columns}</div>')
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<title>vidpred report</title>"
+            f"{PAGE_TITLE}"
             f"<style>{_STYLE}</style></head><body>{''.join(sections)}</body></html>\n")
-    tmp_out = out.with_name(f".{out.name}.tmp")
-    tmp_out.write_text(page, encoding="utf-8")
-    tmp_out.replace(out)
+    write_atomic(out, page)
     return out
+
+
+def _check_page(out: Path) -> None:
+    """The report is written only where no file is, or over an earlier report.
+
+    Raises:
+        ConfigError: ``out`` is a folder, a file vidpred did not write, or cannot be created.
+    """
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a folder; give the .html file to write, e.g. "
+                          f"{out / 'report.html'}")
+    if out.exists():
+        with out.open("rb") as f:
+            head = f.read(4096)
+        if PAGE_TITLE.encode() not in head:
+            raise ConfigError(f"--out {out}: exists and is not a report written by vidpred; "
+                              "choose another file name")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out {out}: its folder cannot be created ({e.strerror or e})") from None

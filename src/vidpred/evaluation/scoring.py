@@ -24,7 +24,7 @@ from ..device import to_device
 from ..progress import progress_bar
 from ..vision import BlockLocator
 from .metrics import best_of_n, best_sample, pick, psnr, sample_diversity, ssim
-from .objects import ObjectScores, frame_figures
+from .objects import ObjectScores, dancer_table, frame_figures, objects_table
 
 # how the best of N samples is chosen: each metric its own best sample, or one sample per
 # sequence by one metric (SVG's generate_svg_lp.py ranks its 100 samples by mean SSIM)
@@ -346,3 +346,24 @@ def merge_metrics(parts: list[EvalMetrics]) -> EvalMetrics:
         average(lambda m: m.baseline),
         round(float(sum(m.diversity * m.protocol.n_sequences for m in parts) / n.sum()), 6),
         round(seconds, 2), round(frames / max(seconds, 1e-9), 1))
+
+
+def summary_table(m: EvalMetrics) -> str:
+    """The figures of an :class:`EvalMetrics` as a small text table: best of N, mean of N and
+    the baseline, PSNR in dB and SSIM, under a line giving the protocol."""
+    p = m.protocol
+    by = "" if p.best_by == "each" else f" by {p.best_by.upper()}"
+    rows = [(f"model, best of {p.n_samples}{by}", m.best.psnr_mean, m.best.ssim_mean),
+            (f"model, mean of {p.n_samples}", m.sample_mean.psnr_mean, m.sample_mean.ssim_mean),
+            (p.baseline, m.baseline.psnr_mean, m.baseline.ssim_mean)]
+    if p.n_samples == 1:
+        rows = [("model (1 sample)", m.best.psnr_mean, m.best.ssim_mean), rows[2]]
+    scored = "" if p.scored_frames == p.n_future else f", scored over frames 1..{p.scored_frames}"
+    lines = [f"{p.n_sequences} {p.split or ''} sequences, {p.n_past} -> {p.n_future} frames{scored}",
+             f"{'':28s}{'PSNR (dB)':>10s}{'SSIM':>8s}"]
+    lines += [f"{name:28s}{psnr:10.2f}{ssim:8.3f}" for name, psnr, ssim in rows]
+    if m.objects:
+        lines.append(objects_table(m.objects, p.n_samples, p.baseline))
+    if m.extra.get("dancer"):
+        lines.append(dancer_table(m.extra["dancer"]))
+    return "\n".join(lines)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,8 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import CheckpointError, ConfigError
+from ..data.sim_push import BLOCK_COLOURS
+from ..errors import CheckpointError, ConfigError, check_ranges
 from ..progress import progress_bar
+from ..rundir import Outputs, claim_output, write_atomic
 from .goals import PushTask, block_goal_distance, reset_to, sample_task
 from .planners import (
     PLANNERS,
@@ -41,6 +42,9 @@ from .planners import (
 )
 
 SUCCESS_RADIUS = 0.05  # metres
+RESULTS = "results.json"
+OUTPUTS = Outputs("plan", (RESULTS, "episode*_*.gif"), results=(RESULTS,), legacy=(RESULTS,),
+                  resumable=True)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,23 @@ class PlanSettings:
     reach: float = 0.0
     behind: float = 0.08
     block_colours: str = "red"
+
+    def __post_init__(self):
+        """Raises ConfigError: a value out of range, an unknown planner, or ``reach`` without
+        the cem planner (named as options)."""
+        check_ranges(self, episodes=(1, None), seed=(0, None), steps=(1, None),
+                     oracle_samples=(0, None), reach=(0, None), behind=(0, None))
+        unknown = [n for n in self.planners if n not in PLANNERS] or ([] if self.planners else [""])
+        if unknown:
+            raise ConfigError(f"--planner {unknown[0]!r}: choose from {', '.join(PLANNERS)} (a "
+                              "comma list runs several on the same episodes)")
+        if self.reach > 0 and "cem" not in self.planners:
+            raise ConfigError(f"--reach {self.reach:g} weighs a term of the cem planner's cost; "
+                              "add cem to --planner (the reach planner uses the term alone, "
+                              "unweighted)")
+        if self.block_colours not in BLOCK_COLOURS:
+            raise ConfigError(f"--block-colours {self.block_colours!r}: choose one of "
+                              f"{', '.join(BLOCK_COLOURS)}")
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float]:
@@ -105,7 +126,7 @@ def make_planners(settings: PlanSettings, model, n_past: int, bf16: bool = False
     with (needed with ``settings.reach`` > 0).
 
     Raises:
-        ConfigError: an unknown planner name.
+        ConfigError: the reach planner without a table.
     """
     out = []
     for name in settings.planners:
@@ -119,14 +140,11 @@ def make_planners(settings: PlanSettings, model, n_past: int, bf16: bool = False
                 raise ConfigError("--planner reach needs the table map fitted to the training clips "
                                   "of --ckpt's data")
             out.append(ReachPlanner(table, settings.cem, settings.behind))
-        elif name == "oracle":
+        else:  # oracle (the names are checked by PlanSettings)
             k = settings.oracle_samples or settings.cem.samples
             out.append(OracleCEMPlanner(CEMSettings(settings.cem.horizon, k, settings.cem.iterations,
                                                     min(settings.cem.elites, k),
                                                     settings.cem.planar)))
-        else:
-            raise ConfigError(f"--planner {name!r}: choose from {', '.join(PLANNERS)} "
-                              "(a comma list runs several on the same episodes)")
     return out
 
 
@@ -178,7 +196,7 @@ def summarise(episodes: list[dict], names) -> dict:
 
 def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size: int = 64,
          progress: bool = True, gifs: bool = True, bf16: bool = False,
-         resume: bool = False, table=None) -> dict:
+         resume: bool = False, table=None, overwrite: bool = False) -> dict:
     """Run every planner on ``settings.episodes`` episodes and write GIFs and ``results.json``.
 
     Each episode is a :func:`vidpred.planning.goals.sample_task` drawn from (seed, episode);
@@ -197,23 +215,28 @@ def plan(model, n_past: int, settings: PlanSettings, out: str | Path, image_size
             episodes aside) left in ``out/results.json`` and play only the rest (each episode's
             task and random numbers come from (seed, episode), so the results are those of an
             uninterrupted run).
+        overwrite: replace the results ``out`` holds (they are otherwise never replaced:
+            ``results.json`` is written after each finished episode, never before the first).
 
     Returns:
         The ``results.json`` dict (module doc).
 
     Raises:
-        ConfigError: ``resume`` and ``out/results.json`` was written with other settings or
-            cannot be read.
+        ConfigError: ``out`` holds files vidpred did not write, or results (without ``resume``
+            or ``overwrite``); ``resume`` and ``out/results.json`` was written with other
+            settings or cannot be read.
     """
     from ..data.sim_push import FetchPushScene
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     # checked before the renderer opens: a refused resume leaves nothing open or rewritten
+    record = claim_output(out, OUTPUTS, resume=resume, overwrite=overwrite)
+    record.add(RESULTS, *(f"episode{i}_{name}.gif" for i in range(settings.episodes)
+                          for name in settings.planners if gifs))
     episodes = finished_episodes(out, settings, bf16) if resume else []
     planners = make_planners(settings, model, n_past, bf16, table)
     scene = FetchPushScene(image_size)
-    results = write_results(out, settings, bf16, episodes)
+    results = results_record(settings, bf16, episodes)
     try:
         for i in progress_bar(range(len(episodes), settings.episodes), desc="planning",
                               unit="episode", disable=not progress, initial=len(episodes),
@@ -275,12 +298,62 @@ def finished_episodes(out: Path, settings: PlanSettings, bf16: bool) -> list[dic
     return episodes[:settings.episodes]
 
 
+def results_record(settings: PlanSettings, bf16: bool, episodes: list[dict]) -> dict:
+    """``results.json``'s dict (module doc) for the episodes finished so far."""
+    return {"settings": {**asdict(settings), "bf16": bf16}, "success_radius": SUCCESS_RADIUS,
+            "episodes": episodes, "summary": summarise(episodes, settings.planners)}
+
+
 def write_results(out: Path, settings: PlanSettings, bf16: bool, episodes: list[dict]) -> dict:
     """Write ``out/results.json`` (module doc) for the episodes finished so far, atomically
-    (a temporary file renamed over the old one); return its dict."""
-    results = {"settings": {**asdict(settings), "bf16": bf16}, "success_radius": SUCCESS_RADIUS,
-               "episodes": episodes, "summary": summarise(episodes, settings.planners)}
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=1))
-    os.replace(tmp, out / "results.json")
+    (:func:`vidpred.rundir.write_atomic`); return its dict."""
+    results = results_record(settings, bf16, episodes)
+    write_atomic(out / RESULTS, json.dumps(results, indent=1))
     return results
+
+
+def plan_checkpoint(ckpt: str | Path | None, settings: PlanSettings, out: str | Path,
+                    precision: str = "bf16", device: str = "cpu", progress: bool = True,
+                    gifs: bool = True, resume: bool = False, overwrite: bool = False,
+                    log=print) -> dict:
+    """``vidpred plan``: load the planning model (for the cem planner) and fit the reach cost's
+    camera map (:meth:`vidpred.planning.reach.TableMap.from_config`, for ``reach`` and the
+    cem planner's ``settings.reach``) when the planners need them, then :func:`plan`.
+
+    Args:
+        ckpt: an SVG checkpoint with 7-d vector conditions; None when only the random and
+            oracle planners run.
+        precision: ``bf16`` (autocast where the device has it, see
+            :func:`vidpred.device.use_bf16`) or ``float32``.
+        out, gifs, resume, overwrite: as :func:`plan`. log: receives notes.
+
+    Raises:
+        ConfigError: cem or reach without ``ckpt``, and :func:`plan`'s. CheckpointError: a
+            model trained with other conditions. DataError: its training clips (for the map).
+    """
+    from ..checkpoint import load_trained_model
+    from ..data.gl import select_gl_backend
+    from ..device import resolve_device, use_bf16
+    from .reach import TableMap
+
+    names = settings.planners
+    model, n_past, size, bf16, table = None, 1, 64, False, None
+    if ("cem" in names or "reach" in names) and not ckpt:
+        raise ConfigError("--planner cem plans with a model and reach with a camera map fitted "
+                          "to its training clips: give --ckpt CKPT (or run only --planner "
+                          "random,oracle)")
+    # claimed before the model and the clips are read; plan() finds it claimed
+    with claim_output(out, OUTPUTS, resume=resume, overwrite=overwrite):
+        if ckpt and ("cem" in names or "reach" in names):
+            model, cfg, _ = load_trained_model(ckpt, resolve_device(device))
+            check_planning_model(cfg, ckpt)
+            n_past, size = cfg.data.n_past, cfg.data.image_size
+            bf16, note = use_bf16(precision, next(model.parameters()).device, "--precision",
+                                  "planning")
+            if note and "cem" in names:
+                log(note)
+            if "reach" in names or ("cem" in names and settings.reach > 0):
+                table = TableMap.from_config(cfg, log)
+        select_gl_backend()
+        return plan(model, n_past, settings, out, image_size=size, progress=progress, gifs=gifs,
+                    bf16=bf16, resume=resume, table=table)

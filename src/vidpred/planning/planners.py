@@ -24,6 +24,7 @@ from ..data.sim_push import (
     smooth_noise,
 )
 from ..device import autocast
+from ..errors import ConfigError, check_ranges
 from ..vision import centroid
 from .goals import PushTask, block_goal_distance, to_float
 from .reach import ReachCost, TableMap
@@ -56,6 +57,13 @@ class CEMSettings:
     iterations: int = 3
     elites: int = 10
     planar: bool = False
+
+    def __post_init__(self):
+        """Raises ConfigError: a size below 1, or fewer samples than elites (named as options)."""
+        check_ranges(self, horizon=(1, None), samples=(1, None), iterations=(1, None),
+                     elites=(1, None))
+        if self.samples < self.elites:
+            raise ConfigError(f"--samples={self.samples}: must be >= --elites={self.elites}")
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.bair import find_sequences, read_sequence
+from ..data.bair import find_sequences, read_sequence, resolve_split
 from ..errors import ConfigError, DataError
 from ..vision import BlockLocator
 from .goals import to_float
@@ -153,6 +153,28 @@ class TableMap:
             raise DataError(f"the table map fitted to {len(grip)} pushes is degenerate (more "
                             "clips, spread over the table)")
         return best
+
+    @classmethod
+    def from_config(cls, cfg, log=print) -> TableMap:
+        """The map fitted to pushes in the training clips a model's config names
+        (``cfg.data.root``, its ``train`` split, at ``cfg.data.image_size``); ``log`` gets one
+        line on the fit.
+
+        Raises:
+            DataError: the data root is gone, or its clips leave the map undetermined (see
+                :meth:`fit`).
+        """
+        root = Path(cfg.data.root).expanduser()
+        if not root.is_dir():
+            raise DataError(f"{root}: the checkpoint's data.root does not exist; the reach cost "
+                            "fits its camera map to those training clips (regenerate them with "
+                            "the model's config, e.g. `vidpred train --config push_plan`, or "
+                            "leave --reach at 0)")
+        split = resolve_split(root, "train")
+        table = cls.fit(*pushes(split, image_size=cfg.data.image_size))
+        log(f"reach cost: table-to-image map fitted to {table.pushes} pushes in {split} "
+            f"(residual {table.rms:.1f} px, contact distance {table.contact * 100:.1f} cm)")
+        return table
 
     def check_behind(self, behind: float, clearance: float = CLEARANCE) -> None:
         """Raise ConfigError unless the point ``behind`` metres behind the block lies outside

@@ -15,35 +15,51 @@ import torch
 from ..checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from ..config import Config, config_differences, get_value
 from ..errors import CheckpointError, ConfigError
-from ..rundir import METRICS_FILE, RUN_FILES
+from ..rundir import (
+    BEST_CHECKPOINT,
+    CONFIG_FILE,
+    LAST_CHECKPOINT,
+    METRICS_FILE,
+    RUN,
+    OutputDir,
+    claim_output,
+    copy_atomic,
+    write_atomic,
+)
 
 
 def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, bytes_needed: int) -> None:
-    """Refuse to clobber a run, and find an unwritable or full directory before training.
+    """Claim the run directory (:func:`vidpred.rundir.claim_output`: a folder of a user's
+    files is refused, ``overwrite`` removes only what vidpred wrote, the temporary files of an
+    interrupted save are removed) and find a full disk before training. ``resume`` in a run
+    stopped before its first checkpoint removes what that run wrote: it starts afresh.
 
     Raises:
-        ConfigError: the directory holds a run (without resume/overwrite), is not writable, or
-            has less than ``bytes_needed`` free.
+        ConfigError: the directory holds files vidpred did not write, holds a run (without
+            resume/overwrite), is not writable, or has less than ``bytes_needed`` free.
+        CheckpointError: ``resume`` in a run without ``last.ckpt`` but with other checkpoints.
     """
-    if run_dir.exists() and any(run_dir.iterdir()) and not (resume or overwrite):
-        raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume to continue "
-                          "it or --overwrite to start again")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write_test"
-        probe.write_bytes(b"x" * 4096)
-        probe.unlink()
-    except OSError as e:
-        raise ConfigError(f"run directory {run_dir} is not writable: {e.strerror}") from None
+    fresh = resume and not (run_dir / LAST_CHECKPOINT).is_file()
+    kept = sorted(run_dir.glob("epoch_*.ckpt")) + [run_dir / BEST_CHECKPOINT]
+    if fresh and any(p.is_file() for p in kept):  # not a run stopped before its first epoch
+        raise CheckpointError(f"--resume: {run_dir} holds no {LAST_CHECKPOINT} but other "
+                              f"checkpoints; copy the one to continue from to {LAST_CHECKPOINT}, "
+                              "or start again with --overwrite")
+    out = claim_output(run_dir, RUN, resume=resume and not fresh, overwrite=overwrite or fresh)
+    out.add(CONFIG_FILE, METRICS_FILE, LAST_CHECKPOINT, BEST_CHECKPOINT, "training_curves.png",
+            "psnr_vs_time.png")
     free = shutil.disk_usage(run_dir).free
     if free < bytes_needed:
         raise ConfigError(f"run directory {run_dir} has {free / 2**20:.0f} MiB free, but this run's "
                           f"checkpoints and logs need about {bytes_needed / 2**20:.0f} MiB; free some "
                           "space or choose another --out")
-    if overwrite and not resume:
-        for pattern in RUN_FILES:
-            for old in run_dir.glob(pattern):
-                old.unlink()
+
+
+def resumable(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` holds a training run that ``train(..., resume=True)`` continues: from
+    its ``last.ckpt``, or afresh when the run was stopped before its first checkpoint (what a
+    sweep or a demo started again should pass as ``resume``)."""
+    return any((Path(run_dir) / n).is_file() for n in (LAST_CHECKPOINT, CONFIG_FILE, METRICS_FILE))
 
 
 @dataclass
@@ -57,15 +73,17 @@ class ResumePoint:
 
 
 def resume_run(run_dir: Path, cfg: Config, model, optimizer, ctx, log) -> ResumePoint:
-    """Load ``run_dir/last.ckpt`` into the model and optimizer and restore this rank's RNG.
+    """Load ``run_dir/last.ckpt`` into the model and optimizer and restore this rank's RNG; a
+    directory without one (a run stopped before its first checkpoint) starts afresh, with a note.
 
     Raises:
-        CheckpointError: no checkpoint, or one trained with another config (the differing keys
-            are named).
+        CheckpointError: a checkpoint trained with another config (the differing keys named).
     """
-    path = run_dir / "last.ckpt"
+    path = run_dir / LAST_CHECKPOINT
     if not path.exists():
-        raise CheckpointError(f"--resume: {path} does not exist")
+        log(f"note: {run_dir} holds no checkpoint (a run stopped before its first epoch end, or "
+            "none): starting afresh")
+        return start_fresh(run_dir, cfg.train.seed, ctx)
     state = load_checkpoint(path)
     if state["config"].to_dict() != cfg.to_dict():
         raise CheckpointError(f"{path} was trained with another config "
@@ -75,7 +93,7 @@ def resume_run(run_dir: Path, cfg: Config, model, optimizer, ctx, log) -> Resume
     optimizer.load_state_dict(state["optimizer"])
     _restore_rng(state, ctx, cfg.train.seed, log)
     if ctx.is_main:
-        _trim_log(run_dir / METRICS_FILE, state["iteration"])
+        _trim_log(run_dir / METRICS_FILE, state["iteration"], log)
     log(f"resuming {run_dir} at iteration {state['iteration']}")
     return ResumePoint(state["iteration"], state["best_psnr"],
                        state["extra"].get("train_seconds", 0.0))
@@ -110,13 +128,30 @@ def _restore_rng(state: dict, ctx, seed: int, log) -> None:
         torch.manual_seed(rank_seed(seed, ctx.rank))
 
 
-def _trim_log(path: Path, iteration: int) -> None:
-    """Drop log lines written after the checkpoint we resume from (they will be redone)."""
+def _trim_log(path: Path, iteration: int, log=print) -> None:
+    """Drop log lines written after the checkpoint we resume from (they will be redone), and a
+    torn last line (a kill or a full disk mid-write), with a note.
+
+    Raises:
+        CheckpointError: a line before the last one that is not a log record (named).
+    """
     if not path.exists():
         return
-    keep = [line for line in path.read_text().splitlines()
-            if line.strip() and json.loads(line)["iteration"] <= iteration]
-    path.write_text("".join(line + "\n" for line in keep))
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    keep = []
+    for n, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+            it = record["iteration"]
+        except (ValueError, KeyError, TypeError):
+            if n == len(lines):
+                log(f"note: {path}: dropped a torn last line (an interrupted write)")
+                break
+            raise CheckpointError(f"{path}: line {n} is not a metrics record; restore the file "
+                                  "or start again with --overwrite") from None
+        if it <= iteration:
+            keep.append(line)
+    write_atomic(path, "".join(line + "\n" for line in keep))
 
 
 def _config_diff(a: Config, b: Config) -> str:
@@ -134,8 +169,12 @@ class RunLog:
         from .tblog import open_tensorboard
 
         self.file = (run_dir / METRICS_FILE).open("a") if enabled else None
+        before = set(run_dir.glob("events.out.tfevents.*"))
         self.board = open_tensorboard(run_dir, start_iteration, log) \
             if enabled and tensorboard else None
+        if self.board:  # the event file's name is TensorBoard's: listed once it exists
+            OutputDir.of(run_dir).add(*sorted(p.name for p in
+                                              set(run_dir.glob("events.out.tfevents.*")) - before))
 
     def iteration(self, record: dict) -> None:
         if self.file:
@@ -171,17 +210,21 @@ class Checkpoints:
         rng_ranks = self.ctx.gather_rng_states()
         if not self.ctx.is_main:
             return
-        last = self.run_dir / "last.ckpt"
+        last = self.run_dir / LAST_CHECKPOINT
         save_checkpoint(last, config=self.cfg, model=self.model, optimizer=self.optimizer,
                         iteration=iteration, best_psnr=point.best_psnr,
                         extra={"train_seconds": point.seconds}, rng_ranks=rng_ranks)
         if best:
-            shutil.copyfile(last, self.run_dir / "best.ckpt")
+            copy_atomic(last, self.run_dir / BEST_CHECKPOINT)
         keep = self.cfg.train.keep_checkpoints
         if epoch is not None and keep > 0:
-            shutil.copyfile(last, self.run_dir / f"epoch_{epoch:04d}.ckpt")
+            name, record = f"epoch_{epoch:04d}.ckpt", OutputDir.of(self.run_dir)
+            record.add(name)
+            copy_atomic(last, self.run_dir / name)
             for old in sorted(self.run_dir.glob("epoch_*.ckpt"))[:-keep]:
-                old.unlink(missing_ok=True)
+                if old.name in record.files:  # an epoch checkpoint vidpred wrote, not a user's
+                    old.unlink(missing_ok=True)
+                    record.discard(old.name)
 
 
 class GracefulStop:
