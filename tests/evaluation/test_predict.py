@@ -108,7 +108,8 @@ def test_evaluate_reads_the_dance_frame_size_from_the_checkpoint(dance_run, tmp_
     assert Image.open(tmp_path / "ev" / "seq_000.gif").size[0] > 64 * 3  # 64-wide tiles
 
 
-def test_predict_scores_the_dancer_where_the_generator_recorded_it(dance_run, dance_root):
+def test_predict_scores_the_dancer_where_the_generator_recorded_it(dance_run, dance_root,
+                                                                   tmp_path):
     from vidpred.checkpoint import load_trained_model
     from vidpred.data.dance import DanceDataset
     from vidpred.evaluation.predict import predict_test_split
@@ -120,8 +121,9 @@ def test_predict_scores_the_dancer_where_the_generator_recorded_it(dance_run, da
     assert (differs & ~test.dancer_mask).float().mean() < 0.01
     assert 0.05 < test.dancer_mask.float().mean() < 0.5
     model, _, _ = load_trained_model(dance_run / "best.ckpt")
-    m = predict_test_split(model, dance_root / "test", (32, 64), None, progress=False,
-                           log=lambda *a: None, dancer_frames=(5, 20))
+    m = predict_test_split(model, dance_root / "test", (32, 64), tmp_path / "p", progress=False,
+                           log=lambda *a: None, dancer_frames=(5, 20), write_frames=False,
+                           gifs=0)
     dancer = m.extra["dancer"]
     assert list(dancer) == ["5", "20"] and dancer["5"]["sequences"] == 2
     for f in dancer.values():

@@ -69,6 +69,9 @@ def test_report_is_one_file_with_everything_embedded(report, runs):
     assert page.count('data-kind="gif"') == 2 + 2   # 2 evaluation GIFs + 2 test-dance rollouts
     configs = re.findall(r'<pre class="config">(.*?)</pre>', page, re.S)
     assert len(configs) == 2
+    # the push run's evaluation had the simulator's ground truth: its object figures are shown
+    objects = re.findall(r'<pre class="objects">(.*?)</pre>', page, re.S)
+    assert len(objects) == 1 and "simulator ground truth" in objects[0]
     assert "name: svg" in configs[0] and "width: 4" in configs[0]
     assert "name: pose_cvae" in configs[1] and "frame_channels: 8" in configs[1]
 

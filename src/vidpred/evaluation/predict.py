@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,11 +187,13 @@ def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int]
     dataset = DanceDataset(root, "test", frame_size=frame_size)
     out = Path(out_dir) if out_dir is not None else None
     writer = _SubmissionWriter(submission) if submission is not None else None
+    # without an output folder the rollouts are scored in a scratch folder removed at the end
+    scratch = tempfile.TemporaryDirectory() if out is None else None
     scored, per_seq = [], []
     try:
         for i, seq in enumerate(dataset.tests):
             truth = seq.truth.float().div(255) if seq.truth is not None else None
-            seq_out = (out / f"seq_{seq.name}") if out is not None else Path(writer.scratch.name)
+            seq_out = (out / f"seq_{seq.name}") if out is not None else Path(scratch.name)
             dancer = None if seq.dancer_mask is None else (seq.dancer_mask,
                                                            seq.background.float().div(255))
             r = predict_sequence(model, seq.first_frame.float().div(255), seq.labels.float().div(255),
@@ -205,6 +208,8 @@ def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int]
     finally:
         if writer is not None:
             writer.close()
+        if scratch is not None:
+            scratch.cleanup()
     if not scored:
         return None
     result = merge_metrics(scored)
@@ -261,14 +266,11 @@ class _SubmissionWriter:
     complete, so an interrupted run never leaves a truncated submission."""
 
     def __init__(self, path: str | Path):
-        import tempfile
-
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.path.with_name(self.path.name + ".partial")
         self.file = None
         self.row = 0
-        self.scratch = tempfile.TemporaryDirectory()
 
     def write(self, video: torch.Tensor) -> None:
         """Append one sequence: uint8 (T, C, H, W) -> T rows of C*H*W values."""
@@ -281,7 +283,6 @@ class _SubmissionWriter:
         self.row += len(flat)
 
     def close(self) -> None:
-        self.scratch.cleanup()
         if self.file is not None:
             self.file.close()
             self.tmp.replace(self.path)

@@ -43,7 +43,7 @@ table.metrics th:first-child, table.metrics td:first-child { text-align: left; }
 img.plot { width: 100%; height: auto; display: block; }
 .gifs { display: flex; flex-wrap: wrap; gap: 8px; }
 img.gif { image-rendering: pixelated; max-width: 100%; height: auto; }
-pre.config { font-size: 11px; background: #f6f6f6; padding: 8px; overflow-x: auto; }
+pre.config, pre.objects { font-size: 11px; background: #f6f6f6; padding: 8px; overflow-x: auto; }
 .note { color: #666; font-size: 12px; }
 """
 
@@ -125,7 +125,8 @@ def _run_column(r: Run, tmp: Path, gifs: int) -> str:
 
         p = r.eval.protocol
         parts.append("<h3>Objects (test)</h3>")
-        parts.append(f'<pre class="config">{html.escape(objects_table(r.eval.objects, p.n_samples, p.baseline))}</pre>')
+        table = objects_table(r.eval.objects, p.n_samples, p.baseline)
+        parts.append(f'<pre class="objects">{html.escape(table)}</pre>')
     files = _run_gifs(r.path, gifs)
     if files:
         parts.append("<h3>Predictions</h3>")
