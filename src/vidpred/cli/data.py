@@ -1,4 +1,5 @@
-"""``vidpred data``: generate the built-in datasets, convert the BAIR download, check a dataset."""
+"""``vidpred data``: generate the built-in datasets, convert the BAIR download or your own
+footage, check a dataset."""
 from __future__ import annotations
 
 import sys
@@ -68,6 +69,29 @@ def cmd_data_convert_bair(args) -> int:
     return 0
 
 
+def cmd_data_video(args) -> None:
+    from ..data.video_convert import VideoSpec, convert_videos
+
+    spec = VideoSpec(image_size=args.image_size, crop=args.crop, fps=args.fps, start=args.start,
+                     end=args.end, window=args.window, threshold=args.threshold)
+    t0 = time.perf_counter()
+    r = convert_videos(args.files, args.out, spec, overwrite=args.overwrite, progress=not args.quiet)
+    dt = time.perf_counter() - t0
+    if r.reused:
+        print(f"{r.root} already holds this conversion (same files and settings): reused")
+    for s in r.sources:
+        print(f"{s['file']}: {s['width']}x{s['height']} at {s['native_fps']:g} fps, kept "
+              f"{s['fps']:g} fps: {s['frames_kept'] + s['frames_dropped']} frames in {s['shots']} "
+              f"shot(s), {s['frames_kept']} kept ({s['frames_dropped']} in shots shorter than a window)")
+    sp = r.split
+    counts = ", ".join(f"{n} {sp['frames'][n]} frames / {sp['windows'][n]} windows"
+                       for n in ("train", "validate", "test"))
+    print(f"{r.shots} shots, {r.frames_kept} frames kept; split {sp['rule']} (gap {sp['gap_frames']} "
+          f"frames): {counts}")
+    if not r.reused:
+        print(f"wrote {r.root} in {dt:.1f} s ({r.frames_kept / max(dt, 1e-9):.0f} frames/s)")
+
+
 def cmd_data_check(args) -> int:
     from ..data import check_data
 
@@ -83,7 +107,7 @@ def cmd_data_check(args) -> int:
 
 
 def register(sub) -> None:
-    """``vidpred data push|dance|smmnist|convert-bair|check``."""
+    """``vidpred data push|dance|smmnist|convert-bair|video|check``."""
     d = sub.add_parser("data", help="generate built-in datasets, convert or check datasets")
     dsub = d.add_subparsers(dest="data_command", required=True)
     _generator_parsers(dsub)
@@ -143,8 +167,36 @@ def _generator_parsers(dsub) -> None:
     mn.set_defaults(func=cmd_data_smmnist)
 
 
+def _video_parser(dsub) -> None:
+    """``data video``."""
+    from ..data.video_convert import CROPS
+
+    v = dsub.add_parser("video", help="your own footage (mp4, avi, webm, mkv, mov: whatever FFmpeg "
+                        "reads) into the video layout: fixed-size frames, shots cut at scene "
+                        "changes, train/validate/test split without leakage (docs/video.md); "
+                        "needs pip install 'vidpred[video]'")
+    v.add_argument("files", nargs="+", metavar="FILE", help="video files (in time order)")
+    v.add_argument("--out", required=True, help="dataset root to create (written in a temporary "
+                   "folder beside it and renamed at the end)")
+    v.add_argument("--image-size", type=int, default=64, help="frame size in pixels (default 64)")
+    v.add_argument("--crop", default="center", choices=CROPS, help="center: the largest centred "
+                   "square (default); full: the whole frame, letterboxed")
+    v.add_argument("--fps", type=float, help="frames per second kept (default: the file's own "
+                   "rate divided by the smallest integer that brings it to 25 or below)")
+    v.add_argument("--start", type=float, default=0.0, help="seconds into each file to start at")
+    v.add_argument("--end", type=float, help="seconds into each file to stop at (default: its end)")
+    v.add_argument("--window", type=int, default=12, help="frames per window, n_past + n_future "
+                   "(default 12 = 2 + 10): shorter shots are dropped, the split counts windows")
+    v.add_argument("--threshold", type=float, default=27.0, help="PySceneDetect's content "
+                   "threshold for a cut (default 27; lower finds more cuts)")
+    v.add_argument("--overwrite", action="store_true", help="replace a video dataset converted "
+                   "into --out with other settings")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    v.set_defaults(func=cmd_data_video)
+
+
 def _file_parsers(dsub) -> None:
-    """``data convert-bair`` and ``data check``."""
+    """``data convert-bair``, ``data video`` and ``data check``."""
     from ..data import CHECKED_LAYOUTS
     from ..data.bair_tfrecord import CAMERAS
 
@@ -163,13 +215,15 @@ def _file_parsers(dsub) -> None:
                       help="processes, one file each (default 2)")
     conv.add_argument("--quiet", action="store_true", help="no progress bar")
     conv.set_defaults(func=cmd_data_convert_bair)
+    _video_parser(dsub)
     check = dsub.add_parser("check", help="scan a whole dataset and list every problem, one line "
                             "each (exit status 0: clean, 1: problems found); writes nothing")
     check.add_argument("root", help="dataset root")
     check.add_argument("--layout", default="bair", choices=CHECKED_LAYOUTS,
                        help="on-disk layout: bair (frames + actions.csv + endeffector_positions.csv), "
-                       "bair_tfrecord (the BAIR download's *.tfrecords: checksums, keys, sizes) "
-                       "or dance (*_img/ and *_label/ PNG pairs)")
+                       "bair_tfrecord (the BAIR download's *.tfrecords: checksums, keys, sizes), "
+                       "dance (*_img/ and *_label/ PNG pairs) or video (vidpred data video's shots and "
+                       "split)")
     check.add_argument("--image-size", type=at_least(1), default=64,
                        help="expected frame size in pixels (bair; dance frames may be any size, "
                        "but one size per split)")

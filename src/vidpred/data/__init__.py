@@ -1,4 +1,5 @@
-"""Datasets: on-disk formats (``bair``, ``bair_tfrecord``, ``dance``), built-in generators (``sim_push``,
+"""Datasets: on-disk formats (``bair``, ``bair_tfrecord``, ``dance``, ``video``: your own footage
+converted by ``vidpred data video``), built-in generators (``sim_push``,
 ``sim_dance``, ``smmnist``), an in-memory ``synthetic`` dataset for tests, and the factory the
 training loop and evaluation use. Every dataset is a :class:`VideoDataset`."""
 from __future__ import annotations
@@ -12,10 +13,10 @@ from .base import VideoDataset
 __all__ = ["CHECKED_LAYOUTS", "CONDITIONS", "LAYOUTS", "VideoDataset", "cache_root", "check_data",
            "detect_layout", "make_dataset"]
 
-LAYOUTS = ("bair", "bair_tfrecord", "smmnist", "dance", "synthetic")
+LAYOUTS = ("bair", "bair_tfrecord", "smmnist", "dance", "video", "synthetic")
 # what each layout's conditions are: (kind, size) — see vidpred.models.conditions
 CONDITIONS = {"bair": ("vector", 7), "bair_tfrecord": ("vector", 7), "smmnist": ("vector", 0), "dance": ("image", 3),
-              "synthetic": ("vector", 7)}
+              "video": ("vector", 0), "synthetic": ("vector", 7)}
 # items of the synthetic layout when max_sequences does not say: training sees more sequences
 SYNTHETIC_SEQUENCES = {True: 1024, False: 64}
 
@@ -34,7 +35,7 @@ def make_dataset(root: str | Path, layout: str, split: str, seq_len: int, train:
     """Open a split of a dataset in ``layout`` (one of :data:`LAYOUTS`).
 
     Its ``batch(indices)`` returns frames (B, T, C, H, W) float32 in [0, 1] and conditions:
-    vectors (B, T, D) float32 (bair, bair_tfrecord, smmnist, synthetic) or label images (B, T, 3, H, W) float32
+    vectors (B, T, D) float32 (bair, bair_tfrecord, smmnist, video, synthetic) or label images (B, T, 3, H, W) float32
     in [0, 1] (dance); :data:`CONDITIONS` gives each layout's kind and D. T is ``seq_len``,
     except for the dance layout's val split (its whole clip) and test split (its full sequences).
 
@@ -73,6 +74,10 @@ def make_dataset(root: str | Path, layout: str, split: str, seq_len: int, train:
         return DanceDataset(root, split, seq_len, train=train,
                             frame_size=(image_size, image_width or image_size),
                             max_sequences=max_sequences, progress=progress)
+    if layout == "video":
+        from .video import VideoClipsDataset
+        return VideoClipsDataset(root, split, seq_len, train=train, image_size=image_size,
+                                 max_sequences=max_sequences)
     if layout == "synthetic":
         from .synthetic import SyntheticDataset
         n = max_sequences or SYNTHETIC_SEQUENCES[train]
@@ -83,13 +88,16 @@ def make_dataset(root: str | Path, layout: str, split: str, seq_len: int, train:
 
 def detect_layout(root: str | Path) -> str | None:
     """The on-disk layout (:data:`LAYOUTS`) a dataset root looks like, from its folder names
-    alone (nothing is decoded): ``dance`` (``train/train_img``, ``val/val_img`` or
+    alone (nothing is decoded): ``video`` (``shots/`` and the dataset record), ``dance`` (``train/train_img``, ``val/val_img`` or
     ``test/test_label``), ``smmnist`` (``test.npz``), ``bair_tfrecord`` (``*.tfrecords`` files
     in ``train/`` or ``test/``) or ``bair`` (``<split>/<group>/<k>/`` folders); None when it
     is none of them (or does not exist)."""
     root = Path(root).expanduser()
     if not root.is_dir():
         return None
+    from .video import is_video_dataset
+    if is_video_dataset(root):
+        return "video"
     if any((root / s / f"{s}_{kind}").is_dir() for s in ("train", "val", "test")
            for kind in ("img", "label")):
         return "dance"
@@ -104,7 +112,7 @@ def detect_layout(root: str | Path) -> str | None:
     return None
 
 
-CHECKED_LAYOUTS = ("bair", "bair_tfrecord", "dance")
+CHECKED_LAYOUTS = ("bair", "bair_tfrecord", "dance", "video")
 
 
 def check_data(root: str | Path, layout: str = "bair", image_size: int = 64,
@@ -115,6 +123,9 @@ def check_data(root: str | Path, layout: str = "bair", image_size: int = 64,
     Raises:
         ConfigError: a layout without a check.
     """
+    if layout == "video":
+        from .video import check_video
+        return check_video(root, image_size=image_size)
     if layout == "dance":
         from .dance import check_dance
         return check_dance(root)
