@@ -1,17 +1,14 @@
 """``vidpred compare``, ``report``, ``sweep`` and ``demo``."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from ..errors import VidpredError
 from .common import (
     best_by_arg,
     configure,
     device_arg,
     load_config,
     print_rows,
-    summary_table,
 )
 
 
@@ -41,101 +38,14 @@ def cmd_sweep(args) -> None:
     print_rows(rows, Path(args.out) / "compare")
 
 
-def _demo_train(args, what: str, cache_name: str, generate, make_config, describe):
-    """Steps 1 and 2 of a demo: generate (or reuse) the built-in data, then train (resuming an
-    unfinished run). Returns (out, data, cfg, seconds of data, seconds of training, t0)."""
-    from ..data import cache_root
-    from ..training.loop import train
-
-    out = Path(args.out)
-    data = Path(args.data) if args.data else cache_root() / f"{cache_name}-seed{args.seed}"
-    t0 = time.perf_counter()
-    print(f"[1/3] built-in {what} data in {data} (generated once, then reused)")
-    generate(data)
-    t_data = time.perf_counter() - t0
-    cfg = make_config()
-    cfg.data.root = str(data)
-    cfg.apply_overrides(args.set or [])
-    configure(cfg.train.threads, cfg.train.deterministic)
-    resume = (out / "last.ckpt").exists() and not args.overwrite
-    limit = f" or {cfg.train.max_minutes:g} min of training" if cfg.train.max_minutes else ""
-    print(f"[2/3] training {describe(cfg)} for {cfg.train.iterations} iterations{limit} into {out}"
-          + (" (resuming)" if resume else ""))
-    train(cfg, out, resume=resume, overwrite=args.overwrite, progress=not args.quiet,
-          device=args.device)
-    return out, data, cfg, t_data, time.perf_counter() - t0 - t_data, t0
-
-
 def cmd_demo(args) -> None:
-    if args.task == "dance":
-        return cmd_demo_dance(args)
-    if args.fixed_scene:
-        raise VidpredError("--fixed-scene is an option of the dance demo (--task dance)")
-    from ..config import named_config
-    from ..data.sim_push import PushSpec, generate_push_dataset
-    from ..evaluation.evaluate import evaluate_checkpoint
+    from ..demo import DemoSettings, run_demo
 
-    out, data, cfg, t_data, t_train, t0 = _demo_train(
-        # push-v2: the generator's version 2 (block colours apart from the scene's, objects.npz);
-        # a cache of version 1 (push-seed<S>) is left as it is
-        args, "robot-pushing", "push-v2",
-        lambda d: generate_push_dataset(d, PushSpec(seed=args.seed), workers=args.workers,
-                                        progress=not args.quiet),
-        lambda: named_config("push_cpu"), lambda c: f"SVG-LP ({c.model.backbone}, width {c.model.width})")
-    print(f"[3/3] evaluating {out / 'best.ckpt'} on the test split, {cfg.data.n_past} -> "
-          f"{cfg.data.n_future}, {args.samples} samples")
-    m = evaluate_checkpoint(out / "best.ckpt", data, "test", cfg.data.n_past, cfg.data.n_future,
-                            args.samples, out / "eval", args.gifs, None, progress=not args.quiet,
-                            device=args.device)
-    total = time.perf_counter() - t0
-    print()
-    print(summary_table(m))
-    gain = m.best.psnr_mean - m.baseline.psnr_mean
-    print(f"PSNR gain over copying the last frame: {gain:+.2f} dB")
-    print(f"time: data {t_data:.0f} s, training {t_train:.0f} s, evaluation "
-          f"{total - t_data - t_train:.0f} s, total {total / 60:.1f} min")
-    print(f"outputs: {out / 'best.ckpt'}, {out / 'training_curves.png'}, "
-          f"{out / 'eval' / 'metrics.json'}, {out / 'eval' / 'psnr_per_frame.png'}, "
-          f"{out / 'eval'}/seq_*.gif")
-
-
-def cmd_demo_dance(args) -> None:
-    from ..checkpoint import load_trained_model
-    from ..config import named_config
-    from ..data.sim_dance import DanceSpec, generate_dance_dataset
-    from ..device import resolve_device
-    from ..evaluation.predict import predict_test_split
-
-    scene = "fixed" if args.fixed_scene else "varied"
-    what = "dancing-humanoid (one scene)" if args.fixed_scene else "dancing-humanoid (a scene per dance)"
-    # the varied scenes get their own cache name, so a cache of the fixed scene's data (the
-    # name it has always had) is never taken for them
-    cache = "dance" if args.fixed_scene else "dance-scenes"
-    out, data, cfg, t_data, t_train, t0 = _demo_train(
-        args, what, cache,
-        lambda d: generate_dance_dataset(d, DanceSpec(seed=args.seed, scene=scene),
-                                         workers=args.workers, progress=not args.quiet),
-        lambda: named_config("dance_cpu"),
-        lambda c: f"the pose CVAE (F, L, N, D = {c.model.frame_channels}, "
-                  f"{c.model.label_channels}, {c.model.z_channels}, {c.model.fusion_channels})")
-    # the final weights, not the best validation PSNR's: the learning rate has annealed to its
-    # end, and on the one validation dance a model that still mostly copies the first frame
-    # can outscore later ones that draw the dancer
-    ckpt = out / "last.ckpt"
-    print(f"[3/3] 630-frame rollouts of {ckpt} on the test split")
-    model, _, _ = load_trained_model(ckpt, resolve_device(args.device))
-    m = predict_test_split(model, data / "test", cfg.data.frame_size, out / "eval", samples=1,
-                           write_frames=False, gifs=args.gifs, progress=not args.quiet)
-    total = time.perf_counter() - t0
-    print()
-    print(summary_table(m))
-    print(f"PSNR gain over copying the first frame: {m.best.psnr_mean - m.baseline.psnr_mean:+.2f} "
-          f"dB; rollout {m.frames_per_s:.0f} frames/s")
-    print(f"time: data {t_data:.0f} s, training {t_train:.0f} s, rollouts "
-          f"{total - t_data - t_train:.0f} s, total {total / 60:.1f} min")
-    print(f"outputs: {ckpt}, {out / 'training_curves.png'}, "
-          f"{out / 'eval' / 'metrics.json'}, {out / 'eval' / 'psnr_per_frame.png'}, "
-          f"{out / 'eval'}/seq_*/rollout.gif")
+    run_demo(DemoSettings(out=args.out, task=args.task, data=args.data, video=tuple(args.video or ()),
+                          seed=args.seed, workers=args.workers, samples=args.samples,
+                          gifs=args.gifs, n_past=args.n_past, n_future=args.n_future,
+                          sets=tuple(args.set or ()), overwrite=args.overwrite,
+                          fixed_scene=args.fixed_scene, quiet=args.quiet, device=args.device))
 
 
 def register(sub) -> None:
@@ -175,10 +85,18 @@ def register(sub) -> None:
     w.set_defaults(func=cmd_sweep)
 
     m = sub.add_parser("demo", help="the main job: generate robot video, train SVG-LP, evaluate "
-                       "(--task dance: dancing humanoid, pose CVAE, 630-frame rollouts)")
-    m.add_argument("--task", default="push", choices=["push", "dance"],
-                   help="push: robot pushing + SVG-LP (8 min of training, about 9 min in all on 2 "
-                   "cores); dance: dancing humanoid + pose CVAE + 630-frame rollouts")
+                       "(--task dance: dancing humanoid, pose CVAE, 630-frame rollouts; --video "
+                       "FILE: your own footage)")
+    m.add_argument("--task", choices=["push", "dance", "video"],
+                   help="push (default): robot pushing + SVG-LP (8 min of training, about 9 min in "
+                   "all on 2 cores); dance: dancing humanoid + pose CVAE + 630-frame rollouts; "
+                   "video (with --video): your footage + action-free SVG-LP")
+    m.add_argument("--video", nargs="+", metavar="FILE", help="train and evaluate on your own "
+                   "footage (converted once into the cache, docs/video.md); the task is then video")
+    m.add_argument("--n-past", type=int, help="context frames of the evaluation (default: the "
+                   "config's, 2); --video also trains with it")
+    m.add_argument("--n-future", type=int, help="predicted frames of the evaluation (default: the "
+                   "config's, 10); --video also trains with it")
     m.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
     m.add_argument("--data", help="dataset root (default: $VIDPRED_CACHE or ~/.cache/vidpred)")
     m.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
@@ -187,7 +105,8 @@ def register(sub) -> None:
     m.add_argument("--gifs", type=int, default=8, help="test sequences that get a GIF")
     m.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override the demo config, e.g. --set train.iterations=500")
-    m.add_argument("--overwrite", action="store_true", help="retrain instead of resuming OUT")
+    m.add_argument("--overwrite", action="store_true", help="retrain instead of resuming OUT (a "
+                   "second demo into OUT resumes an unfinished training and evaluates again)")
     m.add_argument("--fixed-scene", action="store_true",
                    help="--task dance: every dance in one fixed scene (cached as dance-seed<S>), "
                    "instead of a scene per dance (dance-scenes-seed<S>)")

@@ -72,12 +72,13 @@ class ClipAugmenter:
         bright = (0.8 + 0.4 * torch.rand(n, generator=g)[rows]).to(frames)
         dev = frames.device
         if self.flip:
-            if cond is not None and cond.dim() != 5:
+            # empty condition vectors (action-free data) have nothing to mirror
+            if cond is not None and cond.dim() != 5 and cond.shape[-1] > 0:
                 raise ValueError("data.augment=flip mirrors label images with their frames; "
                                  "vector conditions (actions) cannot be mirrored: use colour")
             f = flip.to(dev)[:, None, None, None, None]
             frames = torch.where(f, frames.flip(-1), frames)
-            if cond is not None:
+            if cond is not None and cond.dim() == 5:
                 cond = torch.where(f, cond.flip(-1), cond)
         if self.colour:
             if frames.shape[2] != 3:
