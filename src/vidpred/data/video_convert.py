@@ -31,6 +31,9 @@ from .video_splits import Split, split_shots
 CROPS = ("center", "full")
 # the default frame rate: at most this many frames per second (module doc of default_fps)
 MAX_DEFAULT_FPS = 25.0
+# formats FFmpeg opens that are not footage: text drawn as a video (tty), still images
+NOT_VIDEO = {"tty", "image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "gif_pipe", "webp_pipe",
+             "tiff_pipe", "ppm_pipe", "pgm_pipe", "svg_pipe"}
 INSTALL = "pip install 'vidpred[video]' (PyAV and PySceneDetect)"
 
 
@@ -108,6 +111,15 @@ def open_video(path: Path):
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
         raise DataError(f"{path}: not a video FFmpeg can read ({_reason(e)}); give a video file "
                         "(mp4, avi, webm, mkv, mov), or re-encode this one (e.g. with ffmpeg)") from None
+    if container.format.name in NOT_VIDEO:
+        name = container.format.name
+        container.close()
+        raise DataError(f"{path}: not a video (FFmpeg reads it as {name}); give a video file "
+                        "(mp4, avi, webm, mkv, mov)")
+    if not container.streams:
+        container.close()
+        raise DataError(f"{path}: no streams found (a truncated or damaged file?); copy the whole "
+                        "file again, or re-encode it")
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["nothing"]
         container.close()
@@ -151,7 +163,7 @@ def decode_frames(path: Path, spec: VideoSpec, info: dict):
     native = float(stream.average_rate or stream.guessed_rate or 25)
     fps = spec.fps or default_fps(native)
     info.update(width=stream.width, height=stream.height, native_fps=round(native, 3),
-                fps=round(fps, 3), decoded=0)
+                fps=round(float(fps), 3), decoded=0)
     t, target = spec.start, spec.start
     try:
         if spec.start > 0 and stream.time_base:
@@ -166,11 +178,34 @@ def decode_frames(path: Path, spec: VideoSpec, info: dict):
                 continue
             target = max(target + 1 / fps, t + 0.5 / native) if fps >= native else target + 1 / fps
             yield _scaled(frame, spec.image_size, spec.crop)
+        else:
+            _check_complete(path, container, stream, t, native, spec.end)
     except (av.FFmpegError, ValueError, MemoryError) as e:
         raise DataError(f"{path}: damaged at about {t:.1f} s ({_reason(e)}); re-encode the file, "
                         f"or convert the part before it with --end {max(t - 1, 0):.0f}") from None
     finally:
         container.close()
+
+
+def _check_complete(path: Path, container, stream, last: float, native: float,
+                    end: float | None) -> None:
+    """A file whose frames stop well before the end its header gives was cut short (a copy or a
+    recording that was interrupted): FFmpeg stops there without an error.
+
+    Raises:
+        DataError: the frames end more than half a second (or 3 frames) early.
+    """
+    if stream.duration is not None and stream.time_base:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / 1_000_000  # microseconds
+    else:
+        return
+    expected = duration if end is None else min(duration, end)
+    if last + 1 / native < expected - max(0.5, 3 / native):
+        raise DataError(f"{path}: truncated: its frames end at {last:.1f} s but the file says "
+                        f"{duration:.1f} s; copy the whole file again, or convert the part before "
+                        f"the break with --end {max(last - 1, 0):.0f}")
 
 
 class ShotWriter:
@@ -354,8 +389,11 @@ def _write(files: list[Path], tmp: Path, spec: VideoSpec, settings: dict, progre
     shots: list[dict] = []
     sources = [_convert_file(f, i, spec, tmp, shots, progress) for i, f in enumerate(files)]
     where = str(files[0]) if len(files) == 1 else f"{len(files)} files ({files[0].name}, ...)"
+    short = sum(s["shots"] for s in sources) - len(shots)
+    dropped = f" ({sum(s['frames_dropped'] for s in sources)} more in {short} shot(s) shorter than " \
+        "a window)" if short else ""
     split: Split = split_shots([s["source"] for s in shots], [s["frames"] for s in shots],
-                               len(files), spec.window, where)
+                               len(files), spec.window, where, dropped)
     _finish_shots(tmp, shots)
     record = {"layout": LAYOUT, "version": 1, "settings": settings, "sources": sources,
               "shots": shots, "frames_kept": sum(s["frames_kept"] for s in sources),

@@ -85,10 +85,12 @@ def _latest_start(lengths: list[int], window: int, end: int, need: int) -> int |
     return lo
 
 
-def split_by_time(lengths: list[int], window: int, where: str) -> Split:
+def split_by_time(lengths: list[int], window: int, where: str, dropped: str = "") -> Split:
     """Train, then validate, then test along the footage's timeline (the shots end to end), with
     ``window`` frames left out between two splits. The test split is the tail holding
     max(3, 15 %) of the windows, validate the stretch before it holding max(1, 10 %).
+
+    ``where`` names the footage in the error; ``dropped`` says what was left out before.
 
     Raises:
         DataError: too little footage for 1 + 1 + 3 windows and the two gaps (the numbers named).
@@ -103,7 +105,7 @@ def split_by_time(lengths: list[int], window: int, where: str) -> Split:
     train_end = None if val is None else val - window
     if train_end is None or _windows_in(lengths, window, 0, max(train_end, 0)) < MIN_TRAIN_WINDOWS:
         raise DataError(
-            f"{where}: {total} frames kept in {len(lengths)} shot(s) hold {all_windows} windows of "
+            f"{where}: {total} frames kept in {len(lengths)} shot(s){dropped} hold {all_windows} windows of "
             f"{window} frames (no window spans a cut); a split by time needs at least "
             f"{MIN_TRAIN_WINDOWS + MIN_VALIDATE_WINDOWS + MIN_TEST_WINDOWS} windows plus a gap of one "
             f"window between splits (train 1, validate 1, test 3): give longer footage or more "
@@ -144,7 +146,7 @@ def split_by_file(shot_files: list[int], lengths: list[int], n_files: int,
 
 
 def split_shots(shot_files: list[int], lengths: list[int], n_files: int, window: int,
-                where: str) -> Split:
+                where: str, dropped: str = "") -> Split:
     """The split of converted footage: by file when :func:`split_by_file` can, else by time
     (:func:`split_by_time`). ``shot_files[i]``: the source file of shot i; ``lengths[i]``: its
     frames (shots in time order, file after file).
@@ -153,4 +155,4 @@ def split_shots(shot_files: list[int], lengths: list[int], n_files: int, window:
         DataError: too little footage (named with its numbers and the fix).
     """
     return split_by_file(shot_files, lengths, n_files, window) or \
-        split_by_time(lengths, window, where)
+        split_by_time(lengths, window, where, dropped)
