@@ -84,6 +84,10 @@ def register(sub) -> None:
     w.add_argument("--quiet", action="store_true", help="no progress bars")
     w.set_defaults(func=cmd_sweep)
 
+    _demo_parser(sub)
+
+
+def _demo_parser(sub) -> None:
     m = sub.add_parser("demo", help="the main job: generate robot video, train SVG-LP, evaluate "
                        "(--task dance: dancing humanoid, pose CVAE, 630-frame rollouts; --video "
                        "FILE: your own footage)")
