@@ -399,7 +399,8 @@ def _write(files: list[Path], tmp: Path, spec: VideoSpec, settings: dict, progre
               "shots": shots, "frames_kept": sum(s["frames_kept"] for s in sources),
               "frames_dropped": sum(s["frames_dropped"] for s in sources),
               "split": split.record()}
-    marker = OutputDir(tmp, [], settings={"layout": LAYOUT})
+    counts = {k: record["split"][k] for k in ("rule", "window", "gap_frames", "frames", "windows")}
+    marker = OutputDir(tmp, [], settings={"layout": LAYOUT, "split": counts})
     marker.add(SHOTS_DIR, META_FILE)
     write_atomic(tmp / META_FILE, json.dumps(record, indent=1))
     return record
