@@ -184,3 +184,15 @@ def test_the_command_prints_shots_frames_and_split(cut_clip, tmp_path, capsys):
     assert "2 shots, 80 frames kept; split by-time (gap 4 frames)" in out
     assert main(["data", "check", str(tmp_path / "ds"), "--layout", "video", "--image-size",
                  "16", "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("name, codec", [("h264.mp4", "libx264"), ("mpeg4.avi", "mpeg4"),
+                                         ("vp8.webm", "libvpx"), ("vp9.webm", "libvpx-vp9"),
+                                         ("ffv1.mkv", "ffv1"), ("mpeg4.mov", "mpeg4")])
+def test_common_containers_and_codecs_decode(tmp_path, name, codec):
+    from vidpred.data.video_convert import decode_frames
+
+    clip = write_clip(tmp_path / name, shapes_frames(12, 64, 48), fps=24, codec=codec)
+    info: dict = {}
+    frames = list(decode_frames(clip, VideoSpec(image_size=16), info))
+    assert len(frames) == 12 and frames[0].shape == (16, 16, 3) and info["native_fps"] == 24
