@@ -294,7 +294,8 @@ def _convert_file(path: Path, index: int, spec: VideoSpec, tmp: Path, shots: lis
 
     for frame in decode_frames(path, spec, info):
         detector = detector or CutDetector(spec.threshold, info["fps"])
-        if writer is None or detector.is_cut(frame):
+        cut = detector.is_cut(frame)  # every frame goes through the detector, the first too
+        if writer is None or cut:
             if writer is not None:
                 finish()
             writer = ShotWriter(tmp / SHOTS_DIR / f"shot_{len(shots):04d}.{index}.npy.part",
