@@ -67,3 +67,10 @@ def test_bad_kinds_and_conditions_are_refused():
     assert config_problems(cfg) == []
     cfg.data.augment = "hue"
     assert any(p.startswith("data.augment='hue': choose one of") for p in config_problems(cfg))
+
+
+def test_flip_takes_empty_condition_vectors_of_action_free_data():
+    frames, _ = _clips()
+    empty = torch.zeros(B, T, 0)
+    out, cond = ClipAugmenter("flip", B, seed=0)(frames, empty, iteration=5)
+    assert cond.shape == (B, T, 0) and any(torch.equal(out[i], frames[i].flip(-1)) for i in range(B))
