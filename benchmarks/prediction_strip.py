@@ -25,12 +25,29 @@ from vidpred.evaluation.scoring import rollout_and_score
 from vidpred.viz import frame_grid
 
 
+def most_moved(ds, n_past: int, seq_len: int, n: int) -> list[int]:
+    """The ``n`` test sequences whose block centroid (simulator ground truth) moves the most
+    pixels from the last context frame to the last predicted frame; the block must be visible
+    in both."""
+    truth = ds.objects(list(range(len(ds))))
+    if truth is None:
+        raise SystemExit("the test split has no objects.npz ground truth: give --sequences")
+    xy, vis = truth.block_xy, truth.block_visible
+    moved = (xy[:, seq_len - 1] - xy[:, n_past - 1]).norm(dim=-1)
+    moved[~(vis[:, seq_len - 1] & vis[:, n_past - 1])] = -1
+    return moved.argsort(descending=True)[:n].tolist()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--ckpt", action="append", required=True, metavar="NAME=PATH",
                    help="a checkpoint and the row label it gets (repeatable)")
     p.add_argument("--data", required=True, help="dataset root with a test split")
     p.add_argument("--sequences", default="0,1", help="test sequence indices (comma list)")
+    p.add_argument("--most-moved", type=int, default=0, metavar="N",
+                   help="instead of --sequences: the N test sequences whose block moves most "
+                        "(pixels, block centroid from objects.npz, last context frame to last "
+                        "predicted frame), most first")
     p.add_argument("--samples", type=int, default=10, help="prior samples; the best is shown")
     p.add_argument("--out", required=True, help="PNG to write")
     args = p.parse_args()
@@ -43,6 +60,9 @@ def main() -> None:
         n_past, n_future = cfg.data.n_past, cfg.data.n_future
         ds = make_dataset(cfg.data.root if not args.data else args.data, cfg.data.layout, "test",
                           n_past + n_future, train=False, image_size=cfg.data.image_size)
+        if args.most_moved and not rows:
+            picks = most_moved(ds, n_past, n_past + n_future, args.most_moved)
+            print(f"sequences where the block moves most: {picks}")
         frames, cond = ds.batch(picks)
         frames, cond = frames[:, :n_past + n_future], cond[:, :n_past + n_future]
         _, kept = rollout_and_score(model, [(frames, cond)], n_past, n_future, args.samples,

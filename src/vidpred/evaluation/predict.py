@@ -186,14 +186,16 @@ def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int]
     root = test_root.parent if test_root.name == "test" else test_root
     dataset = DanceDataset(root, "test", frame_size=frame_size)
     out = Path(out_dir) if out_dir is not None else None
-    writer = _SubmissionWriter(submission) if submission is not None else None
-    # without an output folder the rollouts are scored in a scratch folder removed at the end
-    scratch = tempfile.TemporaryDirectory() if out is None else None
     scored, per_seq = [], []
-    try:
+    with contextlib.ExitStack() as stack:
+        writer = _SubmissionWriter(submission) if submission is not None else None
+        if writer is not None:
+            stack.callback(writer.close)
+        # without an output folder the rollouts are scored in a scratch folder removed at the end
+        scratch = None if out is not None else stack.enter_context(tempfile.TemporaryDirectory())
         for i, seq in enumerate(dataset.tests):
             truth = seq.truth.float().div(255) if seq.truth is not None else None
-            seq_out = (out / f"seq_{seq.name}") if out is not None else Path(scratch.name)
+            seq_out = (out / f"seq_{seq.name}") if out is not None else Path(scratch)
             dancer = None if seq.dancer_mask is None else (seq.dancer_mask,
                                                            seq.background.float().div(255))
             r = predict_sequence(model, seq.first_frame.float().div(255), seq.labels.float().div(255),
@@ -205,11 +207,6 @@ def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int]
             if r.metrics is not None:
                 scored.append(r.metrics)
             per_seq.append(_brief(seq.name, r, log))
-    finally:
-        if writer is not None:
-            writer.close()
-        if scratch is not None:
-            scratch.cleanup()
     if not scored:
         return None
     result = merge_metrics(scored)
