@@ -215,19 +215,14 @@ def predict_test_split(model, test_root: str | Path, frame_size: tuple[int, int]
     if dancer:
         result.extra["dancer"] = dancer
     if out is not None:
-        _write_split_metrics(result, out, len(scored))
+        from ..viz import plot_psnr_per_frame
+
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "metrics.json", json.dumps(result.to_dict(), indent=1))
+        plot_psnr_per_frame(result, out / "psnr_per_frame.png",
+                            title=f"{len(scored)} test sequences, 1 frame -> "
+                                  f"{result.protocol.n_future} predicted")
     return result
-
-
-def _write_split_metrics(result: EvalMetrics, out: Path, n_scored: int) -> None:
-    """``metrics.json`` and ``psnr_per_frame.png`` of a test split's rollouts."""
-    from ..viz import plot_psnr_per_frame
-
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "metrics.json", json.dumps(result.to_dict(), indent=1))
-    plot_psnr_per_frame(result, out / "psnr_per_frame.png",
-                        title=f"{n_scored} test sequences, 1 frame -> "
-                              f"{result.protocol.n_future} predicted")
 
 
 def _brief(name: str, r: Prediction, log) -> dict:
