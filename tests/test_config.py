@@ -126,6 +126,16 @@ def test_each_model_family_owns_its_keys_and_defaults():
                         "frame reads it (model.output=composite_first); set model.first_label=false"]
 
 
+def test_a_removed_option_loads_when_off_and_is_named_when_on():
+    d = Config().to_dict()
+    d["model"]["block_transport"] = False          # what checkpoints of the option wrote
+    assert Config.from_dict(d, legacy=True).model.retrieval == d["model"]["retrieval"]
+    d["model"]["block_transport"] = True
+    with pytest.raises(ConfigError, match=r"ckpt: model.block_transport is no longer an option: "
+                                          r".*retrain without it"):
+        Config.from_dict(d, source="ckpt", legacy=True)
+
+
 def test_block_weight_is_a_loss_setting_and_old_configs_name_it_under_model(tmp_path):
     assert Config().apply_overrides(["model.block_weight=5"]).train.block_weight == 5.0
     (tmp_path / "old.yaml").write_text("model:\n  name: svg\n  block_weight: 20\n")

@@ -168,6 +168,12 @@ class TrainConfig:
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 # keys that moved: configs and checkpoints that name the old key load with the new one
 _MOVED = {"model.block_weight": "train.block_weight"}
+# options that were removed: the value that means "off" (configs and checkpoints that name it at
+# that value load without it) and what to do instead
+_REMOVED = {"model.block_transport": (False, "it moved the block by a displacement read from the "
+                                              "conditions and lost to model.retrieval_paste=arm on "
+                                              "every object figure (docs/push-demo.md); retrain "
+                                              "without it")}
 # the flat model section every config and checkpoint had before the families owned theirs:
 # a key of the other family at this value carries nothing and is dropped on load
 _FLAT_MODEL_DEFAULTS = {
@@ -255,6 +261,11 @@ class Config:
         section, _, key = dotted_key.partition(".")
         if section not in _SECTIONS or not key:
             raise ConfigError(f"{source}: unknown key {dotted_key!r}{suggest(dotted_key, _all_keys())}")
+        if dotted_key in _REMOVED:
+            off, why = _REMOVED[dotted_key]
+            if coerce(value, type(off), f"{source}: {dotted_key}") != off:
+                raise ConfigError(f"{source}: {dotted_key} is no longer an option: {why}")
+            return
         if dotted_key == "model.name":
             self._set_family(coerce(value, str, f"{source}: model.name"), source)
             return

@@ -27,7 +27,6 @@ import torch
 from torch import Tensor, nn
 
 from .base import memory_format_of
-from .transport import translate
 from .warp import warp
 
 
@@ -38,33 +37,26 @@ class StepExtras:
     frames (read by the decoder stages); ``retrieved`` (B, T', C, H, W) in [0, 1], each step's
     memory frame; ``retrieved_mask`` (B, T', 1, H, W) in {0, 1}, that frame's arm, and
     ``source_mask`` (B, T', 1, H, W), the arm of the frame the step composites over (the memory
-    frame nearest to it); ``scene`` (C, H, W), the memory's empty scene; ``block_mask``
-    (B, T', 1, H, W) in [0, 1], the block in each step's source frame, and ``block_shift``
-    (B, T', 2) pixels, where it goes by the step's target frame
-    (:mod:`vidpred.models.transport`)."""
+    frame nearest to it); ``scene`` (C, H, W), the memory's empty scene."""
 
     points: Tensor | None = None
     retrieved: Tensor | None = None
     retrieved_mask: Tensor | None = None
     source_mask: Tensor | None = None
     scene: Tensor | None = None
-    block_mask: Tensor | None = None
-    block_shift: Tensor | None = None
 
     def _per_step(self) -> list[Tensor | None]:
         return [self.points, self.retrieved, self.retrieved_mask, self.source_mask]
 
     def at(self, steps: slice) -> "StepExtras":
         """The extras of steps ``steps`` (a slice of the time axis)."""
-        cut = [None if x is None else x[:, steps] for x in
-               self._per_step() + [self.block_mask, self.block_shift]]
-        return StepExtras(*cut[:4], self.scene, *cut[4:])
+        cut = [None if x is None else x[:, steps] for x in self._per_step()]
+        return StepExtras(*cut, self.scene)
 
     def repeat(self, samples: int) -> "StepExtras":
         """Each sequence's extras repeated for ``samples`` futures (see ``repeat_samples``)."""
-        rep = [None if x is None else x.repeat_interleave(samples, 0) for x in
-               self._per_step() + [self.block_mask, self.block_shift]]
-        return StepExtras(*rep[:4], self.scene, *rep[4:])
+        rep = [None if x is None else x.repeat_interleave(samples, 0) for x in self._per_step()]
+        return StepExtras(*rep, self.scene)
 
 
 class OutputHead(nn.Module):
@@ -184,18 +176,9 @@ class ArmPasteHead(CompositeHead):
 
 
 def _background(source: Tensor, extras: StepExtras) -> Tensor:
-    """The source frame without its arm (the empty scene there) and, with a block transport,
-    with its block moved: cut out where it was and laid down where it goes."""
+    """The source frame without its arm: the empty scene there."""
     scene = extras.scene.to(source.dtype).expand_as(source)
-    if extras.block_shift is None:
-        return torch.lerp(source, scene, extras.source_mask)
-    mask = extras.block_mask.to(source.dtype)
-    erased = torch.lerp(source, scene, torch.maximum(extras.source_mask, mask))
-    shift = extras.block_shift.flatten(0, 1)
-    moved = translate(torch.cat([source, mask], 2).flatten(0, 1), shift).view(
-        *source.shape[:2], -1, *source.shape[-2:])
-    block, alpha = moved.split([source.shape[2], 1], 2)
-    return torch.lerp(erased, block, alpha)
+    return torch.lerp(source, scene, extras.source_mask)
 
 
 class ArmPasteWarpHead(WarpHead):

@@ -50,7 +50,6 @@ from .heads import HEADS, PASTES, OutputHead, StepExtras, head_class
 from .memory import FrameMemory
 from .points import ConditionPoints
 from .recurrent import GaussianLSTM, LSTMPredictor
-from .transport import BlockTransport
 
 PRIORS = ("learned", "fixed")
 OUTPUTS = tuple(HEADS)
@@ -59,9 +58,6 @@ OUTPUTS = tuple(HEADS)
 MEMORY_BYTES = 4 * 2**30
 # layouts whose frames are filmed by one fixed camera with the end effector in the conditions
 MEMORY_LAYOUTS = ("bair", "bair_tfrecord")
-# weight of the block transport's fit to the block's true positions (a Huber loss in pixels)
-# against the per-pixel MSE (about 1e-3 to 1e-2 per pixel)
-TRANSPORT_FIT = 1e-3
 
 
 @dataclass
@@ -103,10 +99,6 @@ class SVGConfig(ModelConfig):
             the context, drawn and retrieved frames per pixel) or ``arm`` (only the retrieved
             frame's arm, cut out by its mask, pasted over the context frame whose own arm is
             erased); see :mod:`vidpred.models.heads`.
-        block_transport: with the pasted arm, the block of the context frame (found by its
-            colour) is a layer of its own, moved by a displacement a small GRU predicts from the
-            conditions (:mod:`vidpred.models.transport`); its fit to the block's true positions
-            weighs :data:`TRANSPORT_FIT` in the loss.
     """
 
     name: ClassVar[str] = "svg"
@@ -128,7 +120,6 @@ class SVGConfig(ModelConfig):
     cond_points: Annotated[int, AtLeast(0)] = 0
     retrieval: Annotated[int, AtLeast(0)] = 0
     retrieval_paste: Annotated[str, OneOf(PASTES)] = "blend"
-    block_transport: bool = False
 
     def problems(self, data=None, world_size: int = 1) -> list[str]:
         """Ranges and choices, then combinations SVG cannot use, with ``data`` (a
@@ -151,12 +142,6 @@ class SVGConfig(ModelConfig):
             problems.append(f"model.retrieval_paste={self.retrieval_paste!r}: pastes from the frame "
                             "memory, which model.retrieval=0 leaves out; set model.retrieval=3 or "
                             "model.retrieval_paste=blend")
-        if self.block_transport and (self.retrieval_paste != "arm" or not vector
-                                     or self.cond_dim < 3 or self.channels != 3):
-            problems.append("model.block_transport=true: moves the block under the pasted arm "
-                            "(model.retrieval_paste=arm) from RGB frames and end-effector "
-                            "positions (vector conditions of at least 3 entries); set "
-                            "model.block_transport=false")
         if self.retrieval and world_size > 1:
             problems.append(f"model.retrieval={self.retrieval}: the frame memory trains in one "
                             "process (DistributedDataParallel would copy it every step); run "
@@ -223,7 +208,6 @@ class SVG(VideoModel):
         self.head: OutputHead = head(cfg.channels)
         self.head.init_decoder(self.decoder.merge[-1],
                                None if self.points is None else self.points.proj[-1])
-        self.transport = BlockTransport(cfg.cond_dim) if cfg.block_transport else None
 
     @property
     def conditional(self) -> bool:
@@ -311,16 +295,6 @@ class SVG(VideoModel):
         extras = self.retrieve(cond, T, n_past)
         extras.points = self.step_points(cond, T, n_past)
         return extras
-
-    def block_plan(self, context: Tensor, cond: Tensor, T: int, extras: StepExtras):
-        """With a block transport: the block's mask in each step's source frame and its shift by
-        the step's target frame, into ``extras``; returns the locator and the shifts of frames
-        0..T-1 (None without)."""
-        if self.transport is None:
-            return None
-        masks, shift, locator = self.transport.plan(context, cond, T)
-        extras.block_mask, extras.block_shift = _skip_sources(masks, T - 1), shift[:, 1:T]
-        return locator, shift
 
     def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
         """Per-frame conditions (B, T, D) or (B, T, C, H, W) -> step conditions c_t
@@ -423,7 +397,6 @@ class SVG(VideoModel):
         terms = self.decoder.skip_terms(skips)
         background = frames[:, :n_past]
         extras = self.step_extras(cond, T, n_past)
-        plan = self.block_plan(frames[:, :n_past], cond, T, extras)
         if teacher_forcing:
             g, mu_p, logvar_p, _ = self.recurrence(h[:, :-1], c, z=z)
             pred = self.decode(g, terms, background, extras)
@@ -432,8 +405,6 @@ class SVG(VideoModel):
         kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).mean(0)
         mse = frame_mse(pred, frames[:, 1:])
         loss = mse.mean() + beta * kl.mean()
-        if plan is not None:
-            loss = loss + TRANSPORT_FIT * self.transport.fit_loss(*plan[:1], frames, plan[1], n_past)
         return StepOutput(loss, mse, kl, pred)
 
     def _free_running(self, h, z, c, terms, background, n_past: int, extras: StepExtras):
@@ -492,7 +463,6 @@ class SVG(VideoModel):
         # step i+1 reads index i; points located, memory frames looked up once per sequence
         # (and repeated per step for the samples)
         extras = self.step_extras(cond, T, n_past)
-        self.block_plan(context, cond, T, extras)
         last_terms = self.decoder.skip_terms([s[:, -1:] for s in skips])  # once per rollout
         background = x[:, -1:]
         h_prev = h[:, -1:]
