@@ -98,7 +98,8 @@ class SVGConfig(ModelConfig):
         retrieval_paste: how the retrieved frame enters the composite: ``blend`` (a softmax of
             the context, drawn and retrieved frames per pixel) or ``arm`` (only the retrieved
             frame's arm, cut out by its mask, pasted over the context frame whose own arm is
-            erased); see :mod:`vidpred.models.heads`.
+            erased); see :mod:`vidpred.models.heads`. Without a memory it is not read, so
+            ``--set model.retrieval=0`` turns a config's memory off whatever it says here.
     """
 
     name: ClassVar[str] = "svg"
@@ -138,10 +139,6 @@ class SVGConfig(ModelConfig):
                             f"conditions of at least {self.retrieval} "
                             "entries, data.layout bair or bair_tfrecord and data.augment=none; set "
                             "model.retrieval=0")
-        if self.retrieval_paste != "blend" and not self.retrieval:
-            problems.append(f"model.retrieval_paste={self.retrieval_paste!r}: pastes from the frame "
-                            "memory, which model.retrieval=0 leaves out; set model.retrieval=3 or "
-                            "model.retrieval_paste=blend")
         if self.retrieval and world_size > 1:
             problems.append(f"model.retrieval={self.retrieval}: the frame memory trains in one "
                             "process (DistributedDataParallel would copy it every step); run "
