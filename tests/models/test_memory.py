@@ -3,7 +3,7 @@ import torch
 
 from vidpred.checkpoint import load_model_state
 from vidpred.models import SVG
-from vidpred.models.memory import FrameMemory
+from vidpred.models.memory import FrameMemory, coverage, pack_masks, unpack_masks
 
 
 def _sequences(N=4, L=5, D=7, seed=0):
@@ -137,6 +137,18 @@ def test_training_fills_the_memory_from_the_training_split_and_the_checkpoint_ca
     nearest = (keys[None] - cond[0, 1:, None, 4:]).norm(dim=-1).argmin(1)
     assert got.shape == (1, 5, 3, 64, 64)
     assert torch.equal(got[0], split.seqs.frames.flatten(0, 1)[nearest].float() / 255)
+    # best.ckpt is for evaluating: the weights without Adam's moments; last.ckpt resumes
+    from vidpred.checkpoint import load_checkpoint
+    from vidpred.errors import ConfigError
+    from vidpred.evaluation.evaluate import evaluate_checkpoint
+
+    assert load_checkpoint(tmp_path / "run" / "best.ckpt")["optimizer"] is None
+    assert load_checkpoint(tmp_path / "run" / "last.ckpt")["optimizer"] is not None
+    # the memory holds the training split: figures there would copy the answers
+    with pytest.raises(ConfigError, match="--split train: .*frame memory"):
+        evaluate_checkpoint(tmp_path / "run" / "best.ckpt", None, "train", None, None, 1,
+                            tmp_path / "ev", progress=False)
+    assert not (tmp_path / "ev").exists()
 
 
 def test_a_masked_memory_keeps_arm_masks_and_the_empty_scene():
@@ -158,7 +170,7 @@ def test_a_masked_memory_keeps_arm_masks_and_the_empty_scene():
     assert torch.equal(mem.arm_masks(idx)[:, :, 0].bool(), masks[:2, :2])
     estimated = FrameMemory(3, 3, (8, 8), masked=True)
     estimated.fill(frames, cond)   # no segmentation: what differs from the scene, grown by 1 px
-    got = estimated.masks[:, 0].bool().unflatten(0, (N, L))
+    got = unpack_masks(estimated.masks, (8, 8)).unflatten(0, (N, L))
     assert (got >= masks).all() and got.sum() < 4 * masks.sum()
 
 
@@ -201,3 +213,70 @@ def test_svg_with_a_masked_memory_trains_and_round_trips():
     assert torch.equal(fresh.memory.masks, model.memory.masks)
     assert torch.equal(fresh.memory.scene, model.memory.scene)
     assert model.eval().rollout(x[:, :2], cond, 4, samples=2).shape == (3, 2, 4, 3, 64, 64)
+
+
+def test_coverage_keeps_at_most_the_budget_and_covers_sparse_places_that_sampling_misses():
+    g = torch.Generator().manual_seed(0)
+    dense = torch.randn(9500, 3, generator=g) * 0.01             # where the data dwells
+    sparse = torch.rand(500, 3, generator=g) * 2 - 1              # the rest of the workspace
+    keys = torch.cat([dense, sparse])
+    keep = coverage(keys, 200)
+    assert 100 <= len(keep) <= 200 and torch.equal(keep, keep.unique())
+
+    def worst(kept):  # the farthest any key is from its nearest kept key
+        return torch.cdist(keys, keys[kept]).amin(1).max()
+
+    sampled = torch.randperm(len(keys), generator=g)[:200]
+    assert worst(keep) < 0.5 * worst(sampled)
+    assert torch.equal(coverage(keys[:150], 200), torch.arange(150))   # under budget: all
+
+
+def test_masks_pack_eight_pixels_a_byte_and_unpack_exactly():
+    masks = torch.rand(5, 7, 9) > 0.5                               # 63 pixels: a partial byte
+    packed = pack_masks(masks)
+    assert packed.shape == (5, 8) and packed.dtype == torch.uint8
+    assert torch.equal(unpack_masks(packed, (7, 9)), masks)
+    assert torch.equal(unpack_masks(packed[[3, 1]], (7, 9)), masks[[3, 1]])
+
+
+def test_a_bounded_memory_keeps_sequence_ids_and_never_gives_a_clip_its_own_sequence():
+    frames, cond = _sequences(N=30, L=8)
+    mem = FrameMemory(3, 3, (8, 8), budget=40)
+    mem.fill(frames, cond)
+    assert len(mem) <= 40 and mem.keys.shape == (len(mem), 3)
+    flat = frames.flatten(0, 1)
+    # each kept frame is the frame of its sequence whose key it holds
+    for i in range(len(mem)):
+        n = int(mem.sequence[i])
+        t = int(((cond[n, :, -3:] - mem.center - mem.keys[i]).abs().amax(1) < 1e-5).nonzero()[0])
+        assert torch.equal(mem.frames[i], flat[n * 8 + t])
+    for n in range(30):
+        idx = mem.index(cond[n:n + 1, 2:6], exclude_own=True)
+        assert not (mem.sequence[idx] == n).any(), n
+    # outside training the nearest kept frame is returned, whoever's it is
+    kept = mem.sequence[0]
+    t = int(((cond[kept, :, -3:] - mem.center - mem.keys[0]).abs().amax(1) < 1e-5).nonzero()[0])
+    assert mem.index(cond[kept:kept + 1, t:t + 1])[0, 0] == 0
+
+
+def test_a_checkpoint_with_every_frame_in_the_old_layout_still_loads():
+    """Memories saved before the budget held every frame: keys (N, L, match), masks unpacked
+    (N L, 1, H, W), no sequence ids."""
+    N, L = 3, 6
+    _, cond = _sequences(N=N, L=L)
+    torch.manual_seed(0)
+    x = torch.rand(N, L, 3, 64, 64)
+    kw = dict(width=4, g_dim=16, z_dim=4, rnn_size=32, cond_dim=7, retrieval=3,
+              retrieval_paste="arm")
+    model = SVG(**kw)
+    model.memory.fill(x.mul(255).to(torch.uint8), cond)
+    new = model.state_dict()
+    old = {k: v for k, v in new.items() if k != "memory.sequence"}
+    old["memory.keys"] = new["memory.keys"].view(N, L, 3)
+    old["memory.masks"] = unpack_masks(new["memory.masks"], (64, 64))[:, None].to(torch.uint8)
+    fresh = SVG(**kw)
+    load_model_state(fresh, old, "old.ckpt")
+    for name in ("frames", "keys", "sequence", "masks", "scene"):
+        assert torch.equal(getattr(fresh.memory, name), getattr(model.memory, name)), name
+    model.eval(), fresh.eval()
+    assert torch.equal(fresh.memory.index(cond[:2]), model.memory.index(cond[:2]))

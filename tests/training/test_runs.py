@@ -55,6 +55,24 @@ def test_resume_removes_a_killed_saves_temporary_file_and_drops_a_torn_log_line(
     assert [r["iteration"] for r in iters] == list(range(1, 9))
 
 
+def test_best_ckpt_holds_the_weights_alone_and_a_resume_from_it_is_refused_in_one_line(
+        tmp_path, capsys):
+    from vidpred.checkpoint import load_checkpoint
+
+    cfg = synthetic_config(iterations=4, iters_per_epoch=2)
+    run = tmp_path / "run"
+    train(cfg, run, **QUIET)
+    best, last = load_checkpoint(run / "best.ckpt"), load_checkpoint(run / "last.ckpt")
+    assert best["optimizer"] is None and last["optimizer"] is not None
+    assert (run / "best.ckpt").stat().st_size < 0.5 * (run / "last.ckpt").stat().st_size
+    (run / "best.ckpt").replace(run / "last.ckpt")
+    assert main(["train", "--config", str(run / "config.yaml"), "--out", str(run), "--resume",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vidpred: error:") and "without the optimizer's state" in err
+    assert len(err.splitlines()) == 1
+
+
 def test_a_run_killed_before_its_first_checkpoint_starts_afresh_on_resume(tmp_path, capsys):
     cfg = synthetic_config(iterations=4, iters_per_epoch=2)
     run = tmp_path / "run"

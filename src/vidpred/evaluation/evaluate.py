@@ -143,13 +143,18 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | Path | None, split: str,
     holds an evaluation's ``metrics.json`` needs ``overwrite``.
 
     Raises:
-        ConfigError: a setting out of range, an unusable ``out``. CheckpointError: an unreadable
+        ConfigError: a setting out of range, an unusable ``out``, the training split for a
+        model whose frame memory holds it. CheckpointError: an unreadable
         checkpoint, or data of another layout than the model's. DataError: a problem with the
         data (named).
     """
     settings = EvaluateSettings(split, n_past, n_future, samples, gifs, max_sequences, best_by)
     dev = resolve_device(device)
     model, cfg, _ = load_trained_model(ckpt, dev)
+    if settings.split == "train" and getattr(model, "memory", None) is not None:
+        raise ConfigError(f"--split train: {ckpt} keeps training frames in its frame memory "
+                          "(model.retrieval), so on the training split it copies the answers; "
+                          "evaluate on validate or test")
     n_past, n_future = settings.n_past or cfg.data.n_past, settings.n_future or cfg.data.n_future
     data = data or cfg.data.root
     check_data_layout(cfg, data, ckpt)

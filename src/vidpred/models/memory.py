@@ -9,13 +9,22 @@ retrieval by proprioception, a non-parametric part of the model: the frames trav
 checkpoint, the test split is never read, and it helps only where the camera does not move
 between sequences.
 
+The memory does not need every training frame: it needs, for any end-effector position the
+robot reaches, one frame showing the arm there. With a budget of M frames it keeps one frame per
+cell of a grid over the keys, the grid as fine as M allows (:func:`coverage`), so its size is
+bounded whatever the split's (the BAIR download's 1.3 million frames included) and its frames
+cover the workspace evenly instead of where the data happens to dwell.
+
 In training, the clip's own sequence is excluded from the lookup: its frames show the very block
-and arm the model is asked to predict. It is found as the sequence that holds the clip's whole
-window of keys, exactly and in order (the memory is the training split). A single key would not
-do: in the built-in data many sequences begin with the arm at rest at one position, so their
-first frames share keys.
+and arm the model is asked to predict. Every memory frame keeps the index of its sequence in the
+training split, and the clip's sequence is found as the one that holds the clip's whole window
+of keys, exactly and in order (the memory keeps the split's keys and their hashes, 28 bytes
+per frame, while it trains; they are not saved). A single key would not do: in the built-in data many sequences begin
+with the arm at rest at one position, so their first frames share keys.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -27,45 +36,59 @@ _SAME = 1e-6
 
 
 class FrameMemory(nn.Module):
-    """Frames (N x L, C, H, W) uint8 keyed by the last ``match`` entries of their conditions.
+    """At most ``budget`` frames, each keyed by the last ``match`` entries of its condition.
 
     Args:
         match: the last ``match`` entries of a frame's condition vector are its key (3 for the
             BAIR layout: the end-effector position in metres, after the 4-d action).
         channels, hw: frame shape.
-
         masked: also keep each frame's arm mask and the empty scene (see :meth:`fill`), for
             the composite that pastes the retrieved arm alone
             (:class:`vidpred.models.heads.ArmPasteHead`).
+        budget: the most frames kept (:func:`coverage` chooses them); 0 keeps every frame.
 
-    The memory starts empty; :meth:`fill` stores a dataset's N sequences of L frames each, and a
-    checkpoint carries them: ``state_dict`` buffers ``frames`` (N x L, C, H, W) uint8, ``keys``
-    (N, L, match) float32, centred on ``center`` (match,) so that float32 distances resolve
-    well below the keys' spacing; when ``masked``, ``masks`` (N x L, 1, H, W) uint8 (1 = arm)
-    and ``scene`` (C, H, W) float32 in [0, 1].
+    The memory starts empty; :meth:`fill` stores frames chosen from a dataset's N sequences of L
+    frames, and a checkpoint carries them: ``state_dict`` buffers ``frames`` (M, C, H, W) uint8,
+    ``keys`` (M, match) float32, centred on ``center`` (match,) so that float32 distances
+    resolve well below the keys' spacing, ``sequence`` (M,) int64, each frame's sequence in the
+    split; when ``masked``, ``masks`` (M, ceil(H W / 8)) uint8, each frame's arm mask packed 8
+    pixels a byte (row-major, least significant bit first), and ``scene`` (C, H, W) float32 in
+    [0, 1]. Checkpoints written before the budget (every frame, ``keys`` (N, L, match), masks
+    (N L, 1, H, W)) load as they are (:meth:`adopt` converts them).
     """
 
-    def __init__(self, match: int, channels: int, hw: tuple[int, int], masked: bool = False):
+    def __init__(self, match: int, channels: int, hw: tuple[int, int], masked: bool = False,
+                 budget: int = 0):
         super().__init__()
         if match < 1:
             raise ValueError(f"model.retrieval={match}: a frame memory needs a key of >= 1 entries")
-        self.match, self.masked = match, masked
+        self.match, self.masked, self.budget, self.hw = match, masked, budget, tuple(hw)
         self.register_buffer("frames", torch.zeros(0, channels, *hw, dtype=torch.uint8))
-        self.register_buffer("keys", torch.zeros(0, 0, match))
+        self.register_buffer("keys", torch.zeros(0, match))
         self.register_buffer("center", torch.zeros(match))
+        self.register_buffer("sequence", torch.zeros(0, dtype=torch.long))
+        # the training split's centred keys (N, L, match), and the hashes of its raw keys,
+        # sorted, with their flat indices: to find a clip's own sequence
+        self.register_buffer("split_keys", torch.zeros(0, 0, match), persistent=False)
+        self.register_buffer("split_hash", torch.zeros(0, dtype=torch.long), persistent=False)
+        self.register_buffer("split_order", torch.zeros(0, dtype=torch.long), persistent=False)
         if masked:
-            self.register_buffer("masks", torch.zeros(0, 1, *hw, dtype=torch.uint8))
+            self.register_buffer("masks", torch.zeros(0, _packed(hw), dtype=torch.uint8))
             self.register_buffer("scene", torch.zeros(channels, *hw))
 
     def __len__(self) -> int:
         return self.frames.shape[0]
 
-    def fill(self, frames: Tensor, cond: Tensor, masks: Tensor | None = None) -> None:
-        """Store sequences: frames (N, L, C, H, W) uint8, conditions (N, L, D) float, D >= match.
+    def fill(self, frames: Tensor, cond: Tensor,
+             masks: Tensor | Callable[[Tensor], Tensor | None] | None = None) -> None:
+        """Store up to ``budget`` frames of N sequences: frames (N, L, C, H, W) uint8 (it may be
+        memory-mapped: only the kept frames are read), conditions (N, L, D) float, D >= match.
 
-        A masked memory also stores ``masks`` (N, L, H, W) bool, where each frame shows the arm
-        (the simulator's segmentation; without it, :func:`moving_masks` estimates them), and the
-        empty scene: per pixel, the median over the frames where no mask covers it
+        A masked memory also stores each kept frame's arm mask: ``masks`` is (N, L, H, W) bool,
+        or a function from sequence indices (S,) to their masks (S, L, H, W) bool (so that only
+        the kept sequences are read), where the frames show the arm (the simulator's
+        segmentation); when it is None or gives None, :func:`moving_masks` estimates them. And
+        the empty scene: per pixel, the median over the kept frames where no mask covers it
         (:func:`empty_scene`).
 
         Raises:
@@ -77,18 +100,43 @@ class FrameMemory(nn.Module):
         if cond.shape[:2] != frames.shape[:2] or cond.shape[-1] < self.match:
             raise ValueError(f"memory conditions must be (N, L, >= {self.match}) for frames "
                              f"{tuple(frames.shape[:2])}, got {tuple(cond.shape)}")
-        self.frames = frames.flatten(0, 1).contiguous()
-        if self.masked:
-            masks = moving_masks(frames) if masks is None else masks.bool()
-            self.masks = masks.flatten(0, 1)[:, None].to(torch.uint8).contiguous()
-            self.scene = empty_scene(self.frames, self.masks)
+        N, L = frames.shape[:2]
+        device = self.frames.device
         keys = cond[..., -self.match:].double()
-        self.center = keys.mean((0, 1)).float()
-        self.keys = (keys - keys.mean((0, 1))).float().contiguous()
+        center = keys.mean((0, 1))
+        split_keys = (keys - center).float()
+        keep = coverage(split_keys.flatten(0, 1), self.budget) if self.budget else \
+            torch.arange(N * L)
+        seq, t = keep // L, keep % L
+        self.center = center.float().to(device)
+        self.split_keys = split_keys.to(device).contiguous()
+        hashes, order = _hash(cond[..., -self.match:].flatten(0, 1)).sort()
+        self.split_hash, self.split_order = hashes.to(device), order.to(device)
+        self.keys = split_keys[seq, t].to(device).contiguous()
+        self.sequence = seq.to(device)
+        self.frames = frames[seq, t].to(device).contiguous()
+        if self.masked:
+            kept = self._kept_masks(frames, masks, seq, t).to(device)
+            self.masks = pack_masks(kept)
+            self.scene = empty_scene(self.frames, kept[:, None].to(torch.uint8))
+
+    def _kept_masks(self, frames: Tensor, masks, seq: Tensor, t: Tensor) -> Tensor:
+        """The arm masks (M, H, W) bool of the kept frames (``seq``, ``t``) (see :meth:`fill`)."""
+        if callable(masks):
+            used, where = seq.unique(return_inverse=True)
+            got = masks(used)
+            masks = None if got is None else got[where, t]
+        elif masks is not None:
+            masks = masks[seq, t]
+        if masks is None:
+            masks = moving_masks(frames[seq, t][:, None])[:, 0]
+        return masks.bool()
 
     def adopt(self, state_dict: dict, prefix: str) -> None:
         """Give the buffers the shapes of those under ``prefix`` in ``state_dict`` (on this
-        memory's device), so that loading it fills them; buffers it lacks are left alone.
+        memory's device), so that loading it fills them; buffers it lacks are left alone. A
+        memory saved before the budget (``keys`` (N, L, match), no ``sequence``, masks
+        (N L, 1, H, W)) is converted in ``state_dict``, in place.
 
         Raises:
             ValueError: ``state_dict`` holds an empty memory (saved before it was filled).
@@ -97,7 +145,16 @@ class FrameMemory(nn.Module):
         if frames is not None and not len(frames):
             raise ValueError("the model has a frame memory (model.retrieval) but the checkpoint "
                              "holds no frames for it")
-        for name in ("frames", "keys", "center") + (("masks", "scene") if self.masked else ()):
+        keys = state_dict.get(prefix + "keys")
+        if keys is not None and keys.dim() == 3:  # every frame of N sequences of L
+            N, L = keys.shape[:2]
+            state_dict[prefix + "keys"] = keys.flatten(0, 1)
+            state_dict[prefix + "sequence"] = torch.arange(N).repeat_interleave(L)
+            masks = state_dict.get(prefix + "masks")
+            if masks is not None and masks.dim() == 4:
+                state_dict[prefix + "masks"] = pack_masks(masks[:, 0].bool())
+        names = ("frames", "keys", "center", "sequence") + (("masks", "scene") if self.masked else ())
+        for name in names:
             t = state_dict.get(prefix + name)
             if t is not None:
                 setattr(self, name, torch.empty_like(t, device=getattr(self, name).device))
@@ -109,42 +166,131 @@ class FrameMemory(nn.Module):
 
     def arm_masks(self, index: Tensor) -> Tensor:
         """Memory indices (...) -> the frames' arm masks (..., 1, H, W) float32 in {0, 1}."""
-        return self.masks[index].float()
+        return unpack_masks(self.masks[index], self.hw)[..., None, :, :].float()
 
     def index(self, cond: Tensor, exclude_own: bool = False) -> Tensor:
         """Conditions (B, T, D) -> (B, T) long: the memory frame whose key is nearest to each
         frame's (Euclidean distance between keys).
 
         Args:
-            exclude_own: skip every sequence that holds the T keys of ``cond`` exactly and in
-                order (training: the clip's own sequence, whose frames ``cond`` are).
+            exclude_own: skip every frame of the sequences of the split the memory was filled
+                from that hold the T keys of ``cond`` exactly and in order (training: the
+                clip's own sequence, whose frames ``cond`` are).
 
         Raises:
-            RuntimeError: the memory is empty.
+            RuntimeError: the memory is empty, or ``exclude_own`` on a memory loaded from a
+                checkpoint (it keeps no split to find the sequence in; :meth:`fill` first).
         """
         if not len(self):
             raise RuntimeError("model.retrieval: the frame memory is empty; training fills it "
                                "from the training split (or call model.memory.fill)")
         B, T = cond.shape[:2]
-        N, L = self.keys.shape[:2]
-        keys = self.keys.view(N * L, self.match)
-        q = cond[..., -self.match:].reshape(B, T, self.match).float() - self.center
-        d = torch.cdist(q.view(B * T, -1), keys).view(B, T, N, L)  # ranking only
-        if exclude_own and T <= L:
-            d.transpose(1, 2)[self._own(q)] = float("inf")  # (B, N, T, L) view of d
-        return d.view(B, T, N * L).argmin(-1)
+        raw = cond[..., -self.match:].reshape(B, T, self.match)
+        q = raw.float() - self.center
+        d = torch.cdist(q.view(B * T, -1), self.keys).view(B, T, -1)  # ranking only
+        if exclude_own:
+            if not self.split_keys.numel():
+                raise RuntimeError("model.retrieval: the memory was loaded, not filled: it "
+                                   "cannot tell a clip's own sequence; call model.memory.fill")
+            if T <= self.split_keys.shape[1]:
+                b, n = self._own(raw[:, -1], q)
+                own = torch.zeros(B, self.split_keys.shape[0], dtype=torch.bool, device=q.device)
+                own[b, n] = True
+                d = d.masked_fill(own[:, self.sequence][:, None], float("inf"))
+        return d.argmin(-1)
 
-    def _own(self, q: Tensor) -> tuple[Tensor, Tensor]:
-        """Centred keys (B, T, match) -> (clip, sequence) index pairs of the sequences that hold
-        the clip's T keys exactly and in order: candidates by the last key, then the window."""
-        B, T = q.shape[:2]
-        N, L = self.keys.shape[:2]
-        last = torch.cdist(q[:, -1], self.keys.view(N * L, self.match),
-                           compute_mode="donot_use_mm_for_euclid_dist").view(B, N, L)
-        b, n, j = (last[:, :, T - 1:] < _SAME).nonzero(as_tuple=True)  # window ends at j + T - 1
-        window = self.keys[n[:, None], j[:, None] + torch.arange(T, device=q.device)]  # (C, T, m)
+    def _own(self, last: Tensor, q: Tensor) -> tuple[Tensor, Tensor]:
+        """A clip's last raw key (B, match) and its centred keys (B, T, match) -> (clip,
+        sequence) index pairs of the split's sequences that hold the clip's T keys exactly and
+        in order: candidates are the frames whose raw key has the clip's last key's hash (a
+        binary search among the split's sorted hashes), then their windows are compared."""
+        T = q.shape[1]
+        L = self.split_keys.shape[1]
+        h = _hash(last)
+        lo = torch.searchsorted(self.split_hash, h)
+        count = torch.searchsorted(self.split_hash, h, right=True) - lo
+        b = torch.arange(len(h), device=q.device).repeat_interleave(count)
+        start = (lo - count.cumsum(0) + count).repeat_interleave(count)   # lo minus those before
+        flat = self.split_order[start + torch.arange(len(b), device=q.device)]
+        n, j = flat // L, flat % L - (T - 1)                              # the window starts at j
+        b, n, j = b[j >= 0], n[j >= 0], j[j >= 0]
+        window = self.split_keys[n[:, None], j[:, None] + torch.arange(T, device=q.device)]
         whole = (window - q[b]).abs().amax((1, 2)) < _SAME
         return b[whole], n[whole]
+
+
+def _hash(keys: Tensor) -> Tensor:
+    """Keys (..., m) -> (...) int64 from their float32 bit patterns: equal keys (copies of one
+    value, as a training clip's conditions are of the split's) hash equal; different keys
+    almost never do, and :meth:`FrameMemory._own` compares the keys themselves after."""
+    bits = keys.float().contiguous().view(torch.int32).long()
+    h = torch.zeros(keys.shape[:-1], dtype=torch.long, device=keys.device)
+    for i in range(bits.shape[-1]):
+        h = h * 1_000_003 + bits[..., i]  # int64 arithmetic wraps around
+    return h
+
+
+def coverage(keys: Tensor, budget: int) -> Tensor:
+    """Keys (K, m) float -> the indices (M,) int64, M <= budget, ascending, of keys that cover
+    the key space: a grid of cubic cells over the keys, the finest whose occupied cells number
+    at most ``budget``, and in each occupied cell the key nearest to the cell's centre. All K
+    when K <= budget.
+
+    A bisection over the cell size (40 halvings of the interval), each an ``unique`` over the K
+    cells' numbers: seconds for the BAIR download's 1.3 million keys.
+    """
+    K = keys.shape[0]
+    if K <= budget:
+        return torch.arange(K)
+    keys = keys.double()
+    low = keys.amin(0)
+    span = float((keys.amax(0) - low).max())
+    if span == 0.0:
+        return torch.zeros(1, dtype=torch.long)
+
+    def cells(size: float) -> tuple[Tensor, Tensor]:
+        """Each key's cell (K, m) and the cell's number (K,), unique per cell."""
+        cell = ((keys - low) / size).floor().long()
+        base = int(cell.max()) + 1
+        number = cell[:, 0].clone()
+        for i in range(1, cell.shape[1]):  # base ** m < 2 ** 63 while the cells are few
+            number = number * base + cell[:, i]
+        return cell, number
+
+    small, large = span / (2 * budget), span * 2  # too many cells / one cell
+    for _ in range(40):
+        mid = (small * large) ** 0.5
+        if len(torch.unique(cells(mid)[1])) > budget:
+            small = mid
+        else:
+            large = mid
+    cell, number = cells(large)
+    _, which = torch.unique(number, return_inverse=True)
+    off_centre = (keys - low - (cell + 0.5) * large).norm(dim=1)
+    # sort by distance, then (stably) by cell: each cell's first entry is its nearest key
+    order = off_centre.argsort(stable=True)
+    order = order[which[order].argsort(stable=True)]
+    first = torch.ones(K, dtype=torch.bool)
+    first[1:] = which[order][1:] != which[order][:-1]
+    return order[first].sort().values
+
+
+def pack_masks(masks: Tensor) -> Tensor:
+    """Masks (M, H, W) bool -> (M, ceil(H W / 8)) uint8, 8 pixels a byte (row-major, least
+    significant bit first): an arm mask costs 512 bytes at 64 x 64 instead of 4,096."""
+    flat = masks.flatten(1).to(torch.uint8)
+    flat = F.pad(flat, (0, (-flat.shape[1]) % 8)).view(flat.shape[0], -1, 8)
+    return (flat << torch.arange(8, dtype=torch.uint8, device=flat.device)).sum(-1, dtype=torch.uint8)
+
+
+def unpack_masks(packed: Tensor, hw: tuple[int, int]) -> Tensor:
+    """Packed masks (..., P) uint8 (:func:`pack_masks`) -> (..., H, W) bool."""
+    bits = packed[..., None] >> torch.arange(8, dtype=torch.uint8, device=packed.device) & 1
+    return bits.flatten(-2)[..., :hw[0] * hw[1]].unflatten(-1, hw).bool()
+
+
+def _packed(hw: tuple[int, int]) -> int:
+    return -(-hw[0] * hw[1] // 8)
 
 
 def moving_masks(frames: Tensor, threshold: float = 0.1) -> Tensor:
@@ -171,4 +317,4 @@ def empty_scene(frames: Tensor, masks: Tensor, most: int = 4096) -> Tensor:
     return torch.where(scene.isnan(), frames[::step].float().median(0).values / 255, scene)
 
 
-__all__ = ["FrameMemory", "moving_masks", "empty_scene"]
+__all__ = ["FrameMemory", "coverage", "pack_masks", "unpack_masks", "moving_masks", "empty_scene"]

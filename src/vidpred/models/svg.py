@@ -95,6 +95,10 @@ class SVGConfig(ModelConfig):
             the composite (:mod:`vidpred.models.memory`); for data filmed by one fixed camera.
             The frames travel in every checkpoint (64 x 64 x 3 bytes each; at most
             :data:`MEMORY_BYTES`). 0 = off.
+        retrieval_frames: the most training frames the memory keeps, chosen to cover the
+            end-effector positions evenly (:func:`vidpred.models.memory.coverage`); 4,096 frames
+            of 64 x 64 are 50 MB in each checkpoint (with their arm masks 52 MB). 0 = every
+            frame of the training split.
         retrieval_paste: how the retrieved frame enters the composite: ``blend`` (a softmax of
             the context, drawn and retrieved frames per pixel) or ``arm`` (only the retrieved
             frame's arm, cut out by its mask, pasted over the context frame whose own arm is
@@ -121,6 +125,7 @@ class SVGConfig(ModelConfig):
     cond_points: Annotated[int, AtLeast(0)] = 0
     retrieval: Annotated[int, AtLeast(0)] = 0
     retrieval_paste: Annotated[str, OneOf(PASTES)] = "blend"
+    retrieval_frames: Annotated[int, AtLeast(0)] = 4096
 
     def problems(self, data=None, world_size: int = 1) -> list[str]:
         """Ranges and choices, then combinations SVG cannot use, with ``data`` (a
@@ -201,7 +206,8 @@ class SVG(VideoModel):
         self.points = ConditionPoints(cfg.cond_dim, cfg.cond_points, self.decoder.stage_channels) \
             if cfg.cond_points else None
         self.memory = FrameMemory(cfg.retrieval, cfg.channels, image_hw,
-                                  masked=cfg.retrieval_paste == "arm") if cfg.retrieval else None
+                                  masked=cfg.retrieval_paste == "arm",
+                                  budget=cfg.retrieval_frames) if cfg.retrieval else None
         self.head: OutputHead = head(cfg.channels)
         self.head.init_decoder(self.decoder.merge[-1],
                                None if self.points is None else self.points.proj[-1])
@@ -333,26 +339,28 @@ class SVG(VideoModel):
 
     # ---- hooks ----------------------------------------------------------------------------
     def prepare(self, train_set) -> None:
-        """Store the training split in the frame memory (with ``retrieval``; the split's frames
-        and conditions as held by a BAIR-layout dataset, and for the pasted arm the arm's masks
-        it has, else estimated: :func:`vidpred.models.memory.moving_masks`).
+        """Fill the frame memory from the training split (with ``retrieval``; the split's frames
+        and conditions as held by a BAIR-layout dataset, at most ``retrieval_frames`` of them,
+        and for the pasted arm the arm's masks it has, else estimated:
+        :func:`vidpred.models.memory.moving_masks`).
 
         Raises:
-            ConfigError: a split larger than :data:`MEMORY_BYTES` of frames.
+            ConfigError: a memory larger than :data:`MEMORY_BYTES` of frames.
         """
         if self.memory is None:
             return
         frames = train_set.seqs.frames
-        size = frames.numel() * frames.element_size()
+        count = frames.shape[0] * frames.shape[1]
+        kept = min(count, self.memory.budget or count)
+        size = kept * frames[0, 0].numel()
         if size > MEMORY_BYTES:
-            raise ConfigError(f"model.retrieval={self.memory.match}: the training split's "
-                              f"{frames.shape[0] * frames.shape[1]:,} frames "
-                              f"({size / 2**30:.1f} GiB) exceed the frame memory's "
-                              f"{MEMORY_BYTES / 2**30:.0f} GiB; set model.retrieval=0")
-        device = self.memory.frames.device
-        masks = train_set.arm_masks(range(frames.shape[0])) if self.memory.masked else None
-        self.memory.fill(frames.to(device), train_set.seqs.cond.to(device),
-                         None if masks is None else masks.to(device))
+            raise ConfigError(f"model.retrieval_frames={self.memory.budget}: a memory of "
+                              f"{kept:,} frames ({size / 2**30:.1f} GiB) exceeds "
+                              f"{MEMORY_BYTES / 2**30:.0f} GiB; set model.retrieval_frames to "
+                              "at most "
+                              f"{MEMORY_BYTES // frames[0, 0].numel():,} (or model.retrieval=0)")
+        self.memory.fill(frames, train_set.seqs.cond,
+                         train_set.arm_masks if self.memory.masked else None)
 
     def prepare_load(self, state_dict: dict) -> None:
         """Rename the weights of checkpoints written before the output heads were parts of their

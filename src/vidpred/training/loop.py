@@ -123,11 +123,13 @@ def _open_datasets(cfg: Config, ctx, progress: bool):
 
 
 def _run_bytes(model: torch.nn.Module, cfg: Config) -> int:
-    """Disk a run needs: weights + two Adam moments + buffers (a frame memory) per checkpoint
-    (last, best and the kept epochs) and the log."""
-    ckpt = 3 * 4 * sum(p.numel() for p in model.parameters()) + \
-        sum(b.numel() * b.element_size() for b in model.buffers())
-    return ckpt * (cfg.train.keep_checkpoints + 3) + 200 * cfg.train.iterations + 2**20
+    """Disk a run needs: ``last.ckpt`` (weights, saved buffers such as a frame memory, and
+    Adam's two moments), the temporary file that replaces it and the kept epoch checkpoints
+    (copies of it), ``best.ckpt`` (weights and buffers), and the log."""
+    state = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    adam = 2 * 4 * sum(p.numel() for p in model.parameters())
+    return (state + adam) * (cfg.train.keep_checkpoints + 2) + state + \
+        200 * cfg.train.iterations + 2**20
 
 
 @dataclass

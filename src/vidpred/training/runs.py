@@ -77,7 +77,8 @@ def resume_run(run_dir: Path, cfg: Config, model, optimizer, ctx, log) -> Resume
     directory without one (a run stopped before its first checkpoint) starts afresh, with a note.
 
     Raises:
-        CheckpointError: a checkpoint trained with another config (the differing keys named).
+        CheckpointError: a checkpoint trained with another config (the differing keys named),
+            or one without the optimizer's state (a ``best.ckpt`` put in its place).
     """
     path = run_dir / LAST_CHECKPOINT
     if not path.exists():
@@ -89,6 +90,9 @@ def resume_run(run_dir: Path, cfg: Config, model, optimizer, ctx, log) -> Resume
         raise CheckpointError(f"{path} was trained with another config "
                               f"({_config_diff(state['config'], cfg)}); resume with the same "
                               "config or use --overwrite")
+    if state["optimizer"] is None:
+        raise CheckpointError(f"{path} holds weights without the optimizer's state (a best.ckpt?): "
+                              "a run resumes from its own last.ckpt or an epoch_*.ckpt")
     load_model_state(model, state["model"], path)
     optimizer.load_state_dict(state["optimizer"])
     _restore_rng(state, ctx, cfg.train.seed, log)
@@ -197,8 +201,9 @@ class RunLog:
 
 
 class Checkpoints:
-    """Writes ``last.ckpt`` (+ ``best.ckpt``) with every rank's RNG state, and keeps the last
-    ``keep`` epoch checkpoints."""
+    """Writes ``last.ckpt`` (weights, optimizer and every rank's RNG state: what a resume
+    needs) and copies of it as the last ``keep`` epoch checkpoints (a rolled-back run resumes
+    from one), and ``best.ckpt`` (weights and config only: for evaluating)."""
 
     def __init__(self, run_dir: Path, cfg: Config, model, optimizer, ctx):
         self.run_dir, self.cfg, self.model, self.optimizer, self.ctx = \
@@ -214,13 +219,15 @@ class Checkpoints:
         save_checkpoint(last, config=self.cfg, model=self.model, optimizer=self.optimizer,
                         iteration=iteration, best_psnr=point.best_psnr,
                         extra={"train_seconds": point.seconds}, rng_ranks=rng_ranks)
-        if best:
-            copy_atomic(last, self.run_dir / BEST_CHECKPOINT)
+        if best:  # for evaluating, not resuming: without Adam's moments, a third of the weights
+            save_checkpoint(self.run_dir / BEST_CHECKPOINT, config=self.cfg, model=self.model,
+                            iteration=iteration, best_psnr=point.best_psnr,
+                            extra={"train_seconds": point.seconds})
         keep = self.cfg.train.keep_checkpoints
         if epoch is not None and keep > 0:
             name, record = f"epoch_{epoch:04d}.ckpt", OutputDir.of(self.run_dir)
             record.add(name)
-            copy_atomic(last, self.run_dir / name)
+            copy_atomic(last, self.run_dir / name)  # a link: no bytes until last.ckpt moves on
             for old in sorted(self.run_dir.glob("epoch_*.ckpt"))[:-keep]:
                 if old.name in record.files:  # an epoch checkpoint vidpred wrote, not a user's
                     old.unlink(missing_ok=True)
