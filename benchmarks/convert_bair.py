@@ -31,9 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the record writer in tests/
 
-from tests.data.bair_records import example_bytes, frame  # noqa: E402
+from tests.data.bair_records import (  # noqa: E402
+    RECORDS_PER_FILE, example_bytes, frame, write_split)
 
-RECORDS_PER_FILE = 256
 FRAMES = 30
 
 
@@ -63,18 +63,10 @@ def write_download(root: Path, gigabytes: float, seed: int = 0) -> tuple[int, in
     record_bytes = len(frame(example_bytes(synthetic_sequence(rng))))
     n = max(2, int(gigabytes * 1e9 / record_bytes))
     n_test = min(RECORDS_PER_FILE, max(1, n // 10))
-    written, size = 0, 0
+    size = 0
     for split, count in (("test", n_test), ("train", n - n_test)):
-        (root / split).mkdir(parents=True, exist_ok=True)
-        for a in range(0, count, RECORDS_PER_FILE):
-            b = min(count, a + RECORDS_PER_FILE)
-            path = root / split / f"traj_{a}_to_{b - 1}.tfrecords"
-            with path.open("wb") as f:
-                for _ in range(a, b):
-                    f.write(frame(example_bytes(synthetic_sequence(rng))))
-            written += b - a
-            size += path.stat().st_size
-    return written, size
+        size += write_split(root / split, (synthetic_sequence(rng) for _ in range(count)), count)
+    return n, size
 
 
 def peak_rss_mb() -> tuple[float, float]:

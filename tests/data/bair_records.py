@@ -5,12 +5,14 @@ do not check vidpred's protobuf parsing against itself) and framed with masked C
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import google_crc32c
 import numpy as np
 
 CAMERAS = ("main", "aux1")
+RECORDS_PER_FILE = 256  # the download's files hold 256 records each
 
 
 def masked_crc(data: bytes) -> int:
@@ -45,13 +47,13 @@ def example_bytes(seq: dict, drop: tuple[str, ...] = (), replace: dict | None = 
     """A serialised ``tf.train.Example`` of one sequence.
 
     Args:
-        seq: ``main``, ``aux1`` uint8 (T, 64, 64, 3); ``action`` float32 (T, 4);
-            ``endeffector_pos`` float32 (T, 3).
+        seq: ``main``, ``aux1`` uint8 (T, 64, 64, 3) (a camera left out of ``seq`` is not
+            written); ``action`` float32 (T, 4); ``endeffector_pos`` float32 (T, 3).
         drop: keys to leave out. replace: key -> raw bytes value to write instead.
     """
     features = {}
     for t in range(len(seq["action"])):
-        for cam in CAMERAS:
+        for cam in (c for c in CAMERAS if c in seq):
             features[f"{t}/image_{cam}/encoded"] = _bytes_feature(seq[cam][t].tobytes())
         features[f"{t}/action"] = _float_feature(seq["action"][t])
         features[f"{t}/endeffector_pos"] = _float_feature(seq["endeffector_pos"][t])
@@ -65,6 +67,25 @@ def example_bytes(seq: dict, drop: tuple[str, ...] = (), replace: dict | None = 
 def frame(data: bytes) -> bytes:
     length = struct.pack("<Q", len(data))
     return length + struct.pack("<I", masked_crc(length)) + data + struct.pack("<I", masked_crc(data))
+
+
+def write_split(folder: Path, seqs: Iterable[dict], count: int,
+                per_file: int = RECORDS_PER_FILE,
+                on_record: Callable[[int], None] | None = None) -> int:
+    """Write the first ``count`` sequences of ``seqs`` into ``folder/traj_<a>_to_<b>.tfrecords``
+    (the download's names: records a..b, ``per_file`` per file), one record in memory at a time;
+    ``on_record(bytes)`` is called after each. Returns the bytes written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    seqs, size = iter(seqs), 0
+    for a in range(0, count, per_file):
+        b = min(count, a + per_file)
+        with (folder / f"traj_{a}_to_{b - 1}.tfrecords").open("wb") as f:
+            for _ in range(a, b):
+                n = f.write(frame(example_bytes(next(seqs))))
+                size += n
+                if on_record is not None:
+                    on_record(n)
+    return size
 
 
 def make_sequence(rng: np.random.Generator, frames: int = 30) -> dict:

@@ -20,7 +20,8 @@ from vidpred.data.tfrecord import masked_crc32c, read_records
 from vidpred.errors import DataError
 
 from ..conftest import tree_digest
-from .bair_records import example_bytes, frame, write_download, write_file
+from .bair_records import (example_bytes, frame, make_sequence, write_download, write_file,
+                           write_split)
 
 # 10 after 2: files sort by number, so traj_0_to_1 is the one validation file
 FILES = {"train/traj_0_to_1.tfrecords": 2, "train/traj_10_to_11.tfrecords": 2,
@@ -260,6 +261,23 @@ def test_records_are_read_back_as_written(tmp_path, three):
            [(0, b""), (1, None), (2, payloads[2])]
     assert struct.unpack("<Q", path.read_bytes()[:8]) == (0,)
     assert os.path.getsize(path) == sum(len(p) + 16 for p in payloads)
+
+
+def test_write_split_names_files_as_the_download_and_a_record_may_hold_aux1_alone(tmp_path):
+    """benchmarks/bair_full_size.py writes the aux1 camera only: the reader takes it."""
+    seqs = [make_sequence(np.random.default_rng(i), frames=13) for i in range(5)]
+    for s in seqs:
+        del s["main"]
+    size = write_split(tmp_path / "train", iter(seqs), 5, per_file=2)
+    write_split(tmp_path / "test", iter(seqs), 1)
+    names = sorted(p.name for p in (tmp_path / "train").iterdir())
+    assert names == ["traj_0_to_1.tfrecords", "traj_2_to_3.tfrecords", "traj_4_to_4.tfrecords"]
+    assert size == sum(p.stat().st_size for p in (tmp_path / "train").iterdir())
+    ds = BairTFRecordDataset(tmp_path, "train", 12, train=False)  # traj_0_to_1 is validation
+    aux1 = torch.from_numpy(seqs[4]["aux1"][:12]).permute(0, 3, 1, 2)
+    assert torch.equal(ds.seqs.frames[2, :12], aux1)
+    with pytest.raises(DataError, match="missing key '0/image_main/encoded'"):
+        BairTFRecordDataset(tmp_path, "test", 12, camera="main")
 
 
 def test_config_knows_the_layout_and_its_key():
