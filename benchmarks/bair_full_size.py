@@ -15,8 +15,7 @@ timed in a fresh process with its peak RSS.
         [--test-sequences 256] [--open]
 
 then train on it with the command it prints (``VIDPRED_CACHE=DIR/cache vidpred train ...
---data DIR/softmotion30_44k``; at full size with ``--set model.retrieval=0``: push_cpu's frame
-memory holds at most 4 GiB of training frames). Disk: 372 kB per sequence written (16.2 GB at
+--data DIR/softmotion30_44k``). Disk: 372 kB per sequence written (16.2 GB at
 full size), and opening the train split (``--open`` or training) builds a cache of about as much
 again (15.9 GB at full size), both under ``DIR``: delete it to free them.
 """
@@ -93,7 +92,6 @@ def main() -> None:
 
     from vidpred.data.bair import BairDataset
     from vidpred.errors import DataError
-    from vidpred.models.svg import MEMORY_BYTES
     from vidpred.progress import progress_bar
 
     try:
@@ -135,15 +133,10 @@ def main() -> None:
               f"{dir_bytes(cache) / 1e9:.2f} GB): {o['seconds']:.1f} s, "
               f"{train_size / 1e6 / o['seconds']:.0f} MB/s of records; "
               f"peak RSS {o['rss_mb']:.0f} MB")
-    # push_cpu keeps the training split's frames in its frame memory, refused beyond 4 GiB
-    memory = (args.train_sequences - RECORDS_PER_FILE) * FRAMES * 64 * 64 * 3 > MEMORY_BYTES
-    print(f"train on it (frame cache in {cache}"
-          + ("; the training split exceeds push_cpu's frame memory of "
-             f"{MEMORY_BYTES / 2**30:.0f} GiB, hence model.retrieval=0" if memory else "") + "):\n"
+    print(f"train on it (frame cache in {cache}; push_cpu's frame memory keeps "
+          "model.retrieval_frames of the split's frames):\n"
           f"  VIDPRED_CACHE={cache} vidpred train --config push_cpu --set "
-          f"data.layout=bair_tfrecord{' --set model.retrieval=0' if memory else ''} "
-          f"--data {root} --out RUN")
-
+          f"data.layout=bair_tfrecord --data {root} --out RUN")
 
 if __name__ == "__main__":
     main()

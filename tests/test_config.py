@@ -94,6 +94,10 @@ def test_the_frame_memory_is_checked():
     assert problems == ["model.retrieval=3: the frame memory trains in one process "
                         "(DistributedDataParallel would copy it every step); run without "
                         "torchrun or set model.retrieval=0"]
+    problems = config_problems(Config().apply_overrides(["model.retrieval=3",
+                                                         "model.retrieval_frames=400000"]))
+    assert problems == ["model.retrieval_frames=400000: frames of 64 x 64 x 3 bytes exceed the "
+                        "frame memory's 4 GiB; at most 349,525"]
 
 
 def test_all_problems_are_listed_at_once_and_the_global_batch_must_split():

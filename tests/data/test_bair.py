@@ -189,3 +189,33 @@ def test_cached_frames_are_mapped_in_at_open(tmp_path, monkeypatch):
     assert lazy < frames.nbytes // 4
     assert resident >= frames.nbytes
     assert np.array_equal(populated, frames)
+
+
+def test_a_large_split_is_decoded_into_the_cache_a_few_sequences_at_a_time(
+        tmp_path, push_root, monkeypatch):
+    """Beyond STREAM_BYTES the split never sits whole in memory: sequences go straight into the
+    cache's memory-mapped files, and the arrays equal those of the in-memory path."""
+    import vidpred.data.bair as bair
+
+    whole = BairDataset(push_root, "train", seq_len=12, cache=False)
+    root = tmp_path / "push"
+    shutil.copytree(push_root, root)
+    monkeypatch.setattr(bair, "STREAM_BYTES", 1)
+    monkeypatch.setattr(bair, "RELEASE_EVERY", 2)
+
+    def in_memory(*a, **k):
+        raise AssertionError("decoded the whole split into memory")
+
+    monkeypatch.setattr(bair, "_decode", in_memory)
+    streamed = BairDataset(root, "train", seq_len=12)
+    assert torch.equal(streamed.seqs.frames, whole.seqs.frames)
+    assert torch.equal(streamed.seqs.cond, whole.seqs.cond)
+    # a sequence shorter than the first is named (the streamed arrays have the first's length)
+    seq = streamed.seqs.paths[1]
+    last = max(int(p.stem) for p in seq.glob("*.png"))
+    (seq / f"{last}.png").unlink()
+    for name in ("actions.csv", "endeffector_positions.csv"):
+        rows = (seq / name).read_text().splitlines()
+        (seq / name).write_text("\n".join(rows[:-1]) + "\n")
+    with pytest.raises(DataError, match=f"{seq}: .*first sequence has"):
+        BairDataset(root, "train", seq_len=12)

@@ -261,7 +261,7 @@ def test_a_bounded_memory_keeps_sequence_ids_and_never_gives_a_clip_its_own_sequ
 
 def test_a_checkpoint_with_every_frame_in_the_old_layout_still_loads():
     """Memories saved before the budget held every frame: keys (N, L, match), masks unpacked
-    (N L, 1, H, W), no sequence ids."""
+    (N L, 1, H, W), whole frames, no sequence ids."""
     N, L = 3, 6
     _, cond = _sequences(N=N, L=L)
     torch.manual_seed(0)
@@ -271,9 +271,13 @@ def test_a_checkpoint_with_every_frame_in_the_old_layout_still_loads():
     model = SVG(**kw)
     model.memory.fill(x.mul(255).to(torch.uint8), cond)
     new = model.state_dict()
-    old = {k: v for k, v in new.items() if k != "memory.sequence"}
+    assert "memory.frames" not in new    # a masked memory saves its arms' pixels alone
+    arm = unpack_masks(new["memory.masks"], (64, 64))
+    assert new["memory.arm_pixels"].shape == (int(arm.sum()), 3)
+    old = {k: v for k, v in new.items() if k not in ("memory.sequence", "memory.arm_pixels")}
     old["memory.keys"] = new["memory.keys"].view(N, L, 3)
-    old["memory.masks"] = unpack_masks(new["memory.masks"], (64, 64))[:, None].to(torch.uint8)
+    old["memory.masks"] = arm[:, None].to(torch.uint8)
+    old["memory.frames"] = x.mul(255).to(torch.uint8).flatten(0, 1)   # whole frames
     fresh = SVG(**kw)
     load_model_state(fresh, old, "old.ckpt")
     for name in ("frames", "keys", "sequence", "masks", "scene"):

@@ -13,8 +13,11 @@ Groups and sequences are ordered by the integers in their names and frames by th
 allowed). The condition of frame t is concat(action_t, end_effector_t), shape (7,).
 
 Files are read once when the dataset is built, validated (every problem raises a
-:class:`~vidpred.errors.DataError` naming the file) and kept in memory as uint8, so training
-never waits on PNG decoding. Nothing under ``root`` is ever written.
+:class:`~vidpred.errors.DataError` naming the file) and kept as uint8 in the decoded-frame cache
+(:mod:`vidpred.data.frame_cache`), so training never waits on PNG decoding. A split of more than
+:data:`STREAM_BYTES` of frames (the BAIR download converted: about 16 GB) is decoded straight
+into the cache's memory-mapped files, a few sequences at a time, never whole in memory. Nothing
+under ``root`` is ever written.
 """
 from __future__ import annotations
 
@@ -28,12 +31,15 @@ from torch.utils.data import Dataset
 from ..errors import DataError
 from ..progress import progress_bar
 from .files import collect, folder_order, numbered_pngs, raise_first, read_csv, read_png
-from .frame_cache import cached_arrays
+from .frame_cache import cached_arrays, cached_arrays_streamed
 from .jobs import generated_seq_len, unfinished
 from .objects import ObjectTruth, batch_objects, read_objects
 
 ACTION_DIM = 4
 EE_DIM = 3
+# splits with more frames than this are decoded into the cache a few sequences at a time
+STREAM_BYTES = 2**30
+RELEASE_EVERY = 64  # sequences between writing the cache's pages out (24 MB of 30 frames)
 SPLIT_ALIASES = {"val": ("validate", "val"), "validate": ("validate", "val"),
                  "train": ("train",), "test": ("test",)}
 
@@ -178,6 +184,48 @@ def _decode(paths: list[Path], image_size: int, max_frames: int | None, seq_len:
     return {"frames": frames[:, :length], "cond": conds[:, :length]}
 
 
+def _open_split(split_dir: Path, paths: list[Path], settings: dict, image_size: int,
+                max_frames: int | None, seq_len: int, progress: bool, cache: bool):
+    """The split's arrays (frames, cond) from the cache, decoded on a miss: whole into memory
+    when small, streamed into the cache's files when the first sequence's frames times the
+    count exceed :data:`STREAM_BYTES` (every sequence must then be at least as long as the
+    first)."""
+    name = split_dir.name
+
+    def whole():
+        return _decode(paths, image_size, max_frames, seq_len, progress, name)
+
+    frames_each = len(numbered_pngs(paths[0], [])) if cache and paths else 0
+    if max_frames is not None:
+        frames_each = min(frames_each, max_frames)
+    if len(paths) * frames_each * 3 * image_size ** 2 <= STREAM_BYTES:
+        return cached_arrays(split_dir, settings, whole, enabled=cache)
+    first = []  # read on a cache miss only
+
+    def shapes():
+        first.extend(read_sequence(paths[0], image_size, max_frames))
+        if len(first[0]) < seq_len:
+            raise DataError(f"{paths[0]}: {len(first[0])} frames, but windows of {seq_len} "
+                            "frames (n_past + n_future) were asked for")
+        return {"frames": ((len(paths), *first[0].shape), np.uint8),
+                "cond": ((len(paths), *first[1].shape), np.float32)}
+
+    def fill(arrays, release):
+        for i, p in enumerate(progress_bar(paths, desc=f"reading {name}", unit="seq",
+                                           disable=not progress, leave=False)):
+            f, c = first if i == 0 else read_sequence(p, image_size, max_frames)
+            T = len(first[0])
+            if len(f) < T:
+                raise DataError(f"{p}: {len(f)} frames, but the split's first sequence has {T} "
+                                f"(a split of more than {STREAM_BYTES / 2**30:.0f} GiB needs "
+                                "sequences of equal length)")
+            arrays["frames"][i], arrays["cond"][i] = f[:T], c[:T]
+            if (i + 1) % RELEASE_EVERY == 0:
+                release()
+
+    return cached_arrays_streamed(split_dir, settings, shapes, fill)
+
+
 @dataclass
 class _Sequences:
     frames: torch.Tensor     # uint8 (N, T, 3, H, W)
@@ -219,9 +267,8 @@ class BairDataset(Dataset):
         max_frames = None if train else seq_len
         settings = {"layout": "bair", "image_size": image_size, "sequences": len(paths),
                     "max_frames": max_frames}
-        arrays = cached_arrays(self.split_dir, settings,
-                               lambda: _decode(paths, image_size, max_frames, seq_len, progress,
-                                               self.split_dir.name), enabled=cache)
+        arrays = _open_split(self.split_dir, paths, settings, image_size, max_frames, seq_len,
+                             progress, cache)
         frames = torch.from_numpy(arrays["frames"])
         if frames.shape[1] < seq_len:
             raise DataError(f"{self.split_dir}: sequences of {frames.shape[1]} frames, but windows "

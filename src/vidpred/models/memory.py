@@ -48,13 +48,15 @@ class FrameMemory(nn.Module):
         budget: the most frames kept (:func:`coverage` chooses them); 0 keeps every frame.
 
     The memory starts empty; :meth:`fill` stores frames chosen from a dataset's N sequences of L
-    frames, and a checkpoint carries them: ``state_dict`` buffers ``frames`` (M, C, H, W) uint8,
-    ``keys`` (M, match) float32, centred on ``center`` (match,) so that float32 distances
-    resolve well below the keys' spacing, ``sequence`` (M,) int64, each frame's sequence in the
-    split; when ``masked``, ``masks`` (M, ceil(H W / 8)) uint8, each frame's arm mask packed 8
-    pixels a byte (row-major, least significant bit first), and ``scene`` (C, H, W) float32 in
-    [0, 1]. Checkpoints written before the budget (every frame, ``keys`` (N, L, match), masks
-    (N L, 1, H, W)) load as they are (:meth:`adopt` converts them).
+    frames, and a checkpoint carries them: ``state_dict`` buffers ``keys`` (M, match) float32,
+    centred on ``center`` (match,) so that float32 distances resolve well below the keys'
+    spacing, ``sequence`` (M,) int64, each frame's sequence in the split, and ``frames``
+    (M, C, H, W) uint8. A ``masked`` memory keeps instead what the pasted arm reads: ``masks``
+    (M, ceil(H W / 8)) uint8, each frame's arm mask packed 8 pixels a byte (row-major, least
+    significant bit first), ``arm_pixels`` (P, C) uint8, the frames' pixels under their masks
+    in that order (the frames are 0 elsewhere: about a tenth of the bytes on the pushing
+    scene), and ``scene`` (C, H, W) float32 in [0, 1]. Older checkpoints (every frame, ``keys``
+    (N, L, match), unpacked masks, whole frames) load as they are (:meth:`adopt`).
     """
 
     def __init__(self, match: int, channels: int, hw: tuple[int, int], masked: bool = False,
@@ -63,7 +65,10 @@ class FrameMemory(nn.Module):
         if match < 1:
             raise ValueError(f"model.retrieval={match}: a frame memory needs a key of >= 1 entries")
         self.match, self.masked, self.budget, self.hw = match, masked, budget, tuple(hw)
-        self.register_buffer("frames", torch.zeros(0, channels, *hw, dtype=torch.uint8))
+        # a masked memory saves only its frames' arm pixels (``arm_pixels``): the composite
+        # reads nothing else of them; ``frames`` is rebuilt from those on load
+        self.register_buffer("frames", torch.zeros(0, channels, *hw, dtype=torch.uint8),
+                             persistent=not masked)
         self.register_buffer("keys", torch.zeros(0, match))
         self.register_buffer("center", torch.zeros(match))
         self.register_buffer("sequence", torch.zeros(0, dtype=torch.long))
@@ -75,6 +80,8 @@ class FrameMemory(nn.Module):
         if masked:
             self.register_buffer("masks", torch.zeros(0, _packed(hw), dtype=torch.uint8))
             self.register_buffer("scene", torch.zeros(channels, *hw))
+            self.register_buffer("arm_pixels", torch.zeros(0, channels, dtype=torch.uint8))
+            self.register_load_state_dict_post_hook(lambda module, _: module._unpack_frames())
 
     def __len__(self) -> int:
         return self.frames.shape[0]
@@ -119,6 +126,8 @@ class FrameMemory(nn.Module):
             kept = self._kept_masks(frames, masks, seq, t).to(device)
             self.masks = pack_masks(kept)
             self.scene = empty_scene(self.frames, kept[:, None].to(torch.uint8))
+            self.arm_pixels = self.frames.permute(0, 2, 3, 1)[kept]
+            self._unpack_frames()  # the frames as a checkpoint gives them back: arms alone
 
     def _kept_masks(self, frames: Tensor, masks, seq: Tensor, t: Tensor) -> Tensor:
         """The arm masks (M, H, W) bool of the kept frames (``seq``, ``t``) (see :meth:`fill`)."""
@@ -134,30 +143,43 @@ class FrameMemory(nn.Module):
 
     def adopt(self, state_dict: dict, prefix: str) -> None:
         """Give the buffers the shapes of those under ``prefix`` in ``state_dict`` (on this
-        memory's device), so that loading it fills them; buffers it lacks are left alone. A
-        memory saved before the budget (``keys`` (N, L, match), no ``sequence``, masks
-        (N L, 1, H, W)) is converted in ``state_dict``, in place.
+        memory's device), so that loading it fills them; buffers it lacks are left alone.
+        Memories saved in older layouts are converted in ``state_dict``, in place: every frame
+        (``keys`` (N, L, match), no ``sequence``), unpacked masks (N L, 1, H, W), whole frames
+        in a masked memory.
 
         Raises:
             ValueError: ``state_dict`` holds an empty memory (saved before it was filled).
         """
-        frames = state_dict.get(prefix + "frames")
-        if frames is not None and not len(frames):
+        keys = state_dict.get(prefix + "keys")
+        if keys is not None and not keys.numel():
             raise ValueError("the model has a frame memory (model.retrieval) but the checkpoint "
                              "holds no frames for it")
-        keys = state_dict.get(prefix + "keys")
         if keys is not None and keys.dim() == 3:  # every frame of N sequences of L
             N, L = keys.shape[:2]
             state_dict[prefix + "keys"] = keys.flatten(0, 1)
             state_dict[prefix + "sequence"] = torch.arange(N).repeat_interleave(L)
-            masks = state_dict.get(prefix + "masks")
-            if masks is not None and masks.dim() == 4:
-                state_dict[prefix + "masks"] = pack_masks(masks[:, 0].bool())
-        names = ("frames", "keys", "center", "sequence") + (("masks", "scene") if self.masked else ())
+        masks = state_dict.get(prefix + "masks")
+        if masks is not None and masks.dim() == 4:
+            state_dict[prefix + "masks"] = masks = pack_masks(masks[:, 0].bool())
+        if self.masked and prefix + "frames" in state_dict:
+            frames = state_dict.pop(prefix + "frames")
+            arm = unpack_masks(masks, tuple(frames.shape[-2:]))
+            state_dict[prefix + "arm_pixels"] = frames.permute(0, 2, 3, 1)[arm]
+        names = ("keys", "center", "sequence") + \
+            (("masks", "scene", "arm_pixels") if self.masked else ("frames",))
         for name in names:
             t = state_dict.get(prefix + name)
             if t is not None:
                 setattr(self, name, torch.empty_like(t, device=getattr(self, name).device))
+
+    def _unpack_frames(self) -> None:
+        """A masked memory's frames (M, C, H, W) uint8 from its arm pixels: 0 off the arm."""
+        arm = unpack_masks(self.masks, self.hw)
+        dense = torch.zeros(*arm.shape, self.arm_pixels.shape[1], dtype=torch.uint8,
+                            device=self.masks.device)
+        dense[arm] = self.arm_pixels
+        self.frames = dense.permute(0, 3, 1, 2).contiguous()
 
     def lookup(self, cond: Tensor, exclude_own: bool = False) -> Tensor:
         """Conditions (B, T, D) -> the nearest memory frames (B, T, C, H, W) float32 in [0, 1]

@@ -96,9 +96,11 @@ class SVGConfig(ModelConfig):
             The frames travel in every checkpoint (64 x 64 x 3 bytes each; at most
             :data:`MEMORY_BYTES`). 0 = off.
         retrieval_frames: the most training frames the memory keeps, chosen to cover the
-            end-effector positions evenly (:func:`vidpred.models.memory.coverage`); 4,096 frames
-            of 64 x 64 are 50 MB in each checkpoint (with their arm masks 52 MB). 0 = every
-            frame of the training split.
+            end-effector positions evenly (:func:`vidpred.models.memory.coverage`); 0 = every
+            frame of the training split. The default keeps the built-in data's 30,000 whole
+            and 32,768 of the BAIR download's 1.3 million: with ``retrieval_paste: arm`` a
+            checkpoint carries only the arms' pixels (about 1.7 kB a frame at 64 x 64 on the
+            pushing scene), and fewer, farther frames cost PSNR (docs/push-demo.md).
         retrieval_paste: how the retrieved frame enters the composite: ``blend`` (a softmax of
             the context, drawn and retrieved frames per pixel) or ``arm`` (only the retrieved
             frame's arm, cut out by its mask, pasted over the context frame whose own arm is
@@ -125,7 +127,7 @@ class SVGConfig(ModelConfig):
     cond_points: Annotated[int, AtLeast(0)] = 0
     retrieval: Annotated[int, AtLeast(0)] = 0
     retrieval_paste: Annotated[str, OneOf(PASTES)] = "blend"
-    retrieval_frames: Annotated[int, AtLeast(0)] = 4096
+    retrieval_frames: Annotated[int, AtLeast(0)] = 32768
 
     def problems(self, data=None, world_size: int = 1) -> list[str]:
         """Ranges and choices, then combinations SVG cannot use, with ``data`` (a
@@ -148,6 +150,13 @@ class SVGConfig(ModelConfig):
             problems.append(f"model.retrieval={self.retrieval}: the frame memory trains in one "
                             "process (DistributedDataParallel would copy it every step); run "
                             "without torchrun or set model.retrieval=0")
+        if data is not None and self.retrieval:
+            H, W = data.frame_size
+            if self.retrieval_frames * self.channels * H * W > MEMORY_BYTES:
+                problems.append(f"model.retrieval_frames={self.retrieval_frames}: frames of "
+                                f"{H} x {W} x {self.channels} bytes exceed the frame memory's "
+                                f"{MEMORY_BYTES / 2**30:.0f} GiB; at most "
+                                f"{MEMORY_BYTES // (self.channels * H * W):,}")
         if data is not None:
             H, W = data.frame_size
             if (H % 16 or W % 16) and H >= 1 and W >= 1:
