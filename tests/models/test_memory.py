@@ -284,3 +284,22 @@ def test_a_checkpoint_with_every_frame_in_the_old_layout_still_loads():
         assert torch.equal(getattr(fresh.memory, name), getattr(model.memory, name)), name
     model.eval(), fresh.eval()
     assert torch.equal(fresh.memory.index(cond[:2]), model.memory.index(cond[:2]))
+
+
+def test_a_masked_memory_gives_back_its_frames_arms_alone_whatever_the_chunk():
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randint(0, 256, (5, 7, 3, 16, 16), dtype=torch.uint8, generator=g)
+    masks = torch.rand(5, 7, 16, 16, generator=g) > 0.7
+    cond = torch.randn(5, 7, 7, generator=g)
+    mem = FrameMemory(3, 3, (16, 16), masked=True)
+    mem.fill(frames, cond, masks)
+    arms = frames.flatten(0, 1) * masks.flatten(0, 1)[:, None]
+    assert torch.equal(mem.frames, arms)          # what training reads is what a checkpoint keeps
+    state = mem.state_dict()
+    assert "frames" not in state and state["arm_pixels"].shape == (int(masks.sum()), 3)
+    loaded = FrameMemory(3, 3, (16, 16), masked=True)
+    loaded.adopt(state, "")
+    loaded.load_state_dict(state)
+    assert torch.equal(loaded.frames, arms)
+    loaded._unpack_frames(chunk=3)                # chunks that split the frames unevenly
+    assert torch.equal(loaded.frames, arms)

@@ -65,9 +65,10 @@ class VideoModel(nn.Module):
         ``cond`` it is given)."""
         raise NotImplementedError
 
-    def prepare(self, train_set) -> None:
+    def prepare(self, train_set) -> str | None:
         """Before training: take what the model keeps of the training split (a
-        :class:`vidpred.data.base.VideoDataset`); nothing by default."""
+        :class:`vidpred.data.base.VideoDataset`) and return a line for the log saying what;
+        nothing by default."""
 
     def prepare_load(self, state_dict: dict) -> None:
         """Before ``load_state_dict``: size data buffers to a checkpoint's; nothing by default.

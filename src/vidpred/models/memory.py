@@ -126,8 +126,8 @@ class FrameMemory(nn.Module):
             kept = self._kept_masks(frames, masks, seq, t).to(device)
             self.masks = pack_masks(kept)
             self.scene = empty_scene(self.frames, kept[:, None].to(torch.uint8))
+            self.frames.mul_(kept[:, None])  # as a checkpoint gives them back: arms alone
             self.arm_pixels = self.frames.permute(0, 2, 3, 1)[kept]
-            self._unpack_frames()  # the frames as a checkpoint gives them back: arms alone
 
     def _kept_masks(self, frames: Tensor, masks, seq: Tensor, t: Tensor) -> Tensor:
         """The arm masks (M, H, W) bool of the kept frames (``seq``, ``t``) (see :meth:`fill`)."""
@@ -173,13 +173,18 @@ class FrameMemory(nn.Module):
             if t is not None:
                 setattr(self, name, torch.empty_like(t, device=getattr(self, name).device))
 
-    def _unpack_frames(self) -> None:
-        """A masked memory's frames (M, C, H, W) uint8 from its arm pixels: 0 off the arm."""
-        arm = unpack_masks(self.masks, self.hw)
-        dense = torch.zeros(*arm.shape, self.arm_pixels.shape[1], dtype=torch.uint8,
-                            device=self.masks.device)
-        dense[arm] = self.arm_pixels
-        self.frames = dense.permute(0, 3, 1, 2).contiguous()
+    def _unpack_frames(self, chunk: int = 4096) -> None:
+        """A masked memory's frames (M, C, H, W) uint8 from its arm pixels, 0 off the arm
+        (``chunk`` masks unpacked at a time: no copy of the frames besides the result)."""
+        self.frames = torch.zeros(len(self.masks), len(self.scene), *self.hw, dtype=torch.uint8,
+                                  device=self.masks.device)
+        pixels = self.frames.permute(0, 2, 3, 1)  # a view: (M, H, W, C)
+        start = 0
+        for i in range(0, len(self.masks), chunk):
+            arm = unpack_masks(self.masks[i:i + chunk], self.hw)
+            n = int(arm.sum())
+            pixels[i:i + chunk][arm] = self.arm_pixels[start:start + n]
+            start += n
 
     def lookup(self, cond: Tensor, exclude_own: bool = False) -> Tensor:
         """Conditions (B, T, D) -> the nearest memory frames (B, T, C, H, W) float32 in [0, 1]

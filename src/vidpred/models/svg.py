@@ -27,6 +27,7 @@ with the MSE averaged over pixels and the KL summed over z and averaged over the
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
@@ -347,17 +348,18 @@ class SVG(VideoModel):
         return g, mu_p, logvar_p, (pred_state, prior_state)
 
     # ---- hooks ----------------------------------------------------------------------------
-    def prepare(self, train_set) -> None:
+    def prepare(self, train_set) -> str | None:
         """Fill the frame memory from the training split (with ``retrieval``; the split's frames
         and conditions as held by a BAIR-layout dataset, at most ``retrieval_frames`` of them,
         and for the pasted arm the arm's masks it has, else estimated:
-        :func:`vidpred.models.memory.moving_masks`).
+        :func:`vidpred.models.memory.moving_masks`). Returns the log's line: frames kept,
+        their bytes in a checkpoint, seconds taken.
 
         Raises:
             ConfigError: a memory larger than :data:`MEMORY_BYTES` of frames.
         """
         if self.memory is None:
-            return
+            return None
         frames = train_set.seqs.frames
         count = frames.shape[0] * frames.shape[1]
         kept = min(count, self.memory.budget or count)
@@ -368,8 +370,13 @@ class SVG(VideoModel):
                               f"{MEMORY_BYTES / 2**30:.0f} GiB; set model.retrieval_frames to "
                               "at most "
                               f"{MEMORY_BYTES // frames[0, 0].numel():,} (or model.retrieval=0)")
+        start = time.perf_counter()
         self.memory.fill(frames, train_set.seqs.cond,
                          train_set.arm_masks if self.memory.masked else None)
+        saved = sum(t.numel() * t.element_size() for t in self.memory.state_dict().values())
+        return (f"frame memory: {len(self.memory):,} of the training split's {count:,} frames, "
+                f"{saved / 1e6:.0f} MB in each checkpoint, filled in "
+                f"{time.perf_counter() - start:.1f} s")
 
     def prepare_load(self, state_dict: dict) -> None:
         """Rename the weights of checkpoints written before the output heads were parts of their

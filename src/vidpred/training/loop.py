@@ -210,7 +210,9 @@ def _setup(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
     train_set, val_set = _open_datasets(cfg, ctx, progress)
     torch.manual_seed(t.seed)
     model = build_model(cfg).to(dev)
-    model.prepare(train_set)  # e.g. a frame memory of the training split
+    kept = model.prepare(train_set)  # e.g. a frame memory of the training split
+    if kept and ctx.is_main:
+        log(kept)
     if ctx.is_main:
         prepare_run_dir(run_dir, resume, overwrite, _run_bytes(model, cfg))
         ctx.barrier()
