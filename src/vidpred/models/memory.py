@@ -320,28 +320,35 @@ def _packed(hw: tuple[int, int]) -> int:
     return -(-hw[0] * hw[1] // 8)
 
 
-def moving_masks(frames: Tensor, threshold: float = 0.1) -> Tensor:
+def moving_masks(frames: Tensor, threshold: float = 0.1, chunk: int = 1024) -> Tensor:
     """Frames (N, L, C, H, W) uint8 -> (N, L, H, W) bool: where a frame differs (by more than
     ``threshold`` of the pixel range in some channel) from the empty scene of all of them, dilated
     by one pixel. Without a segmentation, what is not the scene is taken for the arm; objects
-    that are not the scene's (a block) count too."""
+    that are not the scene's (a block) count too. ``chunk`` frames are compared at a time, so
+    memory holds float copies of those alone."""
     flat = frames.flatten(0, 1)
     scene = empty_scene(flat, torch.zeros_like(flat[:, :1]))
-    diff = (flat.float() / 255 - scene).abs().amax(1, keepdim=True) > threshold
-    grown = F.max_pool2d(diff.float(), 3, 1, 1) > 0
-    return grown[:, 0].unflatten(0, frames.shape[:2])
+    out = torch.empty(flat.shape[0], *flat.shape[2:], dtype=torch.bool, device=flat.device)
+    for i in range(0, flat.shape[0], chunk):
+        diff = (flat[i:i + chunk].float() / 255 - scene).abs().amax(1, keepdim=True) > threshold
+        out[i:i + chunk] = F.max_pool2d(diff.float(), 3, 1, 1)[:, 0] > 0
+    return out.unflatten(0, frames.shape[:2])
 
 
-def empty_scene(frames: Tensor, masks: Tensor, most: int = 4096) -> Tensor:
+def empty_scene(frames: Tensor, masks: Tensor, most: int = 4096, rows: int = 8) -> Tensor:
     """Frames (M, C, H, W) uint8 and masks (M, 1, H, W) uint8 (1 = not the scene) -> the scene
     (C, H, W) float32 in [0, 1]: per pixel, the median over the (at most ``most``, evenly
     spaced) frames whose mask leaves the pixel free. The arm and the blocks move between
-    sequences; what stays is the table, the floor and the robot's base."""
+    sequences; what stays is the table, the floor and the robot's base. Computed ``rows`` image
+    rows at a time, so memory holds float copies of those alone."""
     step = max(1, frames.shape[0] // most)
-    x = frames[::step].float() / 255
-    x = x.masked_fill(masks[::step].bool(), float("nan"))
-    scene = x.nanmedian(0).values
-    return torch.where(scene.isnan(), frames[::step].float().median(0).values / 255, scene)
+    frames, masks = frames[::step], masks[::step].bool()
+    scene = torch.empty(frames.shape[1:], device=frames.device)
+    for r in range(0, frames.shape[2], rows):
+        x = frames[:, :, r:r + rows].float() / 255
+        free = x.masked_fill(masks[:, :, r:r + rows], float("nan")).nanmedian(0).values
+        scene[:, r:r + rows] = torch.where(free.isnan(), x.median(0).values, free)
+    return scene
 
 
 __all__ = ["FrameMemory", "coverage", "pack_masks", "unpack_masks", "moving_masks", "empty_scene"]
