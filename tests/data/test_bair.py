@@ -219,3 +219,30 @@ def test_a_large_split_is_decoded_into_the_cache_a_few_sequences_at_a_time(
         (seq / name).write_text("\n".join(rows[:-1]) + "\n")
     with pytest.raises(DataError, match=f"{seq}: .*first sequence has"):
         BairDataset(root, "train", seq_len=12)
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads /proc/self/smaps")
+def test_a_large_memory_map_drops_the_pages_batches_read_from_the_process(tmp_path, monkeypatch):
+    """Random windows of a split larger than memory would otherwise map it all into the
+    process's RSS; after each read budget the pages are dropped, and the data reads the same."""
+    from vidpred.data import frame_cache
+
+    a = np.lib.format.open_memmap(tmp_path / "f.npy", mode="w+", dtype=np.uint8,
+                                  shape=(16, 2**20))
+    a[:] = 7
+    a.flush()
+    del a
+    m = np.load(tmp_path / "f.npy", mmap_mode="c")
+    monkeypatch.setattr(frame_cache, "POPULATE_MAX_BYTES", 0)
+    monkeypatch.setattr(frame_cache, "RESIDENT_READ_BYTES", 8 * 2**20)
+    pages = frame_cache.PageBudget(m)
+    for i in range(7):                      # 7 MiB read: within the budget, still mapped
+        assert int(m[i].sum()) == 7 * 2**20
+        pages.read(2**20)
+    assert _resident_bytes(m.filename) >= 7 * 2**20
+    assert int(m[7].sum()) == 7 * 2**20
+    pages.read(2**20)                       # the budget is spent: the pages are dropped
+    assert _resident_bytes(m.filename) < 2**20
+    assert int(m[3].sum()) == 7 * 2**20     # and read again from the file
+    small = frame_cache.PageBudget(np.zeros(16, np.uint8))   # not a memory map: left alone
+    small.read(10 * 2**20)

@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 from ..errors import DataError
 from ..progress import progress_bar
 from .files import collect, folder_order, numbered_pngs, raise_first, read_csv, read_png
-from .frame_cache import cached_arrays, cached_arrays_streamed
+from .frame_cache import PageBudget, cached_arrays, cached_arrays_streamed
 from .jobs import generated_seq_len, unfinished
 from .objects import ObjectTruth, batch_objects, read_objects
 
@@ -274,6 +274,7 @@ class BairDataset(Dataset):
             raise DataError(f"{self.split_dir}: sequences of {frames.shape[1]} frames, but windows "
                             f"of {seq_len} frames (n_past + n_future) were asked for")
         self.seqs = _Sequences(frames, torch.from_numpy(arrays["cond"]), paths)
+        self.pages = PageBudget(arrays["frames"])
         self.seq_len = seq_len
         self.n_starts = frames.shape[1] - seq_len + 1 if train else 1
 
@@ -300,6 +301,7 @@ class BairDataset(Dataset):
         s, t0 = idx // self.n_starts, idx % self.n_starts
         t = t0[:, None] + torch.arange(self.seq_len)
         frames = self.seqs.frames[s[:, None], t].div(255.0)  # uint8 -> float32 in one pass
+        self.pages.read(frames.numel())  # bytes of uint8 read
         return frames, self.seqs.cond[s[:, None], t]
 
     def arm_masks(self, sequences) -> torch.Tensor | None:

@@ -32,7 +32,7 @@ from ..errors import DataError
 from ..rundir import Outputs, claim_output, write_atomic
 from .bair import ACTION_DIM, EE_DIM, BairDataset, _Sequences
 from .files import folder_order
-from .frame_cache import cached_arrays_streamed
+from .frame_cache import PageBudget, cached_arrays_streamed
 from .jobs import run_tasks
 from .tfrecord import count_records, parse_example, read_records
 
@@ -313,6 +313,7 @@ class BairTFRecordDataset(BairDataset):
         self.split_dir = files[0].parent
         self.seqs = _Sequences(torch.from_numpy(arrays["frames"]), torch.from_numpy(arrays["cond"]),
                                [f.parent / f.name / str(k) for f, k in index])
+        self.pages = PageBudget(arrays["frames"])
         self.seq_len = seq_len
         self.n_starts = length - seq_len + 1 if train else 1
 

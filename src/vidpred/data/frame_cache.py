@@ -68,6 +68,39 @@ def _populated(a: np.ndarray) -> np.ndarray:
     return a
 
 
+# bytes read from a large memory map between dropping its pages from the process (each read
+# maps a little more than it reads: the kernel maps neighbouring cached pages too)
+RESIDENT_READ_BYTES = 256 * 2**20
+
+
+class PageBudget:
+    """Keeps what a large memory-mapped array (a split's frames, more than
+    :data:`POPULATE_MAX_BYTES`) adds to the process's resident memory bounded. Every page a
+    batch reads stays mapped, and counted in the process's RSS, until unmapped: drawing random
+    windows from a 16 GB split would map it all. After every :data:`RESIDENT_READ_BYTES` read,
+    the map's pages are dropped from the process (``madvise(MADV_DONTNEED)``; a private map
+    that was never written, so the next read maps the file's page again, from the page cache
+    where the kernel kept it). Smaller arrays, and arrays that are not memory maps, are left
+    alone.
+    """
+
+    def __init__(self, array: np.ndarray):
+        m = getattr(array, "_mmap", None)
+        large = array.nbytes > POPULATE_MAX_BYTES and hasattr(mmap, "MADV_DONTNEED")
+        self._map = m if large else None
+        self._read = 0
+
+    def read(self, nbytes: int) -> None:
+        """Count ``nbytes`` read from the array; drop its pages when the budget is spent."""
+        if self._map is None:
+            return
+        self._read += nbytes
+        if self._read >= RESIDENT_READ_BYTES:
+            self._read = 0
+            with contextlib.suppress(OSError, ValueError):
+                self._map.madvise(mmap.MADV_DONTNEED)
+
+
 def _entry(split_dir: Path, settings: dict) -> tuple[Path, str]:
     """The cache folder of (split, settings) and the split's current fingerprint."""
     ident = json.dumps({"split": str(split_dir), "settings": settings, "version": VERSION},
