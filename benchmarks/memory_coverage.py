@@ -8,8 +8,8 @@ does) and the retrieved frame is compared with the test frame:
   percentile, in the condition's unit, multiplied by 1,000: mm for metres);
 - arm IoU: intersection over union of the retrieved frame's arm mask and the test frame's own
   (the simulator's segmentation in ``objects.npz``): what the pasted arm gets right;
-- lookup: milliseconds for one training step's lookups (16 clips x 12 frames, twice: targets
-  and context) on this machine.
+- lookup: milliseconds for one demo training step's lookups (16 clips: 11 frames to predict
+  and 2 context frames each) on this machine.
 
 Ways of choosing: ``grid`` (:func:`vidpred.models.memory.coverage`, what the model uses),
 ``farthest`` (farthest-point sampling from a random start: each next frame is the one farthest
@@ -88,7 +88,7 @@ def main() -> None:
             seconds = time.perf_counter() - t0
             d, nearest = torch.cdist(q, keys[kept]).min(1)
             arm = iou(train_masks[kept[nearest]], test_masks)
-            step = torch.randn(16 * 12 * 2, 3) * keys.std(0)
+            step = torch.randn(16 * (11 + 2), 3) * keys.std(0)  # 16 clips: targets + context
             t0 = time.perf_counter()
             for _ in range(20):
                 torch.cdist(step, keys[kept]).argmin(1)

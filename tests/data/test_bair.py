@@ -244,5 +244,10 @@ def test_a_large_memory_map_drops_the_pages_batches_read_from_the_process(tmp_pa
     pages.read(2**20)                       # the budget is spent: the pages are dropped
     assert _resident_bytes(m.filename) < 2**20
     assert int(m[3].sum()) == 7 * 2**20     # and read again from the file
-    small = frame_cache.PageBudget(np.zeros(16, np.uint8))   # not a memory map: left alone
-    small.read(10 * 2**20)
+    del m
+    small = np.load(tmp_path / "f.npy", mmap_mode="c")
+    monkeypatch.setattr(frame_cache, "POPULATE_MAX_BYTES", 2**30)
+    pages = frame_cache.PageBudget(small)   # a map under the size where pages are dropped
+    assert int(small[:8].sum()) == 8 * 7 * 2**20
+    pages.read(64 * 2**20)
+    assert _resident_bytes(small.filename) >= 8 * 2**20   # left alone: its pages stay mapped

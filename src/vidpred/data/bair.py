@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 from ..errors import DataError
 from ..progress import progress_bar
 from .files import collect, folder_order, numbered_pngs, raise_first, read_csv, read_png
-from .frame_cache import PageBudget, cached_arrays, cached_arrays_streamed
+from .frame_cache import RELEASE_EVERY, PageBudget, cached_arrays, cached_arrays_streamed
 from .jobs import generated_seq_len, unfinished
 from .objects import ObjectTruth, batch_objects, read_objects
 
@@ -39,7 +39,6 @@ ACTION_DIM = 4
 EE_DIM = 3
 # splits with more frames than this are decoded into the cache a few sequences at a time
 STREAM_BYTES = 2**30
-RELEASE_EVERY = 64  # sequences between writing the cache's pages out (24 MB of 30 frames)
 SPLIT_ALIASES = {"val": ("validate", "val"), "validate": ("validate", "val"),
                  "train": ("train",), "test": ("test",)}
 
@@ -290,7 +289,9 @@ class BairDataset(Dataset):
         """Item ``index``: frames float32 (seq_len, 3, H, W) in [0, 1], cond float32 (seq_len, 7)."""
         s, t0 = divmod(int(index), self.n_starts)
         window = slice(t0, t0 + self.seq_len)
-        return self.seqs.frames[s, window].float().div_(255.0), self.seqs.cond[s, window]
+        frames = self.seqs.frames[s, window].float().div_(255.0)
+        self.pages.read(frames.numel())  # bytes of uint8 read
+        return frames, self.seqs.cond[s, window]
 
     def batch(self, indices) -> tuple[torch.Tensor, torch.Tensor]:
         """Gather items as a batch without a per-item Python loop.

@@ -32,7 +32,7 @@ from ..errors import DataError
 from ..rundir import Outputs, claim_output, write_atomic
 from .bair import ACTION_DIM, EE_DIM, BairDataset, _Sequences
 from .files import folder_order
-from .frame_cache import PageBudget, cached_arrays_streamed
+from .frame_cache import RELEASE_EVERY, PageBudget, cached_arrays_streamed
 from .jobs import run_tasks
 from .tfrecord import count_records, parse_example, read_records
 
@@ -334,7 +334,6 @@ def _decoded(path: Path, record, camera: str, image_size: int):
         raise DataError(f"{path}: record {record.index}: {e}") from None
 
 
-RELEASE_EVERY = 64  # records (24 MB of frames) between writing the cache's pages out
 
 
 def _fill(arrays: dict[str, np.ndarray], release, index: list[tuple[Path, int]], camera: str,

@@ -68,6 +68,8 @@ def _populated(a: np.ndarray) -> np.ndarray:
     return a
 
 
+RELEASE_EVERY = 64  # sequences written between flushing a streamed entry's pages (24 MB of 30 frames)
+
 # bytes read from a large memory map between dropping its pages from the process (each read
 # maps a little more than it reads: the kernel maps neighbouring cached pages too)
 RESIDENT_READ_BYTES = 256 * 2**20

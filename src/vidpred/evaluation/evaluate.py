@@ -151,7 +151,7 @@ def evaluate_checkpoint(ckpt: str | Path, data: str | Path | None, split: str,
     settings = EvaluateSettings(split, n_past, n_future, samples, gifs, max_sequences, best_by)
     dev = resolve_device(device)
     model, cfg, _ = load_trained_model(ckpt, dev)
-    if settings.split == "train" and getattr(model, "memory", None) is not None:
+    if settings.split == "train" and model.keeps_training_frames:
         raise ConfigError(f"--split train: {ckpt} keeps training frames in its frame memory "
                           "(model.retrieval), so on the training split it copies the answers; "
                           "evaluate on validate or test")

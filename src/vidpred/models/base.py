@@ -65,6 +65,12 @@ class VideoModel(nn.Module):
         ``cond`` it is given)."""
         raise NotImplementedError
 
+    @property
+    def keeps_training_frames(self) -> bool:
+        """Whether the model holds frames of its training split (a frame memory): figures on
+        that split would copy the answers. False by default."""
+        return False
+
     def prepare(self, train_set) -> str | None:
         """Before training: take what the model keeps of the training split (a
         :class:`vidpred.data.base.VideoDataset`) and return a line for the log saying what;

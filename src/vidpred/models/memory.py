@@ -19,8 +19,9 @@ In training, the clip's own sequence is excluded from the lookup: its frames sho
 and arm the model is asked to predict. Every memory frame keeps the index of its sequence in the
 training split, and the clip's sequence is found as the one that holds the clip's whole window
 of keys, exactly and in order (the memory keeps the split's keys and their hashes, 28 bytes
-per frame, while it trains; they are not saved). A single key would not do: in the built-in data many sequences begin
-with the arm at rest at one position, so their first frames share keys.
+per frame, while it trains; they are not saved). A single key would not do: in the built-in
+data many sequences begin with the arm at rest at one position, so their first frames share
+keys.
 """
 from __future__ import annotations
 

@@ -100,8 +100,9 @@ class SVGConfig(ModelConfig):
             end-effector positions evenly (:func:`vidpred.models.memory.coverage`); 0 = every
             frame of the training split. The default keeps the built-in data's 30,000 whole
             and 32,768 of the BAIR download's 1.3 million: with ``retrieval_paste: arm`` a
-            checkpoint carries only the arms' pixels (about 1.7 kB a frame at 64 x 64 on the
-            pushing scene), and fewer, farther frames cost PSNR (docs/push-demo.md).
+            checkpoint carries only the arms' pixels and packed masks (about 2 kB a frame at
+            64 x 64 on the pushing scene), and fewer, farther frames cost PSNR
+            (docs/push-demo.md).
         retrieval_paste: how the retrieved frame enters the composite: ``blend`` (a softmax of
             the context, drawn and retrieved frames per pixel) or ``arm`` (only the retrieved
             frame's arm, cut out by its mask, pasted over the context frame whose own arm is
@@ -225,6 +226,10 @@ class SVG(VideoModel):
     @property
     def conditional(self) -> bool:
         return self.cond_dim > 0
+
+    @property
+    def keeps_training_frames(self) -> bool:
+        return self.memory is not None
 
     # ---- pieces ---------------------------------------------------------------------------
     def encode(self, frames: Tensor, skip_frames: int | None = None) -> tuple[Tensor, list[Tensor]]:
