@@ -21,7 +21,7 @@ SVG's code is not part of vidpred: bring your own checkout,
 
     git clone https://github.com/edenton/svg
     python benchmarks/peer_svg.py --svg svg [--batch 12] [--rounds 8] [--steps-per-round 2]
-        [--precision default|float32|bf16] [--threads 0]
+        [--precision config|float32|bf16] [--threads 0]
 
 The script reads ``train_svg_lp.py`` and ``models/lstm.py`` as text and applies a short list
 of patches that only make them run on a CPU with today's PyTorch and stop before the data
@@ -199,7 +199,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=12, help="batch size (default: the config's 12)")
     p.add_argument("--rounds", type=int, default=8, help="interleaved rounds")
     p.add_argument("--steps-per-round", type=int, default=2, help="timed steps per path and round")
-    p.add_argument("--precision", default="default", choices=("default", "float32", "bf16"),
+    p.add_argument("--precision", default="config", choices=("config", "float32", "bf16"),
                    help="our step's train.precision (default: the config's); SVG stays float32")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = physical cores)")
     args = p.parse_args()
@@ -208,7 +208,7 @@ def main() -> None:
     configure_process(args.threads)  # for both paths
     cfg = Config.load(CONFIGS / "bair_svg_lp.yaml")
     cfg.model.cond_points, cfg.model.retrieval = 0, 0  # SVG's step, as train_speed times it
-    if args.precision != "default":
+    if args.precision != "config":
         cfg.train.precision = args.precision
     cfg.train.batch_size = args.batch
     bf16, note = use_bf16(cfg.train.precision, device)

@@ -28,13 +28,16 @@ torch.profiler table of one step and the step's achieved GFLOP/s (FLOPs counted 
 machine. Each config runs in its own process so peak RSS is its own.
 
     python benchmarks/train_speed.py [--configs a,b,c] [--steps 16] [--rounds 8] [--device cpu|cuda]
-        [--channels-last auto|on|off] [--compile] [--profile] [--threads 0] [--set K=V]
+        [--precision config|float32] [--channels-last auto|on|off] [--compile] [--profile]
+        [--threads 0] [--set K=V]
 
-Both paths compute SVG's step: each config is timed with ``model.cond_points=0`` and
-``model.retrieval=0`` (the reference loop has neither condition points nor a frame memory) and
-``train.precision=float32`` unless ``--set`` says otherwise.
-``--set train.precision=bf16`` times ``ours`` under bf16 autocast on a CPU with native bf16 (the
-reference stays float32 on CPU; the loss check is always float32).
+Each config is timed as it ships: (b) with its condition points and its frame memory (filled
+from the training split before timing, as training does; the reference loop adds the points'
+maps to each step's decoder and calls the same output head per step, see
+:mod:`tests.reference`). ``--precision config`` (the default) times ``ours`` in the precision a
+user of the config gets on this machine (``train.precision``: ``auto`` and ``bf16`` mean bf16
+autocast on a CPU with AVX512-BF16 or AMX); ``--precision float32`` times it in float32. The
+reference always runs float32 on a CPU (bf16 autocast on CUDA), and the loss check is float32.
 """
 from __future__ import annotations
 
@@ -167,19 +170,26 @@ def matmul_gflops(device, n: int = 4096, reps: int = 5) -> float:
     return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
 
 
-def profile_step(path: TrainingPath, dataset, indices, beta, rows: int = 12) -> tuple[str, float]:
-    """torch.profiler table (top operators by self time) and FLOPs of one training step."""
-    from torch.profiler import ProfilerActivity, profile
+def step_flops(path: TrainingPath, dataset, indices, beta) -> int:
+    """FLOPs of one training step of ``path`` (forward, backward), counted by FlopCounterMode."""
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with counter:
         path.step(dataset, indices, beta, record=False)
+    return counter.get_total_flops()
+
+
+def profile_step(path: TrainingPath, dataset, indices, beta, rows: int = 12) -> tuple[str, int]:
+    """torch.profiler table (top operators by self time) and FLOPs of one training step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    flops = step_flops(path, dataset, indices, beta)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if path.device.type == "cuda" else [])
     with profile(activities=acts) as prof:
         path.step(dataset, indices, beta, record=False)
     key = "self_cuda_time_total" if path.device.type == "cuda" else "self_cpu_time_total"
-    return prof.key_averages().table(sort_by=key, row_limit=rows), counter.get_total_flops()
+    return prof.key_averages().table(sort_by=key, row_limit=rows), flops
 
 
 def run_config(key: str, args) -> dict:
@@ -187,15 +197,9 @@ def run_config(key: str, args) -> dict:
     device = resolve_device(args.device)
     configure_process(args.threads)  # as the CLI does (both paths run in this process)
     cfg = Config.load(CONFIGS / f"{NAMES[key]}.yaml")
-    # SVG's step, as the reference's: no condition points, no frame memory, float32
-    cfg.model.cond_points, cfg.model.retrieval, cfg.train.precision = 0, 0, "float32"
+    if args.precision == "float32":
+        cfg.train.precision = "float32"
     cfg.apply_overrides(args.set or [])
-    for option in ("cond_points", "retrieval"):
-        if getattr(cfg.model, option):
-            raise SystemExit(f"model.{option}={getattr(cfg.model, option)}: the per-step reference "
-                             "loop has neither condition points nor a frame memory, so the two "
-                             f"paths cannot be compared; leave model.{option} at 0 (this "
-                             "benchmark's default)")
     if args.channels_last != "auto":
         cfg.train.channels_last = args.channels_last == "on"
     cfg.data.root = str(built_in_data(cfg.data.layout))
@@ -204,6 +208,7 @@ def run_config(key: str, args) -> dict:
                            image_size=cfg.data.image_size, image_width=cfg.data.image_width)
     torch.manual_seed(0)
     model = build_model(cfg).to(device)
+    model.prepare(dataset)  # a frame memory is filled from the training split, as in training
     ours = TrainingPath("ours", model, cfg, device, compiled=args.compile)
     # the straightforward implementation keeps PyTorch's default NCHW layout
     ref = TrainingPath("reference", copy.deepcopy(model).to(memory_format=torch.contiguous_format), cfg,
@@ -248,6 +253,9 @@ def run_config(key: str, args) -> dict:
         res["profile"] = table
         res["gflops_step"] = flops / 1e9
         res["gflops_per_s"] = flops / res["ours"]["step_s"] / 1e9
+        ref_flops = step_flops(ref, dataset, sampler.draw(0)[0], beta)
+        res["reference_gflops_step"] = ref_flops / 1e9
+        res["reference_gflops_per_s"] = ref_flops / res["reference"]["step_s"] / 1e9
         res["matmul_gflops_per_s"] = matmul_gflops(device)
     return res
 
@@ -277,6 +285,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=8, help="interleaved rounds (steps split among "
                    "them): more rounds, less sensitive to the machine's speed drifting")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--precision", default="config", choices=("config", "float32"),
+                   help="ours in the config's train.precision as training resolves it on this "
+                        "machine (default), or in float32; the reference runs float32 on a CPU")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = physical cores)")
     p.add_argument("--channels-last", default="auto", choices=("auto", "on", "off"),
                    help="memory layout of the convolutions (auto = the config's)")
@@ -293,7 +304,8 @@ def main() -> None:
     failed = False
     for key in args.configs.split(","):
         cmd = [sys.executable, __file__, "--only", key, "--steps", str(args.steps),
-               "--rounds", str(args.rounds), "--device", args.device, "--threads",
+               "--rounds", str(args.rounds), "--device", args.device, "--precision",
+               args.precision, "--threads",
                str(args.threads), "--channels-last", args.channels_last] \
             + ["--compile"] * args.compile + ["--profile"] * args.profile \
             + [x for kv in args.set or [] for x in ("--set", kv)]
@@ -312,7 +324,10 @@ def main() -> None:
             print(f"({key}) one step: {r['gflops_step']:.1f} GFLOP, achieved "
                   f"{r['gflops_per_s']:.1f} GFLOP/s = "
                   f"{100 * r['gflops_per_s'] / r['matmul_gflops_per_s']:.0f}% of a 4096^2 float32 "
-                  f"matmul's {r['matmul_gflops_per_s']:.1f} GFLOP/s")
+                  f"matmul's {r['matmul_gflops_per_s']:.1f} GFLOP/s; the reference "
+                  f"{r['reference_gflops_step']:.1f} GFLOP at {r['reference_gflops_per_s']:.1f} "
+                  f"GFLOP/s (its FLOPs / ours = {r['reference_gflops_step'] / r['gflops_step']:.2f}: "
+                  "the speedup at equal GFLOP/s)")
             print(r["profile"])
     sys.exit(1 if failed else 0)
 

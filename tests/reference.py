@@ -6,7 +6,10 @@ They exist to check and to measure the batched passes of :class:`~vidpred.models
 
 - :func:`svg_reference_forward` is SVG's ``train.py`` loop (Denton & Fergus 2018, also the 2022
   course template): for every step t the encoder is called on x_{t-1} (predictor and prior input,
-  skips) and again on x_t (posterior input), and the LSTMs advance one step at a time.
+  skips) and again on x_t (posterior input), the LSTMs advance one step at a time, and the
+  decoder concatenates the skips. vidpred's additions run in it one step at a time too: the
+  condition points' maps are added to that step's decoder stages and the output head (a flow, a
+  frame memory) is called on that step alone.
 - :func:`pose_cvae_reference_forward` is the 2023/2024 course template's loop: every step encodes
   its previous frame, its current frame and its label separately.
 
@@ -22,7 +25,7 @@ from torch import Tensor
 
 from vidpred.losses import gaussian_kl
 from vidpred.models.base import StepOutput, memory_format_of
-from vidpred.models.heads import SigmoidHead
+from vidpred.models.heads import CompositeHead, SigmoidHead
 from vidpred.models.pose_cvae import PoseCVAE
 from vidpred.models.svg import SVG
 
@@ -58,8 +61,12 @@ def svg_reference_forward(model: SVG, frames: Tensor, cond: Tensor | None, n_pas
         :class:`StepOutput` (loss, mse (T-1,), kl (T-1,), pred (B, T-1, C, H, W)).
     """
     B, T = frames.shape[:2]
+    H, W = frames.shape[-2:]
     fmt = memory_format_of(model.encoder)
     c = model.step_conditions(cond, B, T, frames.device)
+    # the condition points and the frame memory's lookups of every step (no convolutions), read
+    # one step at a time below
+    extras = model.step_extras(cond, T, n_past)
     post_state = prior_state = pred_state = None
     preds, mses, kls = [], [], []
     for t in range(1, T):
@@ -72,12 +79,18 @@ def svg_reference_forward(model: SVG, frames: Tensor, cond: Tensor | None, n_pas
         mu_p, logvar_p, prior_state = model._prior(torch.cat([h[:, None], ct], -1), prior_state)
         z = _sample(mu_q, logvar_q, eps[:, t - 1:t])
         g, pred_state = model.frame_predictor(torch.cat([h[:, None], z, ct], -1), pred_state)
-        raw = model.decoder.forward_concat(g[:, 0], skip)
+        step = extras.at(slice(t - 1, t))
+        maps = None if step.points is None else [
+            model.points.maps(i, step.points[:, 0], (H >> (3 - i), W >> (3 - i)))
+            for i in range(len(model.decoder.stage_channels))]
+        raw = model.decoder.forward_concat(g[:, 0], skip, maps)
         if isinstance(model.head, SigmoidHead):
             x = torch.sigmoid(raw)
-        else:  # the plain composite (the heads with a flow or a memory have no reference loop)
+        elif type(model.head) is CompositeHead:
             rgb, mask = torch.sigmoid(raw).split([model.channels, 1], dim=1)
             x = mask * rgb + (1 - mask) * background
+        else:  # a flow or a frame memory: the model's own head, called on this step alone
+            x = model.head(raw[:, None], background[:, None], step)[:, 0]
         preds.append(x)
         mses.append((x - frames[:, t]).pow(2).mean())
         kls.append(gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).mean())

@@ -40,13 +40,16 @@ def test_cpu_autocast_keeps_float32_and_threads_are_the_cores():
 
 def test_bf16_precision_is_used_only_where_the_cpu_computes_it(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert use_bf16("auto", cpu) == (False, None) and use_bf16("float32", cuda) == (False, None)
+    assert use_bf16("float32", cuda) == (False, None) and use_bf16("float32", cpu) == (False, None)
     assert use_bf16("auto", cuda) == (True, None)
     monkeypatch.setattr(device_module, "cpu_has_bf16", lambda: False)
     on, note = use_bf16("bf16", cpu)
     assert not on and "train.precision=bf16" in note and "float32" in note
+    assert use_bf16("auto", cpu) == (False, None)  # no note: float32 is what auto means here
     monkeypatch.setattr(device_module, "cpu_has_bf16", lambda: True)
     assert use_bf16("bf16", cpu) == (True, None)
+    on, note = use_bf16("auto", cpu)  # auto picks bf16 and says how to turn it off
+    assert on and "train.precision=auto" in note and "train.precision=float32" in note
 
 
 @pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bf16")

@@ -132,10 +132,10 @@ class TrainConfig:
             ("precise BN", Wu & Johnson 2021; see :mod:`vidpred.training.precise_bn`) before the last
             validation and checkpoint; 0 keeps the running averages of the last steps.
         tensorboard: also write TensorBoard event files into the run directory.
-        precision: the training step's arithmetic: ``auto`` (bf16 autocast on CUDA, float32 on
-            CPU), ``bf16`` (bf16 autocast also on a CPU with AVX512-BF16 or AMX; float32, with a
-            note, on other CPUs) or ``float32``. Weights, optimizer state and evaluation stay
-            float32.
+        precision: the training step's arithmetic: ``auto`` (bf16 autocast on CUDA and on a
+            CPU with AVX512-BF16 or AMX, said once in the log; float32 on other CPUs), ``bf16``
+            (the same, with a note where the CPU lacks it) or ``float32``. Weights, optimizer
+            state and evaluation stay float32.
     """
 
     iterations: Annotated[int, AtLeast(1)] = 3000

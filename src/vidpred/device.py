@@ -4,8 +4,10 @@ and the process-wide settings (threads, allocator, deterministic algorithms) of
 
 CPU is the default everywhere. On CUDA, convolutions and matmuls run under bf16 autocast (float32
 weights and optimizer state, as ``torch.autocast`` does) with cuDNN's benchmark mode on. On CPU the
-step runs in float32 unless ``train.precision`` is ``bf16`` and the CPU computes bf16 natively
-(AVX512-BF16 or AMX); elsewhere bf16 would be emulated and slower, so it falls back to float32.
+training step runs under bf16 autocast where the CPU computes bf16 natively (AVX512-BF16 or AMX)
+and ``train.precision`` is ``auto`` or ``bf16``; elsewhere bf16 would be emulated and slower, so it
+runs in float32. ``auto`` was made to pick bf16 after float32 and bf16 runs of the paper setting and
+the pose CVAE reached the same test PSNR at equal iterations (docs/speed.md).
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ import torch
 from .errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
-# train.precision: auto = bf16 autocast on CUDA, float32 on CPU; bf16 = also on a CPU with native
-# bf16; float32 = no autocast anywhere
+# train.precision: auto = bf16 autocast on CUDA and on a CPU with native bf16, float32 on other
+# CPUs; bf16 = the same, with a note where the CPU lacks it; float32 = no autocast anywhere
 PRECISIONS = ("auto", "bf16", "float32")
 _CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -39,16 +41,22 @@ def cpu_has_bf16() -> bool:
 def use_bf16(precision: str, device: torch.device, key: str = "train.precision",
              work: str = "training") -> tuple[bool, str | None]:
     """Whether ``work`` (the training step by default) runs under bf16 autocast on ``device`` for
-    ``precision`` (the value of ``key``), and a one-line note naming ``key`` when ``bf16`` was
-    asked for but this CPU lacks it (float32 is used)."""
+    ``precision`` (the value of ``key``: ``auto``, ``bf16`` or ``float32``), and a one-line note
+    for the log naming ``key``: where ``auto`` chose bf16 on a CPU (how to turn it off), or where
+    ``bf16`` was asked for but this CPU lacks it (float32 is used); None otherwise."""
     if precision == "float32":
         return False, None
     if device.type == "cuda":
         return True, None
-    if precision == "bf16" and not cpu_has_bf16():
+    if cpu_has_bf16():
+        note = None if precision == "bf16" else (
+            f"{key}=auto: {work} under bf16 autocast (this CPU has AVX512-BF16 or AMX); "
+            f"set {key}=float32 for float32")
+        return True, note
+    if precision == "bf16":
         return False, (f"{key}=bf16: this CPU has no native bf16 (AVX512-BF16 or AMX); "
                        f"{work} in float32")
-    return precision == "bf16", None
+    return False, None
 
 
 def default_threads() -> int:

@@ -303,3 +303,28 @@ def test_a_masked_memory_gives_back_its_frames_arms_alone_whatever_the_chunk():
     assert torch.equal(loaded.frames, arms)
     loaded._unpack_frames(chunk=3)                # chunks that split the frames unevenly
     assert torch.equal(loaded.frames, arms)
+
+
+@pytest.mark.parametrize("paste", ["blend", "arm"])
+def test_batched_pass_with_points_and_a_memory_equals_the_per_step_reference(paste):
+    """The demo's heads (condition points, a frame memory blended or its arm pasted) in SVG's
+    per-step loop give the batched pass's loss: what benchmarks/train_speed.py times (b) against."""
+    from tests.reference import draw_noise, svg_reference_forward
+
+    _, cond = _sequences(N=3, L=6)
+    torch.manual_seed(0)
+    model = SVG(width=4, g_dim=16, z_dim=4, rnn_size=32, cond_dim=7, cond_points=2,
+                retrieval=3, retrieval_paste=paste, time_chunk=2)
+    x = torch.rand(3, 6, 3, 64, 64)
+    model.memory.fill(x.mul(255).to(torch.uint8), cond)
+    model.eval()
+    torch.manual_seed(1)
+    out = model(x, cond, 2, beta=0.1)
+    torch.manual_seed(1)
+    ref = svg_reference_forward(model, x, cond, 2, 0.1, draw_noise(model, x))
+    assert out.loss.item() == pytest.approx(ref.loss.item(), rel=1e-5)
+    assert torch.allclose(out.pred, ref.pred, atol=1e-5)
+    model.points.proj[0].data.zero_()  # the points reach the reference's decoder too
+    torch.manual_seed(1)
+    other = svg_reference_forward(model, x, cond, 2, 0.1, draw_noise(model, x))
+    assert not torch.allclose(other.pred, ref.pred, atol=1e-5)

@@ -73,6 +73,7 @@ def test_cli_train_then_evaluate_writes_metrics_plots_and_gifs(tmp_path, capsys)
     assert len(iters) == 6 and len(epochs) == 2
     assert {"loss", "mse", "kl", "beta", "tfr", "time"} <= set(iters[0])
     assert epochs[0]["frames_per_s"] > 0 and 5 < epochs[0]["val_psnr"] < 60
+    assert 0 < epochs[0]["data_wait"] < 1
     out = tmp_path / "eval"
     assert main(["evaluate", "--ckpt", str(run / "best.ckpt"), "--max-sequences", "3",
                  "--split", "test", "--n-past", "2", "--n-future", "4", "--samples", "3",

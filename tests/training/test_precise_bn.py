@@ -3,6 +3,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from vidpred.checkpoint import load_checkpoint, load_trained_model
 from vidpred.data import make_dataset
+from vidpred.device import use_bf16
 from vidpred.models import build_model
 from vidpred.training.loop import train
 from vidpred.training.precise_bn import recompute_batchnorm_stats
@@ -64,8 +65,9 @@ def test_training_recomputes_them_for_the_final_weights_only(tmp_path, capsys):
     # what the run saved is what recomputing on the plain run's final weights gives
     model, cfg, _ = load_trained_model(tmp_path / "plain" / "last.ckpt")
     data = make_dataset("", "synthetic", "train", 6, train=True)
+    bf16 = use_bf16(cfg.train.precision, torch.device("cpu"))[0]  # as the run's precision
     recompute_batchnorm_stats(model, data, 2, batches=2, batch_size=cfg.train.batch_size,
-                              seed=cfg.train.seed)
+                              seed=cfg.train.seed, bf16=bf16)
     for k, v in model.state_dict().items():
         if k in stats:
             torch.testing.assert_close(v, b[k])

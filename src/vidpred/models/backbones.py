@@ -119,11 +119,14 @@ class _SkipDecoder(nn.Module):
             return _upsample_conv(layer, x)
         return _partial_conv(layer, self.pre(x), 0, x.shape[1], bias=True)
 
-    def forward_concat(self, g: Tensor, skips: list[Tensor]) -> Tensor:
-        """The straightforward form: g (N, g_dim), skips [(N, c_i, h_i, w_i)] -> (N, C, H, W)."""
+    def forward_concat(self, g: Tensor, skips: list[Tensor], extra: list[Tensor] | None = None
+                       ) -> Tensor:
+        """The straightforward form: g (N, g_dim), skips [(N, c_i, h_i, w_i)] -> (N, C, H, W);
+        ``extra`` as in :meth:`forward`, one (N, stage_channels[i], H_i, W_i) map per merge."""
         x = self.head(g[:, :, None, None])
-        for layer, rest, skip in zip(self.merge, self.rest, reversed(skips)):
-            x = rest(layer(torch.cat([self.pre(x), skip], 1)))
+        for i, (layer, rest, skip) in enumerate(zip(self.merge, self.rest, reversed(skips))):
+            y = layer(torch.cat([self.pre(x), skip], 1))
+            x = rest(y if extra is None else y + extra[i])
         return x
 
 

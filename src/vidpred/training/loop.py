@@ -142,6 +142,7 @@ class _LoopState:
             limit read, the same on every rank (rank 0's training seconds under torchrun).
         tick: ``time.perf_counter()`` when the iteration's training time started counting.
         epoch_mse, epoch_start: the epoch's MSE per iteration and its start in training seconds.
+        epoch_data: seconds of the epoch's steps spent reading, moving and augmenting batches.
     """
 
     iteration: int
@@ -150,9 +151,11 @@ class _LoopState:
     tick: float = field(default_factory=lambda: time.perf_counter())
     epoch_mse: list[float] = field(default_factory=list)
     epoch_start: float = 0.0
+    epoch_data: float = 0.0
 
     def new_epoch(self) -> None:
         self.tick, self.epoch_mse, self.epoch_start = time.perf_counter(), [], self.point.seconds
+        self.epoch_data = 0.0
 
 
 @dataclass
@@ -244,8 +247,11 @@ def _iteration(parts: _Parts, state: _LoopState, stop: GracefulStop) -> bool:
         group["lr"] = lr
     indices, u = parts.sampler.draw(it)
     shard = ctx.shard(t.batch_size)
+    # the data wait has its own clock: the training clock (perf_counter) is read once per step
+    waited = time.monotonic()
     frames, cond = parts.augment(*to_device(parts.train_set.batch(indices[shard]), ctx.device),
                                  it, shard)
+    state.epoch_data += time.monotonic() - waited
     try:
         # the figures are the global batch's; any rank's stop request stops all
         figs = train_step(parts.trainer, parts.optimizer, frames, cond, cfg.data.n_past, beta,
@@ -317,7 +323,8 @@ def _finish(parts: _Parts, it: int, out_of_time: bool) -> None:
 
 
 def _precision(precision: str, device: torch.device, log) -> bool:
-    """Whether the step runs under bf16 autocast; logs the note of a fallback to float32."""
+    """Whether the step runs under bf16 autocast; logs the choice ``auto`` made on a CPU with
+    native bf16, or the fallback of ``bf16`` to float32 on one without, once."""
     bf16, note = use_bf16(precision, device)
     if note:
         log(note)
@@ -346,7 +353,8 @@ def _end_epoch(parts: _Parts, state: _LoopState, epoch: int) -> None:
                             "train_mse": sum(state.epoch_mse) / max(n, 1),
                             "time": round(point.seconds, 3), "iters_per_s": round(n / secs, 3),
                             "frames_per_s": round(n * cfg.train.batch_size * cfg.data.n_future
-                                                  / secs, 1)}, *shown)
+                                                  / secs, 1),
+                            "data_wait": round(state.epoch_data / secs, 4)}, *shown)
     parts.checkpoints.save(it, point, best=improved, epoch=epoch)
     if ctx.is_main:
         parts.bar.write(f"epoch {epoch}: iteration {it}, val PSNR {val['val_psnr']:.2f} dB, "

@@ -7,6 +7,8 @@ its folder. Scalars (tags as TensorBoard groups them)::
     schedule/beta  schedule/tfr  schedule/lr per iteration
     val/psnr (dB)  val/ssim                  per epoch, one prior sample per validation sequence
     speed/frames_per_s  speed/iters_per_s    per epoch (frames = batch x predicted frames)
+    speed/data_wait                          per epoch, share of the training time spent
+                                             reading batches (0 to 1)
 
 and one image per epoch, ``val/prediction``: ground truth above the prediction for the first
 validation sequences (rows), at evenly spaced time steps (columns).
@@ -22,7 +24,8 @@ from ..viz import frame_grid
 ITER_TAGS = {"loss": "train/loss", "mse": "train/mse", "kl": "train/kl", "beta": "schedule/beta",
              "tfr": "schedule/tfr", "lr": "schedule/lr"}
 EPOCH_TAGS = {"val_psnr": "val/psnr", "val_ssim": "val/ssim",
-              "frames_per_s": "speed/frames_per_s", "iters_per_s": "speed/iters_per_s"}
+              "frames_per_s": "speed/frames_per_s", "iters_per_s": "speed/iters_per_s",
+              "data_wait": "speed/data_wait"}
 
 
 class TensorBoardLog:
