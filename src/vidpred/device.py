@@ -6,8 +6,8 @@ CPU is the default everywhere. On CUDA, convolutions and matmuls run under bf16 
 weights and optimizer state, as ``torch.autocast`` does) with cuDNN's benchmark mode on. On CPU the
 training step runs under bf16 autocast where the CPU computes bf16 natively (AVX512-BF16 or AMX)
 and ``train.precision`` is ``auto`` or ``bf16``; elsewhere bf16 would be emulated and slower, so it
-runs in float32. ``auto`` was made to pick bf16 after float32 and bf16 runs of the paper setting and
-the pose CVAE reached the same test PSNR at equal iterations (docs/speed.md).
+runs in float32. ``auto`` picks bf16 because float32 and bf16 training of the paper setting and of
+the pose CVAE reach the same test PSNR at equal iterations (docs/speed.md).
 """
 from __future__ import annotations
 
