@@ -147,7 +147,7 @@ def test_objects_file_holds_the_block_and_the_arm_of_every_frame(push_root):
         truth = {k: z[k] for k in z.files}
     assert truth["block_mask"].shape == truth["arm_mask"].shape == (14, 64, 64)
     assert truth["block_mask"].dtype == bool and truth["block_centre"].shape == (14, 2)
-    assert read_objects(folder).keys() == {"block_mask", "arm_mask", "block_visible"}
+    assert read_objects(folder).keys() == {"block_mask", "arm_mask", "block_visible", "block_centre"}
     pixels = truth["block_mask"].sum((1, 2))
     assert np.array_equal(truth["block_visible"], pixels >= min_mass(64, 64))
     assert truth["arm_mask"].sum((1, 2)).min() > 100  # the arm is always in view

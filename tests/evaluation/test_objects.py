@@ -42,7 +42,7 @@ def _truth():
 
 def _figures(*preds):
     frame, truth, loc = _truth()
-    fig = frame_figures(torch.stack(preds)[None], frame[None], loc, truth, 0)
+    fig = frame_figures(torch.stack(preds)[None], frame[None], loc, truth, 0, 1)
     return {k: v[0].tolist() for k, v in fig.items()}
 
 
@@ -95,8 +95,8 @@ def test_summary_scores_best_of_n_by_psnr_and_the_mean_over_samples():
     hidden = ObjectTruth(truth.block_mask, torch.tensor([[False]]), truth.arm_mask, "simulator")
     scores = ObjectScores()
     for t in (truth, hidden):  # two sequences, the second one's block not seen in its truth
-        fig = frame_figures(torch.stack([erased, frame])[None], frame[None], loc, t, 0)
-        base = frame_figures(frame[None, None], frame[None], loc, t, 0)
+        fig = frame_figures(torch.stack([erased, frame])[None], frame[None], loc, t, 0, 1)
+        base = frame_figures(frame[None, None], frame[None], loc, t, 0, 1)
         scores.add([fig], [base], "simulator")
     s = scores.summary(torch.tensor([1, 1]))
     assert s["visible_frames"] == 1 and s["excluded_frames"] == 1
@@ -150,3 +150,17 @@ def test_evaluate_scores_the_objects_with_the_simulators_truth_and_without_it(
     bare_objects = json.loads((tmp_path / "eval_bare" / "metrics.json").read_text())["objects"]
     assert bare_objects["source"] == "locator" and bare_objects["best"]["arm_sharpness"] is None
     assert abs(bare_objects["visible_frames"] - o["visible_frames"]) <= 1
+
+
+def test_kept_where_the_context_shows_the_block_leaves_out_clips_that_hide_it_there():
+    """Two clips of two frames (one context, one predicted): the block is hidden in the first
+    clip's context frame and shown in the second's; both show it in the predicted frame."""
+    frame, truth, loc = _truth()
+    block = truth.block_mask.expand(2, 2, 64, 64).clone()
+    visible = torch.tensor([[False, True], [True, True]])
+    two = ObjectTruth(block, visible, truth.arm_mask.expand(2, 2, 64, 64), "simulator")
+    loc2 = BlockLocator.of_rgb(torch.tensor([RED, RED]))
+    pred = frame.expand(2, 1, 3, 64, 64)
+    fig = frame_figures(pred, frame.expand(2, 3, 64, 64), loc2, two, 1, 1)
+    assert fig["kept"][:, 0].tolist() == [1.0, 1.0]
+    assert math.isnan(fig["kept_seen"][0, 0]) and fig["kept_seen"][1, 0] == 1.0

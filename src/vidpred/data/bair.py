@@ -318,6 +318,20 @@ class BairDataset(Dataset):
             masks.append(torch.from_numpy(a["arm_mask"][:L]))
         return torch.stack(masks)
 
+    def block_centres(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The block's true centre (S, L, 2) float32 pixels and visibility (S, L) bool in every
+        frame of the split, from each sequence's ``objects.npz`` (:mod:`vidpred.data.objects`),
+        or None when one has no such file or no centres (the real BAIR data)."""
+        L = self.seqs.frames.shape[1]
+        centres, seen = [], []
+        for path in self.seqs.paths:
+            a = read_objects(path)
+            if a is None or "block_centre" not in a:
+                return None
+            centres.append(torch.from_numpy(a["block_centre"][:L]).float())
+            seen.append(torch.from_numpy(a["block_visible"][:L]))
+        return torch.stack(centres), torch.stack(seen)
+
     def objects(self, indices) -> ObjectTruth | None:
         """The ground truth of the block and the arm in the items ``indices``
         (:mod:`vidpred.data.objects`: from each sequence's ``objects.npz``), or None when a

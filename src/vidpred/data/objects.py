@@ -75,7 +75,10 @@ def read_objects(folder: Path) -> dict[str, np.ndarray] | None:
         return None
     try:
         with np.load(path) as z:
-            return {k: z[k] for k in ("block_mask", "arm_mask", "block_visible")}
+            arrays = {k: z[k] for k in ("block_mask", "arm_mask", "block_visible")}
+            if "block_centre" in z:  # files written before the generator recorded it lack it
+                arrays["block_centre"] = z["block_centre"]
+            return arrays
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
         raise DataError(f"{path}: cannot read the objects' ground truth ({e}); regenerate the "
                         "dataset or remove the file") from None
@@ -93,6 +96,7 @@ def batch_objects(folders: list[Path], starts: Tensor, seq_len: int) -> ObjectTr
             raise DataError(f"{folder / OBJECTS_FILE}: {len(a['block_mask'])} frames, the "
                             f"sequence's window needs {t0 + seq_len}")
         arrays.append({k: v[t0:t0 + seq_len] for k, v in a.items()})
-    stack = {k: torch.from_numpy(np.stack([a[k] for a in arrays])) for k in arrays[0]}
+    stack = {k: torch.from_numpy(np.stack([a[k] for a in arrays]))
+             for k in ("block_mask", "block_visible", "arm_mask")}
     return ObjectTruth(stack["block_mask"], stack["block_visible"], stack["arm_mask"],
                        "simulator")

@@ -7,7 +7,9 @@ true frames) and the block locator (:class:`vidpred.vision.BlockLocator`, its co
 the clip's true frames):
 
 - ``kept``: the prediction shows the block's colour (locator weight >= 0.5) over at least half
-  of the block's true pixels;
+  of the block's true pixels; ``kept_seen`` is the same over the clips whose context frames show
+  the block (visible in at least one of them): where the arm hides it in every context frame no
+  prediction can know its colour, so ``kept`` has a ceiling below 1 that ``kept_seen`` does not;
 - ``position_error``: pixels between the locator's centroid on the prediction and the centroid
   of the true mask; a prediction in which the locator sees no block is ``missing`` (it has no
   error: neither 0 nor infinity);
@@ -39,8 +41,8 @@ WINDOW = 16          # pixels (at 64 x 64) of the square around the true block
 ARM_MARGIN = 1       # pixels the arm's mask is grown by for its region (its edges lie there)
 GHOST_MARGIN = 2     # pixels beyond the arm's mask where a second arm is looked for
 MIN_ARM_PIXELS = 20  # at 64 x 64: an arm seen less has no sharpness figure
-FIGURES = ("kept", "position_error", "missing", "window_psnr", "window_ssim", "arm_sharpness",
-           "arm_ghost")
+FIGURES = ("kept", "kept_seen", "position_error", "missing", "window_psnr", "window_ssim",
+           "arm_sharpness", "arm_ghost")
 NAN = float("nan")
 
 
@@ -131,10 +133,13 @@ def arm_figures(pred: Tensor, truth: Tensor, arm: Tensor) -> dict[str, Tensor]:
 
 
 def frame_figures(pred: Tensor, truth: Tensor, locator: BlockLocator, objects: ObjectTruth,
-                  t: int) -> dict[str, Tensor]:
+                  t: int, n_past: int) -> dict[str, Tensor]:
     """Every figure of :data:`FIGURES` for frame ``t`` of the clips (the index into
-    ``objects``' time axis): pred (B, S, C, H, W), truth (B, C, H, W) -> (B, S) each."""
+    ``objects``' time axis; the first ``n_past`` frames are the context): pred (B, S, C, H, W),
+    truth (B, C, H, W) -> (B, S) each."""
     out = block_figures(pred, truth, locator, objects.block_mask[:, t], objects.block_visible[:, t])
+    in_context = objects.block_visible[:, :n_past].any(1).to(pred.device)[:, None]
+    out["kept_seen"] = torch.where(in_context, out["kept"], torch.full_like(out["kept"], NAN))
     if objects.arm_mask is not None:
         out.update(arm_figures(pred, truth, objects.arm_mask[:, t]))
     else:
@@ -190,6 +195,7 @@ def summarise(fig: dict[str, Tensor]) -> dict:
     flat = {k: v.permute(2, 0, 1).reshape(v.shape[2], -1) for k, v in fig.items()}  # (T, N S)
     kept, err, missing = flat["kept"], flat["position_error"], flat["missing"]
     curves = {"kept": [_round(v) for v in kept.nanmean(1)],
+              "kept_seen": [_round(v) for v in flat["kept_seen"].nanmean(1)],
               "position_error_median": [_round(v) for v in err.nanmedian(1).values],
               "missing": [_round(v) for v in missing.nanmean(1)],
               "window_psnr": [_round(v) for v in flat["window_psnr"].nanmean(1)],
@@ -197,6 +203,9 @@ def summarise(fig: dict[str, Tensor]) -> dict:
               "arm_sharpness": [_round(v) for v in flat["arm_sharpness"].nanmean(1)],
               "arm_ghost": [_round(v) for v in flat["arm_ghost"].nanmean(1)]}
     return {"kept": _round(kept.nanmean()), "kept_last": _round(kept[-1].nanmean()),
+            "kept_seen": _round(flat["kept_seen"].nanmean()),
+            "kept_seen_last": _round(flat["kept_seen"][-1].nanmean()),
+            "seen_frames": int((~flat["kept_seen"].isnan()).sum()),
             "position_error_median": _round(err.nanmedian()),
             "position_error_last_median": _round(err[-1].nanmedian()),
             "missing": _round(missing.nanmean()), "missing_last": _round(missing[-1].nanmean()),
@@ -234,6 +243,12 @@ def objects_table(objects: dict, samples: int, baseline: str) -> str:
                      f"{num(s['arm_sharpness']):>7s}{num(s['arm_ghost']):>7s}")
     lines.append("kept: the block's colour over half its true pixels (all frames, last frame); "
                  "error: median px at the last frame, missing: no block found there")
+    seen = objects["baseline"].get("seen_frames")
+    if seen is not None:
+        parts = [f"{name}: {pct(s.get('kept_seen'))} / {pct(s.get('kept_seen_last'))}"
+                 for name, s in rows]
+        lines.append(f"kept where the context shows the block ({seen} frames; all / last): "
+                     + "; ".join(parts))
     return "\n".join(lines)
 
 

@@ -291,9 +291,9 @@ class _ObjectFigures:
         """Predicted frame t (1-based), pred (B, S, C, H, W)."""
         i = self.n_past + t - 1
         truth = self.frames[:, i]
-        self.model.append(frame_figures(pred, truth, self.locator, self.objects, i))
+        self.model.append(frame_figures(pred, truth, self.locator, self.objects, i, self.n_past))
         copy = self.frames[:, self.n_past - 1:self.n_past]
-        self.baseline.append(frame_figures(copy, truth, self.locator, self.objects, i))
+        self.baseline.append(frame_figures(copy, truth, self.locator, self.objects, i, self.n_past))
 
 
 def dataset_batches(dataset, batch_size: int, n_frames: int | None = None,

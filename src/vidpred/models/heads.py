@@ -14,13 +14,16 @@ copies from (``source``: the last context frame), into frames in [0, 1]:
   (:mod:`vidpred.models.memory`), in a softmax-weighted sum of source, drawn and retrieved frame;
 - :class:`ArmPasteHead` (``retrieval_paste: arm``): the retrieved frame's arm alone, cut out
   by its mask, pasted over the source frame whose own arm is erased (the memory's empty scene
-  shows through), and the drawn frame composited over that.
+  shows through), and the drawn frame composited over that; with a block layer
+  (:mod:`vidpred.models.block_layer`) the context's block is erased too and its layer laid over
+  the drawn frame, under the pasted arm.
 
 Heads compute in float32 (the decoder may run under bf16 autocast), so frames, losses and the
 float32 source agree in dtype.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -37,26 +40,35 @@ class StepExtras:
     frames (read by the decoder stages); ``retrieved`` (B, T', C, H, W) in [0, 1], each step's
     memory frame; ``retrieved_mask`` (B, T', 1, H, W) in {0, 1}, that frame's arm, and
     ``source_mask`` (B, T', 1, H, W), the arm of the frame the step composites over (the memory
-    frame nearest to it); ``scene`` (C, H, W), the memory's empty scene."""
+    frame nearest to it); ``scene`` (C, H, W), the memory's empty scene; with a block layer
+    (:mod:`vidpred.models.block_layer`) ``block_rgb`` (B, T', C, H, W) and ``block_alpha``
+    (B, T', 1, H, W) in [0, 1], the block's layer for each step's target frame, and
+    ``block_erase`` (B, 1, 1, H, W) in [0, 1], the context block to erase from the source."""
 
     points: Tensor | None = None
     retrieved: Tensor | None = None
     retrieved_mask: Tensor | None = None
     source_mask: Tensor | None = None
     scene: Tensor | None = None
+    block_rgb: Tensor | None = None
+    block_alpha: Tensor | None = None
+    block_erase: Tensor | None = None
 
-    def _per_step(self) -> list[Tensor | None]:
-        return [self.points, self.retrieved, self.retrieved_mask, self.source_mask]
+    _STEPWISE = ("points", "retrieved", "retrieved_mask", "source_mask", "block_rgb",
+                 "block_alpha")
 
     def at(self, steps: slice) -> "StepExtras":
         """The extras of steps ``steps`` (a slice of the time axis)."""
-        cut = [None if x is None else x[:, steps] for x in self._per_step()]
-        return StepExtras(*cut, self.scene)
+        return dataclasses.replace(self, **{k: None if getattr(self, k) is None
+                                            else getattr(self, k)[:, steps]
+                                            for k in self._STEPWISE})
 
     def repeat(self, samples: int) -> "StepExtras":
         """Each sequence's extras repeated for ``samples`` futures (see ``repeat_samples``)."""
-        rep = [None if x is None else x.repeat_interleave(samples, 0) for x in self._per_step()]
-        return StepExtras(*rep, self.scene)
+        per_clip = self._STEPWISE + ("block_erase",)
+        return dataclasses.replace(self, **{k: None if getattr(self, k) is None
+                                            else getattr(self, k).repeat_interleave(samples, 0)
+                                            for k in per_clip})
 
 
 class OutputHead(nn.Module):
@@ -172,13 +184,21 @@ class ArmPasteHead(CompositeHead):
 
     def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
         pasted = torch.lerp(_background(source, extras), extras.retrieved, extras.retrieved_mask)
-        return super().forward(raw, pasted, extras)
+        frame = super().forward(raw, pasted, extras)
+        if extras.block_alpha is None:
+            return frame
+        # the block's layer over the drawn frame, under the pasted arm
+        return torch.lerp(frame, extras.block_rgb, extras.block_alpha * (1 - extras.retrieved_mask))
 
 
 def _background(source: Tensor, extras: StepExtras) -> Tensor:
-    """The source frame without its arm: the empty scene there."""
+    """The source frame without its arm (the empty scene there) and, with a block layer,
+    without its block."""
     scene = extras.scene.to(source.dtype).expand_as(source)
-    return torch.lerp(source, scene, extras.source_mask)
+    erase = extras.source_mask
+    if extras.block_erase is not None:
+        erase = torch.maximum(erase, extras.block_erase)
+    return torch.lerp(source, scene, erase)
 
 
 class ArmPasteWarpHead(WarpHead):

@@ -48,6 +48,7 @@ from .conditions import (
     repeat_samples,
 )
 from .heads import HEADS, PASTES, OutputHead, StepExtras, head_class
+from .block_layer import BlockLayer
 from .memory import FrameMemory
 from .points import ConditionPoints
 from .recurrent import GaussianLSTM, LSTMPredictor
@@ -108,6 +109,12 @@ class SVGConfig(ModelConfig):
             frame's arm, cut out by its mask, pasted over the context frame whose own arm is
             erased); see :mod:`vidpred.models.heads`. Without a memory it is not read, so
             ``--set model.retrieval=0`` turns a config's memory off whatever it says here.
+        block_layer: with the pasted arm, the pushed block is a layer of its own drawn over the
+            prediction (under the arm), moved by a small network fitted before training to where
+            the block goes given the conditions (:mod:`vidpred.models.block_layer`); for RGB
+            scenes with one coloured block (the block locator's, :mod:`vidpred.vision`). It
+            erases the block to the memory's empty scene, so without a memory it is not read:
+            ``--set model.retrieval=0`` turns it off too.
     """
 
     name: ClassVar[str] = "svg"
@@ -130,6 +137,7 @@ class SVGConfig(ModelConfig):
     retrieval: Annotated[int, AtLeast(0)] = 0
     retrieval_paste: Annotated[str, OneOf(PASTES)] = "blend"
     retrieval_frames: Annotated[int, AtLeast(0)] = 32768
+    block_layer: bool = False
 
     def problems(self, data=None, world_size: int = 1) -> list[str]:
         """Ranges and choices, then combinations SVG cannot use, with ``data`` (a
@@ -148,6 +156,13 @@ class SVGConfig(ModelConfig):
                             f"conditions of at least {self.retrieval} "
                             "entries, data.layout bair or bair_tfrecord and data.augment=none; set "
                             "model.retrieval=0")
+        if self.block_layer and self.retrieval and (self.retrieval_paste != "arm"
+                                                    or self.output != "composite"
+                                                    or self.channels != 3):
+            problems.append("model.block_layer=true: the block is laid over the composite with the "
+                            "pasted arm of RGB frames (model.retrieval_paste=arm, "
+                            "model.output=composite, model.channels=3); set "
+                            "model.block_layer=false")
         if self.retrieval and world_size > 1:
             problems.append(f"model.retrieval={self.retrieval}: the frame memory trains in one "
                             "process (DistributedDataParallel would copy it every step); run "
@@ -184,8 +199,9 @@ class SVG(VideoModel):
         image_hw: frame (H, W); multiples of 16 (64 x 64 in the paper).
 
     What the options add are parts the model holds: ``head`` (:mod:`vidpred.models.heads`),
-    ``points`` (:class:`~vidpred.models.points.ConditionPoints` or None) and ``memory``
-    (:class:`~vidpred.models.memory.FrameMemory` or None).
+    ``points`` (:class:`~vidpred.models.points.ConditionPoints` or None), ``memory``
+    (:class:`~vidpred.models.memory.FrameMemory` or None) and ``block``
+    (:class:`~vidpred.models.block_layer.BlockLayer` or None).
 
     Raises:
         ValueError: values or combinations :meth:`SVGConfig.problems` lists (all of them).
@@ -222,6 +238,8 @@ class SVG(VideoModel):
         self.head: OutputHead = head(cfg.channels)
         self.head.init_decoder(self.decoder.merge[-1],
                                None if self.points is None else self.points.proj[-1])
+        self.block = BlockLayer(cfg.cond_dim, image_hw) if cfg.block_layer and cfg.retrieval \
+            else None
 
     @property
     def conditional(self) -> bool:
@@ -308,10 +326,15 @@ class SVG(VideoModel):
         p = self.points.locate(cond[:, :T])
         return torch.cat([p[:, 1:], _skip_sources(p[:, :n_past], T - 1)], 2)
 
-    def step_extras(self, cond: Tensor | None, T: int, n_past: int) -> StepExtras:
-        """The :class:`StepExtras` of a clip's T-1 steps."""
+    def step_extras(self, cond: Tensor | None, T: int, n_past: int,
+                    context: Tensor | None = None) -> StepExtras:
+        """The :class:`StepExtras` of a clip's T-1 steps (the block layer reads the context
+        frames (B, n_past, C, H, W))."""
         extras = self.retrieve(cond, T, n_past)
         extras.points = self.step_points(cond, T, n_past)
+        if self.block is not None:
+            extras.block_rgb, extras.block_alpha, extras.block_erase = self.block(
+                context, cond, T, self.memory.scene)
         return extras
 
     def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
@@ -357,14 +380,23 @@ class SVG(VideoModel):
         """Fill the frame memory from the training split (with ``retrieval``; the split's frames
         and conditions as held by a BAIR-layout dataset, at most ``retrieval_frames`` of them,
         and for the pasted arm the arm's masks it has, else estimated:
-        :func:`vidpred.models.memory.moving_masks`). Returns the log's line: frames kept,
-        their bytes in a checkpoint, seconds taken.
+        :func:`vidpred.models.memory.moving_masks`), and fit the block layer's dynamics to it
+        (with ``block_layer``: :meth:`vidpred.models.block_layer.BlockLayer.fit`, to the true
+        block centres the dataset records, else to the block locator's). Returns the log's
+        lines: frames kept, their bytes in a checkpoint, seconds taken; the fit's seconds.
 
         Raises:
             ConfigError: a memory larger than :data:`MEMORY_BYTES` of frames.
         """
-        if self.memory is None:
-            return None
+        lines = [self._fill_memory(train_set) if self.memory is not None else None]
+        if self.block is not None:
+            lines.append(self.block.fit(train_set.seqs.frames, train_set.seqs.cond,
+                                        _block_centres(train_set), train_set.seq_len,
+                                        seed=int(torch.initial_seed()) % 2**31))
+        lines = [x for x in lines if x]
+        return "\n".join(lines) if lines else None
+
+    def _fill_memory(self, train_set) -> str:
         frames = train_set.seqs.frames
         count = frames.shape[0] * frames.shape[1]
         kept = min(count, self.memory.budget or count)
@@ -422,7 +454,7 @@ class SVG(VideoModel):
         # steps read the skips and background of frame min(t-1, n_past-1): the context frames
         terms = self.decoder.skip_terms(skips)
         background = frames[:, :n_past]
-        extras = self.step_extras(cond, T, n_past)
+        extras = self.step_extras(cond, T, n_past, frames[:, :n_past])
         if teacher_forcing:
             g, mu_p, logvar_p, _ = self.recurrence(h[:, :-1], c, z=z)
             pred = self.decode(g, terms, background, extras)
@@ -488,7 +520,7 @@ class SVG(VideoModel):
             _, _, _, state = self.recurrence(h[:, :-1], c, z=reparameterize(mu_q, logvar_q))
         # step i+1 reads index i; points located, memory frames looked up once per sequence
         # (and repeated per step for the samples)
-        extras = self.step_extras(cond, T, n_past)
+        extras = self.step_extras(cond, T, n_past, context)
         last_terms = self.decoder.skip_terms([s[:, -1:] for s in skips])  # once per rollout
         background = x[:, -1:]
         h_prev = h[:, -1:]
@@ -498,6 +530,12 @@ class SVG(VideoModel):
             yield frame[:, 0].unflatten(0, (B, samples))
             if i < T - 2:
                 h_prev, _ = self.encode(frame, 0)
+
+
+def _block_centres(train_set):
+    """The split's true block centres and visibility, where its dataset records them."""
+    centres = getattr(train_set, "block_centres", None)
+    return None if centres is None else centres()
 
 
 def _skip_sources(x: Tensor, steps: int) -> Tensor:

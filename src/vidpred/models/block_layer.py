@@ -1,0 +1,343 @@
+"""The pushed block as a layer of its own (an object slot), drawn over the predicted frame.
+
+A composite copies the context frame's pixels only in place, and a decoder asked to paint a
+moved block anew from its embedding paints a smear that fades within a few frames; its mask
+also paints the table over a block it cannot place. Here the block is never the decoder's to
+draw. From the context frames the block locator (:class:`vidpred.vision.BlockLocator`, the
+colour read from those frames) gives, per context frame, where the block's visible pixels are
+(their centroid, weight and bounding box); a small recurrent network (:class:`BlockDynamics`)
+reads them with the conditions (the action and the end effector's position, frame by frame)
+and predicts the centre of the whole block, occluded parts included, in every frame from the
+last context frame on, and the side of its square.
+
+The layer is the block's region in the last context frame that shows it: its visible pixels
+grown by one into what shows the table (never into the arm), with their own colours, and the
+part of the predicted square that something (the arm) hides there, in the block's mean colour.
+It moves by the predicted displacement in whole pixels (none below :data:`STAY`), so a block
+that stays is copied exactly and a pushed one keeps sharp edges. The head
+(:class:`vidpred.models.heads.ArmPasteHead`) erases the region from the frame it composites over
+(the empty scene shows there) and lays the layer over the drawn frame, under the pasted arm.
+
+The network is fitted once, before training (:meth:`BlockDynamics.fit`), on the training
+split: its inputs are the locator's answers on the true frames, its targets the block's true
+centres (the push generator's ``objects.npz``, :mod:`vidpred.data.objects`; without that file,
+the locator's centroids) and side (the square root of the most pixels the block covers in the
+clip). It is a regression on a few numbers per frame, so seconds of fitting teach what the
+image loss, where the block is about 1% of the pixels, teaches slowly. This is the object layer
+of layered video models (Wang & Adelson, "Representing moving images with layers", IEEE TIP
+1994) with its motion read from the robot's actions, which decide a push, as Finn, Goodfellow &
+Levine (NIPS 2016) move the previous frame by transformations predicted from the actions.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..vision import PIXEL_CENTRE, BlockLocator, min_mass
+
+# per context frame: visible flag, weight (/ SCALE_MASS), centroid (2) and bounding box (4)
+# relative to the last context frame's centroid (/ SCALE_PX pixels at 64 x 64)
+FRAME_FEATURES = 8
+SCALE_PX = 8.0
+SCALE_MASS = 100.0
+# pixels: a predicted displacement shorter than this is none (the fit's error at a block that
+# stays is about half a pixel; chosen on the validation split, docs/push-demo.md)
+STAY = 2.0
+HIDDEN_DIFF = 0.1    # RGB difference from the empty scene of a pixel that something covers
+WEIGHT_IN = 0.5      # a pixel belongs to the block's visible part where its weight reaches this
+CONTEXT = 2          # context frames the dynamics read: the last two (with n_past 1, the one twice)
+FIT_STEPS = 1000     # at most; at least MIN_FIT_STEPS, else FIT_EPOCHS passes over the windows
+MIN_FIT_STEPS = 100
+FIT_EPOCHS = 20
+FIT_BATCH = 256
+FIT_LR = 3e-3
+
+
+def frame_features(weights: Tensor) -> tuple[Tensor, Tensor]:
+    """Block weights (..., H, W) in [0, 1] -> (features (..., 7): the weights' sum, their
+    centroid (x, y) and the bounding box (x0, x1, y0, y1) of the pixels weighing at least
+    :data:`WEIGHT_IN`, in pixels (centres at +0.5), zeros where the block is not visible;
+    visible (...) bool, :func:`vidpred.vision.visible`'s threshold)."""
+    H, W = weights.shape[-2:]
+    mass = weights.sum((-2, -1))
+    seen = mass >= min_mass(H, W)
+    inside = weights >= WEIGHT_IN
+    xs = torch.arange(W, dtype=weights.dtype, device=weights.device) + PIXEL_CENTRE
+    ys = torch.arange(H, dtype=weights.dtype, device=weights.device) + PIXEL_CENTRE
+    safe = mass.clamp_min(1e-6)
+    cx = (weights.sum(-2) * xs).sum(-1) / safe
+    cy = (weights.sum(-1) * ys).sum(-1) / safe
+    big = float(max(H, W)) * 4
+    col, row = inside.any(-2), inside.any(-1)
+    x0 = torch.where(col, xs, big).amin(-1)
+    x1 = torch.where(col, xs, -big).amax(-1)
+    y0 = torch.where(row, ys, big).amin(-1)
+    y1 = torch.where(row, ys, -big).amax(-1)
+    any_in = col.any(-1)
+    box = torch.stack([x0, x1, y0, y1], -1)
+    box = torch.where(any_in[..., None], box, torch.stack([cx, cx, cy, cy], -1))
+    feats = torch.cat([torch.stack([mass, cx, cy], -1), box], -1)
+    feats = torch.where(seen[..., None], feats, torch.zeros_like(feats))
+    return feats, seen
+
+
+def _length(x: Tensor) -> Tensor:
+    return (x * x).sum(-1).sqrt()
+
+
+def last_seen(seen: Tensor) -> Tensor:
+    """(B, n) bool -> (B,) long: the last index where ``seen`` holds (the last, where none)."""
+    n = seen.shape[1]
+    order = torch.arange(n, device=seen.device)
+    return torch.where(seen, order, -1).amax(1).where(seen.any(1), n - 1)
+
+
+def reference(feats: Tensor, seen: Tensor, hw: tuple[int, int]) -> Tensor:
+    """The centroid (B, 2) pixels of the last context frame that shows the block (features
+    (B, n, 7), visibility (B, n)); the image's centre where none does."""
+    pick = torch.arange(feats.shape[0], device=feats.device)
+    ref = feats[pick, last_seen(seen), 1:3]
+    centre = torch.tensor([hw[1] / 2, hw[0] / 2], dtype=feats.dtype, device=feats.device)
+    return torch.where(seen.any(1)[:, None], ref, centre)
+
+
+class BlockDynamics(nn.Module):
+    """Where the whole block is, frame by frame, from the context and the conditions.
+
+    Args:
+        cond_dim: size D of a frame's condition vector (BAIR: action 4 + end effector 3).
+        n_past: context frames.
+        image_hw: frame size (H, W); pixel inputs and outputs scale with H / 64.
+        hidden: units of the GRU and of the input layers.
+
+    Shapes: context features (B, n_past, 7) (:func:`frame_features`) and visibility
+    (B, n_past), the context frames' conditions (B, n_past, D) and those from the last context
+    frame on (B, S, D) -> (centres (B, S, 2) in pixels, side (B,) pixels). The conditions are
+    standardised with the training split's mean and spread (buffers set by :meth:`fit`).
+    """
+
+    def __init__(self, cond_dim: int, n_past: int, image_hw: tuple[int, int], hidden: int = 64):
+        super().__init__()
+        self.n_past, self.image_hw = n_past, tuple(image_hw)
+        self.scale = image_hw[0] / 64
+        self.context = nn.Sequential(nn.Linear(n_past * (FRAME_FEATURES + cond_dim) + 2, hidden),
+                                     nn.ReLU(), nn.Linear(hidden, hidden))
+        self.steps = nn.Sequential(nn.Linear(2 * cond_dim, hidden), nn.ReLU())
+        self.gru = nn.GRU(hidden, hidden, batch_first=True)
+        self.centre = nn.Linear(hidden, 2)
+        self.side = nn.Linear(hidden, 1)
+        self.register_buffer("cond_mean", torch.zeros(cond_dim))
+        self.register_buffer("cond_std", torch.ones(cond_dim))
+        self.register_buffer("fitted", torch.tensor(False))
+
+    def forward(self, feats: Tensor, seen: Tensor, cond_ctx: Tensor,
+                cond: Tensor) -> tuple[Tensor, Tensor]:
+        px = SCALE_PX * self.scale
+        H, W = self.image_hw
+        ref = reference(feats, seen, self.image_hw)
+        rel = torch.cat([seen[..., None].to(feats.dtype), feats[..., :1] / SCALE_MASS,
+                         (feats[..., 1:] - ref.repeat(1, 3)[:, None]) / px], -1)
+        rel = torch.where(seen[..., None], rel, torch.zeros_like(rel))
+        ctx_c = (cond_ctx - self.cond_mean) / self.cond_std
+        c = (cond - self.cond_mean) / self.cond_std
+        where = torch.stack([ref[:, 0] / W, ref[:, 1] / H], -1) * 2 - 1
+        per_frame = torch.cat([rel, ctx_c], -1).flatten(1)
+        h0 = torch.tanh(self.context(torch.cat([per_frame, where], -1)))
+        out, _ = self.gru(self.steps(torch.cat([c, c - c[:, :1]], -1)), h0[None].contiguous())
+        centres = ref[:, None] + self.centre(out) * px
+        side = F.softplus(self.side(h0)[:, 0] + 2.0) * px
+        return centres, side
+
+    @torch.enable_grad()
+    def fit(self, feats: Tensor, seen: Tensor, cond: Tensor, centres: Tensor, visible: Tensor,
+            side: Tensor, window: int, seed: int = 0) -> str:
+        """Fit to a split's clips: per frame locator features (S, L, 7) and visibility (S, L),
+        conditions (S, L, D), true centres (S, L, 2) pixels and visibility (S, L), the block's
+        side per clip (S,) pixels; windows of ``window`` frames (n_past + n_future) drawn at
+        random (a generator seeded ``seed``: the fit does not touch the global random state).
+        Huber loss on the centres of the frames where the block is visible, and on the side;
+        :data:`FIT_EPOCHS` passes over the split's windows, within :data:`MIN_FIT_STEPS` ..
+        :data:`FIT_STEPS` steps of :data:`FIT_BATCH`. Returns the log's line."""
+        start = time.perf_counter()
+        S, L = cond.shape[:2]
+        if L < window:
+            raise ValueError(f"the block layer fits windows of {window} frames; the clips have {L}")
+        n_steps = int(min(max(FIT_EPOCHS * S * (L - window + 1) // FIT_BATCH, MIN_FIT_STEPS),
+                        FIT_STEPS))
+        flat = cond.reshape(-1, cond.shape[-1]).float()
+        self.cond_mean.copy_(flat.mean(0))
+        self.cond_std.copy_(flat.std(0).clamp_min(1e-3))
+        gen = torch.Generator().manual_seed(seed)
+        opt = torch.optim.Adam(self.parameters(), FIT_LR / 3)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, FIT_LR, total_steps=n_steps)
+        k = self.n_past
+        was = self.training
+        self.train()
+        for _ in range(n_steps):
+            s = torch.randint(0, S, (FIT_BATCH,), generator=gen)
+            t = torch.randint(0, L - window + 1, (FIT_BATCH,), generator=gen)[:, None] \
+                + torch.arange(window)
+            f, v, c = feats[s[:, None], t[:, :k]], seen[s[:, None], t[:, :k]], cond[s[:, None], t]
+            pred, sd = self(f, v, c[:, :k], c[:, k - 1:])
+            target, keep = centres[s[:, None], t[:, k - 1:]], visible[s[:, None], t[:, k - 1:]]
+            keep = keep & v[:, -1:]
+            loss = F.smooth_l1_loss(sd, side[s]) + (F.smooth_l1_loss(pred[keep], target[keep])
+                                                     if keep.any() else 0.0)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        self.train(was)
+        self.fitted.fill_(True)
+        for p in self.parameters():
+            p.requires_grad_(False)
+        return (f"block layer: its dynamics fitted to {S:,} training clips in "
+                f"{time.perf_counter() - start:.1f} s (last Huber loss "
+                f"{float(loss.detach()):.3f} px)")
+
+
+def render(centres: Tensor, side: Tensor, hw: tuple[int, int]) -> Tensor:
+    """Squares of side ``side`` (B,) pixels centred at ``centres`` (B, S, 2) pixels -> alpha
+    (B, S, 1, H, W) in [0, 1], each pixel weighted by how much of it the square covers along
+    x times along y (anti-aliased edges)."""
+    H, W = hw
+    xs = torch.arange(W, dtype=centres.dtype, device=centres.device) + PIXEL_CENTRE
+    ys = torch.arange(H, dtype=centres.dtype, device=centres.device) + PIXEL_CENTRE
+    half = side[:, None, None] / 2 + 0.5
+    ax = (half - (xs - centres[..., :1]).abs()).clamp(0, 1)          # (B, S, W)
+    ay = (half - (ys - centres[..., 1:]).abs()).clamp(0, 1)          # (B, S, H)
+    return (ay[..., :, None] * ax[..., None, :])[:, :, None]
+
+
+def translate(x: Tensor, shift: Tensor) -> Tensor:
+    """Images (N, C, H, W) moved by ``shift`` (N, 2) pixels (x right, y down), rounded to whole
+    pixels, so moved pixels keep their values; zeros where nothing moves in."""
+    N, C, H, W = x.shape
+    s = shift.round().long()
+    ys = torch.arange(H, device=x.device)[None, :, None] - s[:, 1, None, None]    # (N, H, 1)
+    xs = torch.arange(W, device=x.device)[None, None, :] - s[:, 0, None, None]    # (N, 1, W)
+    inside = (ys >= 0) & (ys < H) & (xs >= 0) & (xs < W)                          # (N, H, W)
+    index = (ys.clamp(0, H - 1) * W + xs.clamp(0, W - 1)).view(N, 1, H * W).expand(N, C, -1)
+    return x.flatten(2).gather(2, index).view(N, C, H, W) * inside[:, None].to(x.dtype)
+
+
+class BlockLayer(nn.Module):
+    """The block's layer for a clip's steps (module doc).
+
+    Args:
+        cond_dim: size of a frame's condition vector. image_hw: frame size (H, W).
+    """
+
+    def __init__(self, cond_dim: int, image_hw: tuple[int, int]):
+        super().__init__()
+        self.dynamics = BlockDynamics(cond_dim, CONTEXT, image_hw)
+
+    @torch.no_grad()
+    def fit(self, frames: Tensor, cond: Tensor, truth: tuple[Tensor, Tensor] | None,
+            window: int, seed: int = 0) -> str:
+        """Fit the dynamics to a split: frames (S, L, 3, H, W) uint8, conditions (S, L, D) and
+        the block's true centres (S, L, 2) pixels and visibility (S, L), or None to take the
+        locator's centroids on the frames for the truth; windows of ``window`` frames, the
+        first :data:`CONTEXT` of them the context. Returns the log's line.
+
+        Raises:
+            ValueError: clips shorter than such a window.
+        """
+        feats, seen, sides = [], [], []
+        for part in frames.split(64):
+            x = part.float().div_(255.0)
+            w = BlockLocator.read(x).weights(x)                      # (s, L, H, W)
+            f, v = frame_features(w)
+            feats.append(f)
+            seen.append(v)
+            sides.append((w >= WEIGHT_IN).sum((-2, -1)).amax(1).float().sqrt())
+        feats, seen, side = torch.cat(feats), torch.cat(seen), torch.cat(sides)
+        centres, visible = (feats[..., 1:3], seen) if truth is None else truth
+        return self.dynamics.fit(feats, seen, cond.float(), centres.float(), visible, side,
+                                 window, seed)
+
+    @torch.no_grad()
+    def forward(self, context: Tensor, cond: Tensor, T: int,
+                scene: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The layer of a clip's T - 1 steps.
+
+        Args:
+            context: (B, n_past, 3, H, W) in [0, 1]. cond: (B, >= T, D). T: frames of the clip.
+            scene: (3, H, W) in [0, 1], the empty scene (the frame memory's): where the context
+                frame differs from it inside the block's predicted square but the block's colour
+                is not seen, something (the arm) hides the block.
+
+        Returns:
+            (rgb (B, T-1, 3, H, W) and alpha (B, T-1, 1, H, W) in [0, 1], step i's layer for its
+            target frame i + 1 (alpha 0 for targets before the last context frame and where the
+            context shows no block); erase (B, 1, 1, H, W) in [0, 1]: the block's region in the
+            context frame, to be erased from the frame the step composites over).
+
+        The region is the block's visible pixels grown by a pixel into the table, with their
+        own colours, plus the part of the square that something hides, in the block's mean
+        colour. It moves by the predicted centre's whole-pixel displacement (none below
+        :data:`STAY`), so a block that stays is copied exactly and a moved one keeps sharp
+        edges.
+        """
+        B, n_past = context.shape[:2]
+        H, W = context.shape[-2:]
+        context, cond = _last_context(context, cond, T)
+        k = CONTEXT
+        locator = BlockLocator.read(context)
+        weights = locator.weights(context)                           # (B, k, H, W)
+        feats, seen = frame_features(weights)
+        centres, side = self.dynamics(feats, seen, cond[:, :k], cond[:, k - 1:])
+        known = (seen.any(1) & locator.found).to(context.dtype)[:, None, None, None]
+        # the last context frame that shows the block: its pixels and region
+        j = last_seen(seen)
+        pick = torch.arange(B, device=context.device)
+        frame, w = context[pick, j], weights[pick, j][:, None]       # (B, 3|1, H, W)
+        colour = (frame * w).sum((-2, -1)) / w.sum((-2, -1)).clamp_min(1e-6)   # (B, 3)
+        differs = ((frame - scene.to(frame.dtype)).abs().amax(1, keepdim=True)
+                   > HIDDEN_DIFF).to(frame.dtype)
+        # the block's pixels grown by one into what shows the table, never into the arm
+        region = torch.maximum(w, F.max_pool2d(w, 3, 1, 1) * (1 - differs))
+        hidden = render(centres[:, :1], side, (H, W))[:, 0] * differs * (1 - region)
+        alpha0 = torch.maximum(region, hidden) * known
+        rgb0 = frame * region + colour[..., None, None] * hidden     # premultiplied by alpha0
+        S = centres.shape[1]
+        shift = centres - centres[:, :1]
+        # the fit's error is a fraction of a pixel: a block predicted to move less than STAY
+        # stays, copied exactly
+        shift = torch.where(_length(shift)[..., None] < STAY, torch.zeros_like(shift), shift)
+        shift = shift.flatten(0, 1)
+        moved = translate(torch.cat([rgb0, alpha0], 1).repeat_interleave(S, 0), shift)
+        pix, alpha = moved.view(B, S, 4, H, W).split([3, 1], 2)
+        rgb = (pix / alpha.clamp_min(1e-6)).clamp(0, 1)
+        return _per_step(rgb, n_past, T), _per_step(alpha, n_past, T), (region * known)[:, None]
+
+
+def _last_context(context: Tensor, cond: Tensor, T: int) -> tuple[Tensor, Tensor]:
+    """The last :data:`CONTEXT` context frames (the one, repeated, with n_past 1) and the
+    conditions (B, T', D) counted from the first of them."""
+    n_past = context.shape[1]
+    context = context[:, -CONTEXT:].float()
+    if context.shape[1] < CONTEXT:
+        context = context[:, :1].expand(-1, CONTEXT, -1, -1, -1)
+    first = n_past - CONTEXT
+    cond = cond[:, max(first, 0):T].float()
+    if first < 0:
+        cond = torch.cat([cond[:, :1].expand(-1, -first, -1), cond], 1)
+    return context, cond
+
+
+def _per_step(x: Tensor, n_past: int, T: int) -> Tensor:
+    """Layer images (B, S, c, H, W) of frames n_past - 1 .. T - 1 -> those of the T - 1 steps,
+    step i's for its target frame i + 1 (zeros for context frames before the last)."""
+    lead = n_past - 2
+    if lead > 0:
+        x = torch.cat([x.new_zeros(x.shape[0], lead, *x.shape[2:]), x], 1)
+    elif lead < 0:
+        x = x[:, -lead:]
+    return x[:, :T - 1]
+
+
+__all__ = ["BlockDynamics", "BlockLayer", "frame_features", "render", "translate"]

@@ -1,0 +1,135 @@
+"""The block layer (vidpred.models.block_layer) on constructed frames where the answer is known."""
+import pytest
+import torch
+
+from vidpred.models import SVG
+from vidpred.models.block_layer import BlockLayer, frame_features, render
+from vidpred.models.heads import ArmPasteHead, StepExtras
+
+RED = torch.tensor([0.8, 0.1, 0.1])
+
+
+def _clips(N, L, seed, size=64, side=8):
+    """Grey tables with a red block pushed along x by the action: the block's x velocity is
+    the first condition entry (pixels per frame, constant per clip); the other entries are
+    noise. Returns frames (N, L, 3, H, W) uint8, conditions (N, L, 4), centres (N, L, 2)."""
+    g = torch.Generator().manual_seed(seed)
+    speed = torch.rand(N, generator=g) * 3 - 1.5
+    start = torch.rand(N, 2, generator=g) * 16 + 24
+    t = torch.arange(L, dtype=torch.float32)
+    centres = torch.stack([start[:, None, 0] + speed[:, None] * t,
+                           start[:, None, 1].expand(N, L)], -1)
+    frames = torch.full((N, L, 3, size, size), 0.5)
+    xs = torch.arange(size) + 0.5
+    cx, cy = centres[..., 0, None, None], centres[..., 1, None, None]       # (N, L, 1, 1)
+    inside = ((xs[None, None, None, :] - cx).abs() <= side / 2) \
+        & ((xs[None, None, :, None] - cy).abs() <= side / 2)               # (N, L, H, W)
+    frames = torch.where(inside[:, :, None], RED[:, None, None], frames)
+    cond = torch.cat([speed[:, None, None].expand(N, L, 1),
+                      torch.randn(N, L, 3, generator=g)], -1)
+    return frames.mul(255).round().to(torch.uint8), cond, centres
+
+
+def test_frame_features_give_the_visible_pixels_centroid_weight_and_box():
+    w = torch.zeros(2, 64, 64)
+    w[0, 10:14, 20:26] = 1.0                       # 4 rows x 6 columns
+    feats, seen = frame_features(w)
+    assert seen.tolist() == [True, False]
+    mass, cx, cy, x0, x1, y0, y1 = feats[0].tolist()
+    assert (mass, cx, cy) == (24.0, 23.0, 12.0)
+    assert (x0, x1, y0, y1) == (20.5, 25.5, 10.5, 13.5)
+    assert torch.equal(feats[1], torch.zeros(7))   # no block: no features
+
+
+def test_render_draws_a_square_of_the_side_with_antialiased_edges():
+    alpha = render(torch.tensor([[[32.0, 20.0], [10.5, 40.5]]]), torch.tensor([6.0]), (64, 64))
+    assert alpha.shape == (1, 2, 1, 64, 64)
+    assert alpha[0, 0].sum().item() == pytest.approx(36.0)
+    # edges on pixel borders: 6 x 6 whole pixels, nothing beside them
+    assert alpha[0, 0, 0, 17:23, 29:35].min() == 1 and alpha[0, 0, 0, 16, 32] == 0
+    # centred on a pixel: its edges cut the outer pixels in half
+    assert alpha[0, 1].sum().item() == pytest.approx(36.0)
+    row = alpha[0, 1, 0, 40]
+    assert row[7] == 0.5 and row[8] == 1 and row[6] == 0
+
+
+def test_the_fitted_layer_moves_the_block_where_the_actions_push_it():
+    frames, cond, centres = _clips(64, 8, seed=0)
+    torch.manual_seed(0)
+    layer = BlockLayer(4, (64, 64))
+    line = layer.fit(frames, cond, (centres, torch.ones(64, 8, dtype=torch.bool)), window=8)
+    assert "fitted to 64 training clips" in line and bool(layer.dynamics.fitted)
+    test, tcond, tcentres = _clips(16, 8, seed=1)
+    rgb, alpha, erase = layer(test[:, :2].float() / 255, tcond, 8, torch.full((3, 64, 64), 0.5))
+    assert rgb.shape == (16, 7, 3, 64, 64) and alpha.shape == (16, 7, 1, 64, 64)
+    last = alpha[:, -1, 0]
+    got = (last.sum(-2) * (torch.arange(64) + 0.5)).sum(-1) / last.sum((-2, -1))
+    err = (got - tcentres[:, -1, 0]).abs()
+    static = (tcentres[:, 1, 0] - tcentres[:, -1, 0]).abs()
+    assert err.median() < 1.5 and err.mean() < static.mean() / 3
+    # the layer carries the block's own pixels (with a pixel of table around them), whole;
+    # the context block is to be erased
+    red = ((rgb[:, -1] - RED[:, None, None]).abs().amax(1) < 0.05) & (alpha[:, -1, 0] > 0.99)
+    assert (red.sum((-2, -1)) >= 48).all()
+    assert erase.shape == (16, 1, 1, 64, 64)
+    assert (erase[:, 0, 0] >= (test[:, 1].float().div(255) - 0.5).abs().sum(1).gt(0.3)).all()
+
+
+def test_the_head_lays_the_block_over_the_drawn_frame_under_the_pasted_arm():
+    head = ArmPasteHead(3)
+    source = torch.full((1, 1, 3, 8, 8), 0.5)
+    source[..., 0:2, 0:2] = 0.9                     # the context block, which has moved away
+    retrieved = torch.full((1, 1, 3, 8, 8), 0.1)    # the memory frame; its arm at 4:6, 4:6
+    arm = torch.zeros(1, 1, 1, 8, 8)
+    arm[..., 4:6, 4:6] = 1
+    block_alpha = torch.zeros(1, 1, 1, 8, 8)
+    block_alpha[..., 3:5, 3:5] = 1                  # the block's layer, partly under the arm
+    block_rgb = torch.full((1, 1, 3, 8, 8), 0.7)
+    erase = torch.zeros(1, 1, 1, 8, 8)
+    erase[..., 0:2, 0:2] = 1
+    extras = StepExtras(None, retrieved, arm, torch.zeros(1, 1, 1, 8, 8),
+                        torch.full((3, 8, 8), 0.5), block_rgb, block_alpha, erase)
+    raw = torch.zeros(1, 1, 4, 8, 8)
+    raw[:, :, 3] = -30.0                            # the decoder's mask: copy everywhere
+    out = head(raw, source, extras)
+    want = torch.full((1, 1, 3, 8, 8), 0.5)         # the old block erased to the scene
+    want[..., 3:5, 3:5] = 0.7                       # the block where the layer puts it
+    want[..., 4:6, 4:6] = 0.1                       # the arm over it
+    assert torch.allclose(out, want, atol=1e-6)
+    raw[:, :, 3] = 30.0                             # the decoder draws grey over everything
+    out = head(raw, source, extras)
+    assert torch.allclose(out[..., 3, 3], torch.full((1, 1, 3), 0.7), atol=1e-6)
+
+
+def test_a_block_layer_needs_the_pasted_arm_and_is_off_without_a_memory():
+    with pytest.raises(ValueError, match="model.block_layer=true"):
+        SVG(width=4, g_dim=16, z_dim=4, rnn_size=32, cond_dim=7, retrieval=3,
+            retrieval_paste="blend", block_layer=True)
+    # it erases to the memory's empty scene: --set model.retrieval=0 turns it off too
+    assert SVG(width=4, g_dim=16, z_dim=4, rnn_size=32, cond_dim=7, retrieval=0,
+               block_layer=True).block is None
+
+
+def test_training_fits_the_layer_to_the_simulators_centres_and_the_checkpoint_carries_it(
+        push_root, tmp_path):
+    from vidpred.checkpoint import load_trained_model
+    from vidpred.data import make_dataset
+    from vidpred.training.loop import train
+
+    from ..conftest import tiny_config
+
+    split = make_dataset(push_root, "bair", "train", 6, train=True)
+    centres, seen = split.block_centres()
+    assert centres.shape == (6, split.seqs.frames.shape[1], 2) and seen.dtype == torch.bool
+    assert ((centres >= 0) & (centres <= 64)).all()
+    cfg = tiny_config(push_root, iterations=2, iters_per_epoch=2, precise_bn_batches=0)
+    cfg.model.retrieval, cfg.model.retrieval_paste, cfg.model.block_layer = 3, "arm", True
+    lines = []
+    train(cfg, tmp_path / "run", progress=False, log=lines.append)
+    assert any("block layer: its dynamics fitted to 6 training clips" in x for x in lines)
+    model, _, _ = load_trained_model(tmp_path / "run" / "best.ckpt")
+    assert bool(model.block.dynamics.fitted)
+    test = make_dataset(push_root, "bair", "test", 6, train=False)
+    frames, cond = test.batch([0, 1])
+    out = model.eval().rollout(frames[:, :2], cond, 4, samples=2)
+    assert out.shape == (2, 2, 4, 3, 64, 64) and torch.isfinite(out).all()
