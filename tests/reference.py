@@ -64,9 +64,9 @@ def svg_reference_forward(model: SVG, frames: Tensor, cond: Tensor | None, n_pas
     H, W = frames.shape[-2:]
     fmt = memory_format_of(model.encoder)
     c = model.step_conditions(cond, B, T, frames.device)
-    # the condition points and the frame memory's lookups of every step (no convolutions), read
-    # one step at a time below
-    extras = model.step_extras(cond, T, n_past)
+    # the condition points, the frame memory's lookups and the block layer of every step (no
+    # convolutions), read one step at a time below
+    extras = model.step_extras(cond, T, n_past, frames[:, :n_past])
     post_state = prior_state = pred_state = None
     preds, mses, kls = [], [], []
     for t in range(1, T):

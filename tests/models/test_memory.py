@@ -305,19 +305,23 @@ def test_a_masked_memory_gives_back_its_frames_arms_alone_whatever_the_chunk():
     assert torch.equal(loaded.frames, arms)
 
 
-@pytest.mark.parametrize("paste", ["blend", "arm"])
-def test_batched_pass_with_points_and_a_memory_equals_the_per_step_reference(paste):
-    """The demo's heads (condition points, a frame memory blended or its arm pasted) in SVG's
-    per-step loop give the batched pass's loss: what benchmarks/train_speed.py times (b) against."""
+@pytest.mark.parametrize("paste,layer", [("blend", False), ("arm", False), ("arm", True)])
+def test_batched_pass_with_points_and_a_memory_equals_the_per_step_reference(paste, layer):
+    """The demo's heads (condition points, a frame memory blended or its arm pasted, the block
+    layer) in SVG's per-step loop give the batched pass's loss: what benchmarks/train_speed.py
+    times (b) against."""
     from tests.reference import draw_noise, svg_reference_forward
 
     _, cond = _sequences(N=3, L=6)
     torch.manual_seed(0)
     model = SVG(width=4, g_dim=16, z_dim=4, rnn_size=32, cond_dim=7, cond_points=2,
-                retrieval=3, retrieval_paste=paste, time_chunk=2)
+                retrieval=3, retrieval_paste=paste, time_chunk=2, block_layer=layer)
     x = torch.rand(3, 6, 3, 64, 64)
+    x[:, :, :, 20:28, 30:38] = torch.tensor([0.8, 0.1, 0.1])[:, None, None]  # a red block
     model.memory.fill(x.mul(255).to(torch.uint8), cond)
     model.eval()
+    if layer:  # the block is found and laid over every step
+        assert model.step_extras(cond, 6, 2, x[:, :2]).block_alpha.amax((-2, -1)).min() == 1
     torch.manual_seed(1)
     out = model(x, cond, 2, beta=0.1)
     torch.manual_seed(1)

@@ -177,9 +177,10 @@ class BlockDynamics(nn.Module):
         was = self.training
         self.train()
         for _ in range(n_steps):
-            s = torch.randint(0, S, (FIT_BATCH,), generator=gen)
+            s = torch.randint(0, S, (FIT_BATCH,), generator=gen).to(cond.device)
             t = torch.randint(0, L - window + 1, (FIT_BATCH,), generator=gen)[:, None] \
                 + torch.arange(window)
+            t = t.to(cond.device)
             f, v, c = feats[s[:, None], t[:, :k]], seen[s[:, None], t[:, :k]], cond[s[:, None], t]
             pred, sd = self(f, v, c[:, :k], c[:, k - 1:])
             target, keep = centres[s[:, None], t[:, k - 1:]], visible[s[:, None], t[:, k - 1:]]
@@ -256,8 +257,11 @@ class BlockLayer(nn.Module):
             sides.append((w >= WEIGHT_IN).sum((-2, -1)).amax(1).float().sqrt())
         feats, seen, side = torch.cat(feats), torch.cat(seen), torch.cat(sides)
         centres, visible = (feats[..., 1:3], seen) if truth is None else truth
-        return self.dynamics.fit(feats, seen, cond.float(), centres.float(), visible, side,
-                                 window, seed)
+        # the split is read on the CPU; the fit runs where the model is
+        dev = self.dynamics.cond_mean.device
+        return self.dynamics.fit(feats.to(dev), seen.to(dev), cond.float().to(dev),
+                                 centres.float().to(dev), visible.to(dev), side.to(dev), window,
+                                 seed)
 
     @torch.no_grad()
     def forward(self, context: Tensor, cond: Tensor, T: int,
@@ -282,6 +286,13 @@ class BlockLayer(nn.Module):
         :data:`STAY`), so a block that stays is copied exactly and a moved one keeps sharp
         edges.
         """
+        # positions to a fraction of a pixel: float32 even where the step runs under autocast
+        with torch.autocast(context.device.type, enabled=False):
+            return self._layer(context.float(), cond.float(), T, scene.float())
+
+    def _layer(self, context: Tensor, cond: Tensor, T: int,
+               scene: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`forward`'s work, in float32."""
         B, n_past = context.shape[:2]
         H, W = context.shape[-2:]
         context, cond = _last_context(context, cond, T)

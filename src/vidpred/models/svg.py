@@ -40,6 +40,7 @@ from ..fields import AtLeast, OneOf, section_problems
 from ..losses import frame_mse, gaussian_kl, reparameterize
 from .backbones import BACKBONES, build_backbone
 from .base import ModelConfig, StepOutput, VideoModel, memory_format_of
+from .block_layer import BlockLayer
 from .conditions import (
     COND_KINDS,
     ImageToVector,
@@ -48,7 +49,6 @@ from .conditions import (
     repeat_samples,
 )
 from .heads import HEADS, PASTES, OutputHead, StepExtras, head_class
-from .block_layer import BlockLayer
 from .memory import FrameMemory
 from .points import ConditionPoints
 from .recurrent import GaussianLSTM, LSTMPredictor
