@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..vision import PIXEL_CENTRE, BlockLocator, min_mass
+from ..vision import PIXEL_CENTRE, BlockLocator, centroid, visible
 
 # per context frame: visible flag, weight (/ SCALE_MASS), centroid (2) and bounding box (4)
 # relative to the last context frame's centroid (/ SCALE_PX pixels at 64 x 64)
@@ -62,14 +62,12 @@ def frame_features(weights: Tensor) -> tuple[Tensor, Tensor]:
     :data:`WEIGHT_IN`, in pixels (centres at +0.5), zeros where the block is not visible;
     visible (...) bool, :func:`vidpred.vision.visible`'s threshold)."""
     H, W = weights.shape[-2:]
-    mass = weights.sum((-2, -1))
-    seen = mass >= min_mass(H, W)
+    xy, mass = centroid(weights)
+    cx, cy = xy.unbind(-1)
+    seen = visible(mass, H, W)
     inside = weights >= WEIGHT_IN
     xs = torch.arange(W, dtype=weights.dtype, device=weights.device) + PIXEL_CENTRE
     ys = torch.arange(H, dtype=weights.dtype, device=weights.device) + PIXEL_CENTRE
-    safe = mass.clamp_min(1e-6)
-    cx = (weights.sum(-2) * xs).sum(-1) / safe
-    cy = (weights.sum(-1) * ys).sum(-1) / safe
     big = float(max(H, W)) * 4
     col, row = inside.any(-2), inside.any(-1)
     x0 = torch.where(col, xs, big).amin(-1)
@@ -82,10 +80,6 @@ def frame_features(weights: Tensor) -> tuple[Tensor, Tensor]:
     feats = torch.cat([torch.stack([mass, cx, cy], -1), box], -1)
     feats = torch.where(seen[..., None], feats, torch.zeros_like(feats))
     return feats, seen
-
-
-def _length(x: Tensor) -> Tensor:
-    return (x * x).sum(-1).sqrt()
 
 
 def last_seen(seen: Tensor) -> Tensor:
@@ -318,7 +312,7 @@ class BlockLayer(nn.Module):
         shift = centres - centres[:, :1]
         # the fit's error is a fraction of a pixel: a block predicted to move less than STAY
         # stays, copied exactly
-        shift = torch.where(_length(shift)[..., None] < STAY, torch.zeros_like(shift), shift)
+        shift = torch.where(shift.norm(dim=-1, keepdim=True) < STAY, torch.zeros_like(shift), shift)
         shift = shift.flatten(0, 1)
         moved = translate(torch.cat([rgb0, alpha0], 1).repeat_interleave(S, 0), shift)
         pix, alpha = moved.view(B, S, 4, H, W).split([3, 1], 2)
