@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from vidpred.models import SVG
-from vidpred.models.block_layer import BlockLayer, frame_features, render
+from vidpred.models.block_layer import BlockLayer, frame_features, render, translate
 from vidpred.models.heads import ArmPasteHead, StepExtras
 
 RED = torch.tensor([0.8, 0.1, 0.1])
@@ -53,6 +53,18 @@ def test_render_draws_a_square_of_the_side_with_antialiased_edges():
     assert row[7] == 0.5 and row[8] == 1 and row[6] == 0
 
 
+def test_translate_moves_whole_pixels_with_their_values_and_zeros_move_in():
+    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).view(2, 3, 4, 5) + 1
+    out = translate(x, torch.tensor([[[0.0, 0.0], [1.4, 0.0]], [[-2.0, 1.0], [0.6, -0.7]]]))
+    assert out.shape == (2, 2, 3, 4, 5)
+    assert torch.equal(out[0, 0], x[0])                                  # no move
+    assert torch.equal(out[0, 1, :, :, 1:], x[0, :, :, :-1])             # 1.4 px right -> 1
+    assert out[0, 1, :, :, 0].eq(0).all()
+    assert torch.equal(out[1, 0, :, 1:, :-2], x[1, :, :-1, 2:])          # 2 left, 1 down
+    assert out[1, 0, :, 0].eq(0).all() and out[1, 0, :, :, -2:].eq(0).all()
+    assert torch.equal(out[1, 1, :, :-1, 1:], x[1, :, 1:, :-1])          # rounded: 1 right, 1 up
+
+
 def test_the_fitted_layer_moves_the_block_where_the_actions_push_it():
     frames, cond, centres = _clips(64, 8, seed=0)
     torch.manual_seed(0)
@@ -73,6 +85,25 @@ def test_the_fitted_layer_moves_the_block_where_the_actions_push_it():
     assert (red.sum((-2, -1)) >= 48).all()
     assert erase.shape == (16, 1, 1, 64, 64)
     assert (erase[:, 0, 0] >= (test[:, 1].float().div(255) - 0.5).abs().sum(1).gt(0.3)).all()
+
+
+def test_one_context_repeated_over_the_batch_gives_the_layer_of_each_copy():
+    """A planner's candidates share one context (an expanded view, read once) and differ in
+    their actions: the layer equals that of the context copied out for every candidate."""
+    frames, cond, centres = _clips(32, 8, seed=0)
+    torch.manual_seed(0)
+    layer = BlockLayer(4, (64, 64))
+    layer.fit(frames, cond, (centres, torch.ones(32, 8, dtype=torch.bool)), window=8)
+    test, tcond, _ = _clips(1, 8, seed=1)
+    actions = tcond.expand(6, -1, -1).clone()
+    actions[:, :, 0] = torch.linspace(-1.5, 1.5, 6)[:, None]
+    context = (test[:, :2].float() / 255).expand(6, -1, -1, -1, -1)
+    scene = torch.full((3, 64, 64), 0.5)
+    shared = layer(context, actions, 8, scene)
+    copied = layer(context.contiguous(), actions, 8, scene)
+    for a, b in zip(shared, copied):
+        assert torch.equal(a, b)
+    assert not torch.equal(shared[1][0], shared[1][-1])      # pushed apart by the actions
 
 
 def test_the_head_lays_the_block_over_the_drawn_frame_under_the_pasted_arm():

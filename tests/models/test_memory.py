@@ -197,6 +197,29 @@ def test_the_arm_paste_composite_takes_only_the_arm_from_the_memory_frame():
     assert torch.allclose(out, want, atol=1e-6)
 
 
+@pytest.mark.parametrize("output", ["composite", "warp"])
+def test_the_arm_over_head_keeps_the_pasted_arm_whatever_the_decoder_draws(output):
+    """With the decoder's mask open everywhere (it draws a flat grey), ``arm_over`` shows the
+    retrieved arm unchanged where its mask is, the drawn frame elsewhere; ``arm`` lets the
+    drawn frame cover the arm."""
+    from vidpred.models.heads import StepExtras, head_class
+
+    source = torch.full((1, 1, 3, 8, 8), 0.5)
+    retrieved = torch.full((1, 1, 3, 8, 8), 0.5)
+    retrieved[..., 3:5, 3:5] = 0.1                    # the memory frame's arm
+    arm, old_arm = torch.zeros(1, 1, 1, 8, 8), torch.zeros(1, 1, 1, 8, 8)
+    arm[..., 3:5, 3:5] = 1
+    extras = StepExtras(None, retrieved, arm, old_arm, torch.full((3, 8, 8), 0.5))
+    over, under = head_class(output, True, "arm_over")(3), head_class(output, True, "arm")(3)
+    raw = torch.zeros(1, 1, over.raw_channels(3), 8, 8)
+    raw[:, :, 3] = 30.0                               # the decoder's mask: draw everywhere
+    out = over(raw, source, extras)
+    assert torch.equal(out[..., 3:5, 3:5], retrieved[..., 3:5, 3:5])
+    assert torch.allclose(out[..., 0:3, :], torch.full_like(out[..., 0:3, :], 0.5), atol=1e-6)
+    assert torch.allclose(under(raw, source, extras)[..., 3:5, 3:5],
+                          torch.full((1, 1, 3, 2, 2), 0.5), atol=1e-6)
+
+
 def test_svg_with_a_masked_memory_trains_and_round_trips():
     _, cond = _sequences(N=3, L=6)
     torch.manual_seed(0)
@@ -305,7 +328,8 @@ def test_a_masked_memory_gives_back_its_frames_arms_alone_whatever_the_chunk():
     assert torch.equal(loaded.frames, arms)
 
 
-@pytest.mark.parametrize("paste,layer", [("blend", False), ("arm", False), ("arm", True)])
+@pytest.mark.parametrize("paste,layer", [("blend", False), ("arm", False), ("arm", True),
+                                         ("arm_over", True)])
 def test_batched_pass_with_points_and_a_memory_equals_the_per_step_reference(paste, layer):
     """The demo's heads (condition points, a frame memory blended or its arm pasted, the block
     layer) in SVG's per-step loop give the batched pass's loss: what benchmarks/train_speed.py

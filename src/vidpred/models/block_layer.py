@@ -208,15 +208,19 @@ def render(centres: Tensor, side: Tensor, hw: tuple[int, int]) -> Tensor:
 
 
 def translate(x: Tensor, shift: Tensor) -> Tensor:
-    """Images (N, C, H, W) moved by ``shift`` (N, 2) pixels (x right, y down), rounded to whole
-    pixels, so moved pixels keep their values; zeros where nothing moves in."""
-    N, C, H, W = x.shape
+    """Images (B, C, H, W) moved by each of ``shift`` (B, S, 2) pixels (x right, y down) ->
+    (B, S, C, H, W), the shifts rounded to whole pixels, so moved pixels keep their values;
+    zeros where nothing moves in (they are read from a zero pixel appended to each image)."""
+    B, C, H, W = x.shape
+    S = shift.shape[1]
     s = shift.round().long()
-    ys = torch.arange(H, device=x.device)[None, :, None] - s[:, 1, None, None]    # (N, H, 1)
-    xs = torch.arange(W, device=x.device)[None, None, :] - s[:, 0, None, None]    # (N, 1, W)
-    inside = (ys >= 0) & (ys < H) & (xs >= 0) & (xs < W)                          # (N, H, W)
-    index = (ys.clamp(0, H - 1) * W + xs.clamp(0, W - 1)).view(N, 1, H * W).expand(N, C, -1)
-    return x.flatten(2).gather(2, index).view(N, C, H, W) * inside[:, None].to(x.dtype)
+    ys = torch.arange(H, device=x.device)[:, None] - s[..., 1, None, None]     # (B, S, H, 1)
+    xs = torch.arange(W, device=x.device) - s[..., 0, None, None]              # (B, S, 1, W)
+    inside = (ys >= 0) & (ys < H) & (xs >= 0) & (xs < W)                       # (B, S, H, W)
+    index = torch.where(inside, ys.clamp(0, H - 1) * W + xs.clamp(0, W - 1), H * W)
+    padded = torch.cat([x.flatten(2), x.new_zeros(B, C, 1)], 2)               # (B, C, HW+1)
+    return padded[:, None].expand(B, S, C, H * W + 1) \
+        .gather(3, index.view(B, S, 1, H * W).expand(B, S, C, H * W)).view(B, S, C, H, W)
 
 
 class BlockLayer(nn.Module):
@@ -291,33 +295,37 @@ class BlockLayer(nn.Module):
         H, W = context.shape[-2:]
         context, cond = _last_context(context, cond, T)
         k = CONTEXT
-        locator = BlockLocator.read(context)
-        weights = locator.weights(context)                           # (B, k, H, W)
+        # one clip's context repeated over the batch (an expanded view: a planner's candidate
+        # actions) is read once
+        read = context[:1] if B > 1 and context.stride(0) == 0 else context
+        locator = BlockLocator.read(read)
+        weights = locator.weights(read)                              # (b, k, H, W)
         feats, seen = frame_features(weights)
-        centres, side = self.dynamics(feats, seen, cond[:, :k], cond[:, k - 1:])
-        known = (seen.any(1) & locator.found).to(context.dtype)[:, None, None, None]
+        known = (seen.any(1) & locator.found).to(read.dtype)[:, None, None, None]
         # the last context frame that shows the block: its pixels and region
         j = last_seen(seen)
-        pick = torch.arange(B, device=context.device)
-        frame, w = context[pick, j], weights[pick, j][:, None]       # (B, 3|1, H, W)
-        colour = (frame * w).sum((-2, -1)) / w.sum((-2, -1)).clamp_min(1e-6)   # (B, 3)
+        pick = torch.arange(len(read), device=read.device)
+        frame, w = read[pick, j], weights[pick, j][:, None]          # (b, 3|1, H, W)
+        colour = (frame * w).sum((-2, -1)) / w.sum((-2, -1)).clamp_min(1e-6)   # (b, 3)
         differs = ((frame - scene.to(frame.dtype)).abs().amax(1, keepdim=True)
                    > HIDDEN_DIFF).to(frame.dtype)
         # the block's pixels grown by one into what shows the table, never into the arm
         region = torch.maximum(w, F.max_pool2d(w, 3, 1, 1) * (1 - differs))
+        feats, seen = feats.expand(B, *feats.shape[1:]), seen.expand(B, *seen.shape[1:])
+        centres, side = self.dynamics(feats, seen, cond[:, :k], cond[:, k - 1:])
         hidden = render(centres[:, :1], side, (H, W))[:, 0] * differs * (1 - region)
         alpha0 = torch.maximum(region, hidden) * known
         rgb0 = frame * region + colour[..., None, None] * hidden     # premultiplied by alpha0
-        S = centres.shape[1]
+        # un-premultiplied before the move (pixels move with their values: the same colours
+        # as dividing after it)
+        rgb0 = (rgb0 / alpha0.clamp_min(1e-6)).clamp(0, 1)
         shift = centres - centres[:, :1]
         # the fit's error is a fraction of a pixel: a block predicted to move less than STAY
         # stays, copied exactly
         shift = torch.where(shift.norm(dim=-1, keepdim=True) < STAY, torch.zeros_like(shift), shift)
-        shift = shift.flatten(0, 1)
-        moved = translate(torch.cat([rgb0, alpha0], 1).repeat_interleave(S, 0), shift)
-        pix, alpha = moved.view(B, S, 4, H, W).split([3, 1], 2)
-        rgb = (pix / alpha.clamp_min(1e-6)).clamp(0, 1)
-        return _per_step(rgb, n_past, T), _per_step(alpha, n_past, T), (region * known)[:, None]
+        rgb, alpha = translate(torch.cat([rgb0, alpha0], 1), shift).split([3, 1], 2)
+        erase = (region * known).expand(B, -1, -1, -1)[:, None]
+        return _per_step(rgb, n_past, T), _per_step(alpha, n_past, T), erase
 
 
 def _last_context(context: Tensor, cond: Tensor, T: int) -> tuple[Tensor, Tensor]:

@@ -76,8 +76,9 @@ def check_conditions(cond: Tensor | None, kind: str, dim: int) -> None:
 
 
 def repeat_samples(x: Tensor | None, samples: int) -> Tensor | None:
-    """(B, ...) -> (B * samples, ...), each item repeated ``samples`` times in a row."""
-    return None if x is None else x.repeat_interleave(samples, 0)
+    """(B, ...) -> (B * samples, ...), each item repeated ``samples`` times in a row (``x``
+    itself for one sample)."""
+    return x if x is None or samples == 1 else x.repeat_interleave(samples, 0)
 
 
 __all__ = ["COND_KINDS", "ImageToVector", "embed_conditions", "vector_to_map",

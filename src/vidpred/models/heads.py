@@ -16,7 +16,9 @@ copies from (``source``: the last context frame), into frames in [0, 1]:
   by its mask, pasted over the source frame whose own arm is erased (the memory's empty scene
   shows through), and the drawn frame composited over that; with a block layer
   (:mod:`vidpred.models.block_layer`) the context's block is erased too and its layer laid over
-  the drawn frame, under the pasted arm.
+  the drawn frame, under the pasted arm;
+- :class:`ArmOverHead` (``retrieval_paste: arm_over``): the same, with the pasted arm laid over
+  the drawn frame too, so the decoder cannot draw over it: the arm is drawn once, sharp.
 
 Heads compute in float32 (the decoder may run under bf16 autocast), so frames, losses and the
 float32 source agree in dtype.
@@ -64,7 +66,10 @@ class StepExtras:
                                             for k in self._STEPWISE})
 
     def repeat(self, samples: int) -> "StepExtras":
-        """Each sequence's extras repeated for ``samples`` futures (see ``repeat_samples``)."""
+        """Each sequence's extras repeated for ``samples`` futures (see ``repeat_samples``);
+        themselves for one."""
+        if samples == 1:
+            return self
         per_clip = self._STEPWISE + ("block_erase",)
         return dataclasses.replace(self, **{k: None if getattr(self, k) is None
                                             else getattr(self, k).repeat_interleave(samples, 0)
@@ -181,14 +186,32 @@ class ArmPasteHead(CompositeHead):
     so its block cannot replace this clip's; the arm is drawn once, by the memory frame."""
 
     reads_memory = True
+    arm_over = False
 
     def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
         pasted = torch.lerp(_background(source, extras), extras.retrieved, extras.retrieved_mask)
         frame = super().forward(raw, pasted, extras)
-        if extras.block_alpha is None:
-            return frame
-        # the block's layer over the drawn frame, under the pasted arm
-        return torch.lerp(frame, extras.block_rgb, extras.block_alpha * (1 - extras.retrieved_mask))
+        if extras.block_alpha is not None:
+            # the block's layer over the drawn frame, under the pasted arm
+            frame = torch.lerp(frame, extras.block_rgb,
+                               extras.block_alpha * (1 - extras.retrieved_mask))
+        return _arm_over(self.arm_over, frame, extras)
+
+
+class ArmOverHead(ArmPasteHead):
+    """:class:`ArmPasteHead` with the pasted arm also laid over the drawn frame: where the
+    retrieved arm's mask is, the frame is the retrieved arm alone. The decoder's mask can then
+    not blend its own blurred arm over the pasted one (the double, translucent arm), and the
+    arm is as sharp as the memory frame it comes from (docs/push-demo.md)."""
+
+    arm_over = True
+
+
+def _arm_over(over: bool, frame: Tensor, extras: StepExtras) -> Tensor:
+    """``frame`` with the retrieved arm laid over it where the mask is, if ``over``."""
+    if not over:
+        return frame
+    return torch.lerp(frame, extras.retrieved, extras.retrieved_mask)
 
 
 def _background(source: Tensor, extras: StepExtras) -> Tensor:
@@ -207,23 +230,35 @@ class ArmPasteWarpHead(WarpHead):
     the warp, unmoved."""
 
     reads_memory = True
+    arm_over = False
 
     def forward(self, raw: Tensor, source: Tensor, extras: StepExtras) -> Tensor:
         erased = _background(source, extras)
         raw, flow = raw.float().split([self.channels + 1, 2], dim=2)
         warped = warp(erased.flatten(0, 1), torch.tanh(flow).flatten(0, 1)).view_as(erased)
         pasted = torch.lerp(warped, extras.retrieved, extras.retrieved_mask)
-        return CompositeHead.forward(self, raw, pasted, extras)
+        return _arm_over(self.arm_over, CompositeHead.forward(self, raw, pasted, extras), extras)
+
+
+class ArmOverWarpHead(ArmPasteWarpHead):
+    """:class:`ArmPasteWarpHead` with the pasted arm laid over the drawn frame too (as
+    :class:`ArmOverHead`)."""
+
+    arm_over = True
 
 
 HEADS = {"sigmoid": SigmoidHead, "composite": CompositeHead, "warp": WarpHead}
-PASTES = ("blend", "arm")
+PASTES = ("blend", "arm", "arm_over")
+ARM_PASTES = ("arm", "arm_over")
 
 
 def head_class(output: str, memory: bool, paste: str = "blend") -> type[OutputHead]:
     """The head of ``model.output``; with a frame memory, that of ``paste``: ``blend`` (the
-    3-source softmax) or ``arm`` (the retrieved arm pasted alone)."""
-    if memory and paste == "arm":
+    3-source softmax), ``arm`` (the retrieved arm pasted alone, under the drawn frame) or
+    ``arm_over`` (pasted alone, over the drawn frame)."""
+    if memory and paste in ARM_PASTES:
+        if paste == "arm_over":
+            return ArmOverWarpHead if output == "warp" else ArmOverHead
         return ArmPasteWarpHead if output == "warp" else ArmPasteHead
     if memory:
         return MemoryCompositeHead
@@ -231,5 +266,6 @@ def head_class(output: str, memory: bool, paste: str = "blend") -> type[OutputHe
 
 
 __all__ = ["StepExtras", "OutputHead", "SigmoidHead", "CompositeHead", "WarpHead",
-           "MemoryCompositeHead", "ArmPasteHead", "ArmPasteWarpHead", "HEADS", "PASTES",
+           "MemoryCompositeHead", "ArmPasteHead", "ArmPasteWarpHead", "ArmOverHead",
+           "ArmOverWarpHead", "HEADS", "PASTES", "ARM_PASTES",
            "head_class"]

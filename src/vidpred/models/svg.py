@@ -48,7 +48,7 @@ from .conditions import (
     embed_conditions,
     repeat_samples,
 )
-from .heads import HEADS, PASTES, OutputHead, StepExtras, head_class
+from .heads import ARM_PASTES, HEADS, PASTES, OutputHead, StepExtras, head_class
 from .memory import FrameMemory
 from .points import ConditionPoints
 from .recurrent import GaussianLSTM, LSTMPredictor
@@ -100,14 +100,16 @@ class SVGConfig(ModelConfig):
         retrieval_frames: the most training frames the memory keeps, chosen to cover the
             end-effector positions evenly (:func:`vidpred.models.memory.coverage`); 0 = every
             frame of the training split. The default keeps the built-in data's 30,000 whole
-            and 32,768 of the BAIR download's 1.3 million: with ``retrieval_paste: arm`` a
-            checkpoint carries only the arms' pixels and packed masks (about 2 kB a frame at
-            64 x 64 on the pushing scene), and fewer, farther frames cost PSNR
+            and 32,768 of the BAIR download's 1.3 million: with the pasted arm (``arm``,
+            ``arm_over``) a checkpoint carries only the arms' pixels and packed masks (about
+            2 kB a frame at 64 x 64 on the pushing scene), and fewer, farther frames cost PSNR
             (docs/push-demo.md).
         retrieval_paste: how the retrieved frame enters the composite: ``blend`` (a softmax of
             the context, drawn and retrieved frames per pixel) or ``arm`` (only the retrieved
             frame's arm, cut out by its mask, pasted over the context frame whose own arm is
-            erased); see :mod:`vidpred.models.heads`. Without a memory it is not read, so
+            erased, the drawn frame composited over it) or ``arm_over`` (the same, with the
+            pasted arm laid over the drawn frame too: a sharp arm drawn once); see
+            :mod:`vidpred.models.heads`. Without a memory it is not read, so
             ``--set model.retrieval=0`` turns a config's memory off whatever it says here.
         block_layer: with the pasted arm, the pushed block is a layer of its own drawn over the
             prediction (under the arm), moved by a small network fitted before training to where
@@ -156,11 +158,11 @@ class SVGConfig(ModelConfig):
                             f"conditions of at least {self.retrieval} "
                             "entries, data.layout bair or bair_tfrecord and data.augment=none; set "
                             "model.retrieval=0")
-        if self.block_layer and self.retrieval and (self.retrieval_paste != "arm"
+        if self.block_layer and self.retrieval and (self.retrieval_paste not in ARM_PASTES
                                                     or self.output != "composite"
                                                     or self.channels != 3):
             problems.append("model.block_layer=true: the block is laid over the composite with the "
-                            "pasted arm of RGB frames (model.retrieval_paste=arm, "
+                            "pasted arm of RGB frames (model.retrieval_paste=arm or arm_over, "
                             "model.output=composite, model.channels=3); set "
                             "model.block_layer=false")
         if self.retrieval and world_size > 1:
@@ -184,7 +186,7 @@ class SVGConfig(ModelConfig):
 
     def _memory_outputs(self) -> tuple[str, ...]:
         """The outputs a frame memory composites with (the pasted arm also over a warp)."""
-        return ("composite", "warp") if self.retrieval_paste == "arm" else ("composite",)
+        return ("composite", "warp") if self.retrieval_paste in ARM_PASTES else ("composite",)
 
     def build(self, image_hw: tuple[int, int]) -> "SVG":
         return SVG(self, image_hw=image_hw)
@@ -233,7 +235,7 @@ class SVG(VideoModel):
         self.points = ConditionPoints(cfg.cond_dim, cfg.cond_points, self.decoder.stage_channels) \
             if cfg.cond_points else None
         self.memory = FrameMemory(cfg.retrieval, cfg.channels, image_hw,
-                                  masked=cfg.retrieval_paste == "arm",
+                                  masked=cfg.retrieval_paste in ARM_PASTES,
                                   budget=cfg.retrieval_frames) if cfg.retrieval else None
         self.head: OutputHead = head(cfg.channels)
         self.head.init_decoder(self.decoder.merge[-1],
