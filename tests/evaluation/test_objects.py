@@ -136,6 +136,8 @@ def test_evaluate_scores_the_objects_with_the_simulators_truth_and_without_it(
     assert o["source"] == "simulator" and o["visible_frames"] + o["excluded_frames"] == 3 * 4
     for who in ("best", "sample_mean", "baseline"):
         assert len(o[who]["per_frame"]["kept"]) == 4 and 0 <= o[who]["kept"] <= 1
+        samples = 2 if who == "sample_mean" else 1
+        assert 0 <= o[who]["pushed_frames"] <= o["visible_frames"] * samples
     assert main(["compare", str(run), "--out", str(tmp_path / "cmp")]) == 0
     row = next(csv.DictReader((tmp_path / "cmp" / "results.csv").open()))
     assert float(row["baseline_block_psnr"]) == pytest.approx(o["baseline"]["window_psnr"], abs=0.01)
@@ -164,3 +166,25 @@ def test_kept_where_the_context_shows_the_block_leaves_out_clips_that_hide_it_th
     fig = frame_figures(pred, frame.expand(2, 3, 64, 64), loc2, two, 1, 1)
     assert fig["kept"][:, 0].tolist() == [1.0, 1.0]
     assert math.isnan(fig["kept_seen"][0, 0]) and fig["kept_seen"][1, 0] == 1.0
+
+
+def test_the_pushed_figures_score_only_the_frames_where_the_block_has_left_its_context_place():
+    """Two clips of two frames (one context, one predicted), both predicted by copying the
+    context frame: the first clip's block rests, the second's is pushed 6 px right."""
+    rest, pushed = _arm(scene(RED)), _arm(scene(RED, cols=slice(36, 44)))
+    block = torch.zeros(2, 2, 64, 64, dtype=torch.bool)
+    block[:, :, 20:28, 30:38] = True
+    block[1, 1] = False
+    block[1, 1, 20:28, 36:44] = True
+    arm = torch.zeros_like(block)
+    arm[..., 10:35, 44:52] = True
+    truth = ObjectTruth(block, torch.ones(2, 2, dtype=torch.bool), arm, "simulator")
+    loc = BlockLocator.of_rgb(torch.tensor([RED, RED]))
+    fig = frame_figures(rest.expand(2, 1, 3, 64, 64), torch.stack([rest, pushed]), loc, truth, 1, 1)
+    assert math.isnan(fig["kept_pushed"][0, 0]) and math.isnan(fig["window_psnr_pushed"][0, 0])
+    assert fig["kept"][0, 0] == 1.0 and fig["kept_pushed"][1, 0] == 0.0
+    assert fig["window_psnr_pushed"][1, 0] == fig["window_psnr"][1, 0] < 30
+    scores = ObjectScores()
+    scores.add([fig], [fig], "simulator")
+    summary = scores.summary(torch.zeros(2, dtype=torch.long))
+    assert summary["best"]["pushed_frames"] == 1 and summary["best"]["kept_pushed"] == 0.0

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from vidpred.camera import project
 from vidpred.models import SVG
 from vidpred.models.block_layer import BlockLayer, frame_features, render, translate
 from vidpred.models.heads import ArmPasteHead, StepExtras
@@ -28,6 +29,80 @@ def _clips(N, L, seed, size=64, side=8):
     cond = torch.cat([speed[:, None, None].expand(N, L, 1),
                       torch.randn(N, L, 3, generator=g)], -1)
     return frames.mul(255).round().to(torch.uint8), cond, centres
+
+
+# a table-to-image homography that puts the table's 1.1-1.5 x 0.5-1.0 m inside 64 x 64 pixels
+CAMERA = torch.tensor([[80.0, 10.0, -60.0], [5.0, 70.0, -20.0], [0.1, 0.05, 1.0]])
+
+
+def _pushed(N, L, seed, contact=0.05, pushing=True, side=8):
+    """Clips in which a gripper (condition entries 4:6, table metres; BAIR's layout: action 4,
+    end effector 3) moves in a straight line and, with ``pushing``, pushes the block ahead of
+    it, the block's centre ``contact`` metres ahead along its motion, seen through
+    :data:`CAMERA`; without, the block rests. Returns frames (N, L, 3, 64, 64) uint8,
+    conditions (N, L, 7), centres (N, L, 2) pixels."""
+    g = torch.Generator().manual_seed(seed)
+    start = torch.rand(N, 2, generator=g) * torch.tensor([0.2, 0.25]) + torch.tensor([1.2, 0.62])
+    angle = torch.rand(N, generator=g) * 2 * torch.pi
+    u = torch.stack([angle.cos(), angle.sin()], -1)
+    grip = start[:, None] + u[:, None] * 0.015 * torch.arange(L, dtype=torch.float32)[:, None]
+    rest = (start + contact * u)[:, None].expand(N, L, 2)
+    block = grip + contact * u[:, None] if pushing else rest
+    centres = project(CAMERA, block)
+    xs = torch.arange(64) + 0.5
+    cx, cy = centres[..., 0, None, None], centres[..., 1, None, None]
+    inside = ((xs[None, None, None, :] - cx).abs() <= side / 2) \
+        & ((xs[None, None, :, None] - cy).abs() <= side / 2)
+    frames = torch.where(inside[:, :, None], RED[:, None, None], torch.full((3, 64, 64), 0.5))
+    step = torch.cat([grip[:, 1:] - grip[:, :-1], torch.zeros(N, 1, 2)], 1)
+    cond = torch.cat([step, torch.zeros(N, L, 2), grip, torch.full((N, L, 1), 0.1)], -1)
+    return frames.mul(255).round().to(torch.uint8), cond, centres
+
+
+def test_the_fit_learns_where_the_gripper_is_in_the_image_from_the_pushes():
+    frames, cond, centres = _pushed(48, 8, seed=0)
+    torch.manual_seed(0)
+    layer = BlockLayer(7, (64, 64))
+    line = layer.fit(frames, cond, (centres, torch.ones(48, 8, dtype=torch.bool)), window=8)
+    assert "camera map fitted to" in line and bool(layer.dynamics.mapped)
+    xy = torch.rand(100, 2) * torch.tensor([0.4, 0.5]) + torch.tensor([1.1, 0.5])
+    assert (project(layer.dynamics.table, xy) - project(CAMERA, xy)).abs().max() < 0.5
+    # where the block never moves there is no push to learn the camera from: the gripper's
+    # inputs stay zero
+    frames, cond, centres = _pushed(48, 8, seed=0, pushing=False)
+    layer = BlockLayer(7, (64, 64))
+    line = layer.fit(frames, cond, (centres, torch.ones(48, 8, dtype=torch.bool)), window=8)
+    assert "no camera map, the gripper not seen (0 pushes found" in line
+    assert not bool(layer.dynamics.mapped)
+    ref = torch.full((2, 2), 32.0)
+    assert layer.dynamics._grip(cond[:2], ref, 8.0).eq(0).all()
+
+
+def test_a_checkpoint_whose_dynamics_do_not_see_the_gripper_loads_and_predicts_as_before():
+    from vidpred.models.block_layer import BlockDynamics
+
+    def model():
+        return SVG(width=4, g_dim=16, z_dim=4, rnn_size=32, cond_dim=7, retrieval=3,
+                   retrieval_paste="arm", block_layer=True)
+
+    torch.manual_seed(0)
+    old = model()
+    assert old.block.dynamics.gripper                       # the dynamics see it by default
+    old.block.dynamics = BlockDynamics(7, 2, (64, 64), gripper=False)
+    old.block.dynamics.fitted.fill_(True)
+    state = old.state_dict()
+    assert not any(k.startswith("block.dynamics.table") for k in state)
+    new = model()
+    new.block.adopt(state, "block.")          # what SVG.prepare_load does for the layer
+    new.block.load_state_dict({k[len("block."):]: v for k, v in state.items()
+                               if k.startswith("block.")})
+    assert not new.block.dynamics.gripper
+    assert not any(p.requires_grad for p in new.block.dynamics.parameters())
+    frames, cond, _ = _pushed(2, 6, seed=1)
+    feats, seen = frame_features(frames[:, :2, 0].float() / 255)
+    for a, b in zip(old.block.dynamics(feats, seen, cond[:, :2], cond[:, 1:]),
+                    new.block.dynamics(feats, seen, cond[:, :2], cond[:, 1:])):
+        assert torch.equal(a, b)
 
 
 def test_frame_features_give_the_visible_pixels_centroid_weight_and_box():

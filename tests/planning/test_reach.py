@@ -4,20 +4,13 @@ import numpy as np
 import pytest
 import torch
 
+from vidpred.camera import apply_homography
 from vidpred.errors import ConfigError, DataError
 from vidpred.planning.goals import to_float
-from vidpred.planning.reach import (
-    ReachCost,
-    TableMap,
-    apply_homography,
-    fit_homography,
-    pushes,
-)
+from vidpred.planning.reach import ReachCost, TableMap, pushes
 
 from ..conftest import tiny_config
-
-# a table-to-image homography like the push camera's (metres -> pixels, in perspective)
-CAMERA = np.array([[-20.0, 95.0, -40.0], [60.0, 10.0, -60.0], [0.3, 0.1, 1.0]])
+from ..test_camera import CAMERA, noisy_pushes
 
 
 @pytest.mark.parametrize("colours", ["red", "any"])
@@ -35,19 +28,10 @@ def test_the_episode_locator_finds_the_block_where_the_simulator_draws_it(scene,
     assert float(none.mass) == 0.0 and not bool(none.visible)
 
 
-def test_the_homography_fit_is_exact_on_exact_points():
-    src = np.random.default_rng(0).uniform([1.05, 0.45], [1.55, 1.05], (6, 2))
-    h = fit_homography(src, apply_homography(CAMERA, src))
-    assert np.allclose(h, CAMERA / CAMERA[2, 2], rtol=1e-6, atol=1e-6)
-
-
 def test_the_table_map_recovers_camera_and_contact_distance_from_noisy_pushes():
     rng = np.random.default_rng(1)
     n = 300
-    grip = rng.uniform([1.1, 0.5], [1.5, 1.0], (n, 2))
-    angle = rng.uniform(0, 2 * np.pi, n)
-    direction = np.stack([np.cos(angle), np.sin(angle)], 1)
-    block = apply_homography(CAMERA, grip + 0.05 * direction) + rng.normal(0, 0.3, (n, 2))
+    grip, direction, block = noisy_pushes(rng, n)
     block[:30] += rng.uniform(-6, 6, (30, 2))  # pushes at the block's corner: off the line
     table = TableMap.fit(grip, direction, block)
     assert table.contact == pytest.approx(0.05, abs=0.005) and table.pushes == n

@@ -33,12 +33,15 @@ class ObjectTruth:
         arm_mask: (B, T, H, W) bool, the arm's visible pixels, or None when unknown.
         source: ``simulator`` (the generator's segmentation) or ``locator`` (the block locator
             on the true frames; no arm).
+        block_centre: (B, T, 2) float32, the whole block's centre in pixels (the part the arm
+            hides included), or None when unknown (the locator; files without it).
     """
 
     block_mask: Tensor
     block_visible: Tensor
     arm_mask: Tensor | None
     source: str
+    block_centre: Tensor | None = None
 
     @property
     def block_xy(self) -> Tensor:
@@ -47,13 +50,15 @@ class ObjectTruth:
 
     def window(self, n: int) -> ObjectTruth:
         """The first ``n`` frames of every clip."""
-        arm = None if self.arm_mask is None else self.arm_mask[:, :n]
-        return ObjectTruth(self.block_mask[:, :n], self.block_visible[:, :n], arm, self.source)
+        arm, centre = (None if x is None else x[:, :n] for x in (self.arm_mask, self.block_centre))
+        return ObjectTruth(self.block_mask[:, :n], self.block_visible[:, :n], arm, self.source,
+                           centre)
 
     def to(self, device) -> ObjectTruth:
-        arm = None if self.arm_mask is None else self.arm_mask.to(device)
+        arm, centre = (None if x is None else x.to(device)
+                       for x in (self.arm_mask, self.block_centre))
         return ObjectTruth(self.block_mask.to(device), self.block_visible.to(device), arm,
-                           self.source)
+                           self.source, centre)
 
     @classmethod
     def located(cls, frames: Tensor) -> ObjectTruth:
@@ -96,7 +101,10 @@ def batch_objects(folders: list[Path], starts: Tensor, seq_len: int) -> ObjectTr
             raise DataError(f"{folder / OBJECTS_FILE}: {len(a['block_mask'])} frames, the "
                             f"sequence's window needs {t0 + seq_len}")
         arrays.append({k: v[t0:t0 + seq_len] for k, v in a.items()})
-    stack = {k: torch.from_numpy(np.stack([a[k] for a in arrays]))
-             for k in ("block_mask", "block_visible", "arm_mask")}
+    keys = ["block_mask", "block_visible", "arm_mask"]
+    if all("block_centre" in a for a in arrays):
+        keys.append("block_centre")
+    stack = {k: torch.from_numpy(np.stack([a[k] for a in arrays])) for k in keys}
+    centre = stack.get("block_centre")
     return ObjectTruth(stack["block_mask"], stack["block_visible"], stack["arm_mask"],
-                       "simulator")
+                       "simulator", None if centre is None else centre.float())

@@ -33,15 +33,18 @@ OUTPUTS = Outputs("compare", ("curves.png", "psnr_per_frame.png", "results.md", 
 COLUMNS = ("run", "label", "iterations", "train_minutes", "best_val_psnr", "final_val_psnr",
            "final_val_ssim", "kl_per_frame", "test_psnr", "test_ssim", "test_psnr_sample_mean",
            "test_ssim_sample_mean", "baseline_psnr", "diversity", "block_kept_pct",
-           "block_kept_last_pct", "block_kept_seen_pct", "block_error_last_px", "block_missing_last_pct", "block_psnr",
-           "baseline_block_psnr", "arm_sharpness", "arm_ghost", "protocol")
+           "block_kept_last_pct", "block_kept_seen_pct", "block_error_last_px",
+           "block_missing_last_pct", "block_psnr", "baseline_block_psnr", "block_psnr_pushed",
+           "baseline_block_psnr_pushed", "arm_sharpness", "arm_ghost", "protocol")
 # the object figures (:mod:`vidpred.evaluation.objects`) in COLUMNS: column -> (the summary's
 # key, percent?), of the sample best-of-N picks by PSNR (baseline_block_psnr: copy-last's)
 OBJECT_COLUMNS = {"block_kept_pct": ("kept", True), "block_kept_last_pct": ("kept_last", True),
                   "block_kept_seen_pct": ("kept_seen", True),
                   "block_error_last_px": ("position_error_last_median", False),
                   "block_missing_last_pct": ("missing_last", True),
-                  "block_psnr": ("window_psnr", False), "arm_sharpness": ("arm_sharpness", False),
+                  "block_psnr": ("window_psnr", False),
+                  "block_psnr_pushed": ("window_psnr_pushed", False),
+                  "arm_sharpness": ("arm_sharpness", False),
                   "arm_ghost": ("arm_ghost", False)}
 
 
@@ -142,15 +145,19 @@ def summary_row(r: Run) -> dict:
 
 
 def object_columns(objects: dict | None) -> dict:
-    """:data:`OBJECT_COLUMNS` and ``baseline_block_psnr`` of an evaluation's ``objects``
-    section ("" where there is none or a figure has no frame to score)."""
-    out = {c: "" for c in (*OBJECT_COLUMNS, "baseline_block_psnr")}
+    """:data:`OBJECT_COLUMNS`, ``baseline_block_psnr`` and ``baseline_block_psnr_pushed`` of an
+    evaluation's ``objects`` section ("" where there is none or a figure has no frame to
+    score)."""
+    baseline = {"baseline_block_psnr": "window_psnr",
+                "baseline_block_psnr_pushed": "window_psnr_pushed"}
+    out = {c: "" for c in (*OBJECT_COLUMNS, *baseline)}
     if objects:
         for column, (key, percent) in OBJECT_COLUMNS.items():
             v = objects["best"].get(key)  # evaluations before a figure existed lack it
             out[column] = "" if v is None else round(100 * v, 1) if percent else round(v, 2)
-        v = objects["baseline"]["window_psnr"]
-        out["baseline_block_psnr"] = "" if v is None else round(v, 2)
+        for column, key in baseline.items():
+            v = objects["baseline"].get(key)
+            out[column] = "" if v is None else round(v, 2)
     return out
 
 

@@ -15,6 +15,11 @@ the clip's true frames):
   error: neither 0 nor infinity);
 - ``window_psnr``, ``window_ssim``: PSNR (dB) and SSIM in a :data:`WINDOW`-pixel square (at 64 x
   64, scaled) centred on the true block;
+- ``kept_pushed``, ``window_psnr_pushed``: ``kept`` and ``window_psnr`` over the frames where the
+  block has been pushed: its true centre (the simulator's, else the true mask's centroid)
+  :data:`PUSHED_PX` pixels (at 64 x 64, scaled) or more from where the last context frame shows
+  it. Copy-last keeps a resting block perfectly, so the
+  frames a pushing video is about would otherwise be outvoted about nine to one;
 - ``arm_sharpness``: the prediction's gradient energy over the truth's in the arm's region (its
   true mask grown by :data:`ARM_MARGIN` pixels; 1 = as sharp, below 1 blurred);
 - ``arm_ghost``: the gradient energy the prediction has beyond the truth's outside the arm's
@@ -41,8 +46,9 @@ WINDOW = 16          # pixels (at 64 x 64) of the square around the true block
 ARM_MARGIN = 1       # pixels the arm's mask is grown by for its region (its edges lie there)
 GHOST_MARGIN = 2     # pixels beyond the arm's mask where a second arm is looked for
 MIN_ARM_PIXELS = 20  # at 64 x 64: an arm seen less has no sharpness figure
+PUSHED_PX = 2.0      # at 64 x 64: a block this far from the last context frame's has been pushed
 FIGURES = ("kept", "kept_seen", "position_error", "missing", "window_psnr", "window_ssim",
-           "arm_sharpness", "arm_ghost")
+           "kept_pushed", "window_psnr_pushed", "arm_sharpness", "arm_ghost")
 NAN = float("nan")
 
 
@@ -140,12 +146,29 @@ def frame_figures(pred: Tensor, truth: Tensor, locator: BlockLocator, objects: O
     out = block_figures(pred, truth, locator, objects.block_mask[:, t], objects.block_visible[:, t])
     in_context = objects.block_visible[:, :n_past].any(1).to(pred.device)[:, None]
     out["kept_seen"] = torch.where(in_context, out["kept"], torch.full_like(out["kept"], NAN))
+    pushed = _pushed(objects, t, n_past, pred.shape[-2] / 64).to(pred.device)[:, None]
+    for k in ("kept", "window_psnr"):
+        out[k + "_pushed"] = torch.where(pushed, out[k], torch.full_like(out[k], NAN))
     if objects.arm_mask is not None:
         out.update(arm_figures(pred, truth, objects.arm_mask[:, t]))
     else:
         nan = torch.full(pred.shape[:2], NAN, device=pred.device)
         out.update(arm_sharpness=nan, arm_ghost=nan.clone())
     return out
+
+
+def _pushed(objects: ObjectTruth, t: int, n_past: int, scale: float) -> Tensor:
+    """(B,) bool: the block visible in frame ``t`` and in the last context frame, its true
+    centre :data:`PUSHED_PX` (x ``scale``) or more from that frame's: the whole block's centre
+    where the truth records it (an arm that covers part of a resting block does not move it),
+    else its visible pixels' centroid."""
+    pair = [n_past - 1, t]
+    if objects.block_centre is not None:
+        xy = objects.block_centre[:, pair]
+    else:
+        xy = centroid(objects.block_mask[:, pair].float())[0]
+    moved = (xy[:, 1] - xy[:, 0]).norm(dim=-1) >= PUSHED_PX * scale
+    return moved & objects.block_visible[:, pair].all(1)
 
 
 class ObjectScores:
@@ -211,6 +234,9 @@ def summarise(fig: dict[str, Tensor]) -> dict:
             "missing": _round(missing.nanmean()), "missing_last": _round(missing[-1].nanmean()),
             "window_psnr": _round(flat["window_psnr"].nanmean()),
             "window_ssim": _round(flat["window_ssim"].nanmean(), 5),
+            "kept_pushed": _round(flat["kept_pushed"].nanmean()),
+            "window_psnr_pushed": _round(flat["window_psnr_pushed"].nanmean()),
+            "pushed_frames": int((~flat["kept_pushed"].isnan()).sum()),
             "arm_sharpness": _round(flat["arm_sharpness"].nanmean()),
             "arm_ghost": _round(flat["arm_ghost"].nanmean()),
             "per_frame": curves}
@@ -249,6 +275,12 @@ def objects_table(objects: dict, samples: int, baseline: str) -> str:
                  for name, s in rows]
         lines.append(f"kept where the context shows the block ({seen} frames; all / last): "
                      + "; ".join(parts))
+    pushed = objects["baseline"].get("pushed_frames")
+    if pushed:
+        parts = [f"{name}: {pct(s.get('kept_pushed'))}, {num(s.get('window_psnr_pushed'))} dB"
+                 for name, s in rows]
+        lines.append(f"where the block has been pushed ({pushed} frames: {PUSHED_PX:g} px or more "
+                     "from the last context frame's; kept, block PSNR): " + "; ".join(parts))
     return "\n".join(lines)
 
 

@@ -36,11 +36,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..camera import fit_push_map, project, push_frames
+from ..errors import DataError
 from ..vision import PIXEL_CENTRE, BlockLocator, centroid, visible
 
 # per context frame: visible flag, weight (/ SCALE_MASS), centroid (2) and bounding box (4)
 # relative to the last context frame's centroid (/ SCALE_PX pixels at 64 x 64)
 FRAME_FEATURES = 8
+# the condition's end-effector x-y, metres (BAIR: action 4, then position 3): with a camera map,
+# the gripper's pixel relative to the block's, per frame
+GRIP = slice(4, 6)
+GRIP_FEATURES = 2
+GRIP_REACH = 8.0     # the gripper's relative pixel clipped to this many SCALE_PX (64 px)
 SCALE_PX = 8.0
 SCALE_MASS = 100.0
 # pixels: a predicted displacement shorter than this is none (the fit's error at a block that
@@ -49,7 +56,7 @@ STAY = 2.0
 HIDDEN_DIFF = 0.1    # RGB difference from the empty scene of a pixel that something covers
 WEIGHT_IN = 0.5      # a pixel belongs to the block's visible part where its weight reaches this
 CONTEXT = 2          # context frames the dynamics read: the last two (with n_past 1, the one twice)
-FIT_STEPS = 1000     # at most; at least MIN_FIT_STEPS, else FIT_EPOCHS passes over the windows
+FIT_STEPS = 3000     # at most; at least MIN_FIT_STEPS, else FIT_EPOCHS passes over the windows
 MIN_FIT_STEPS = 100
 FIT_EPOCHS = 20
 FIT_BATCH = 256
@@ -106,6 +113,13 @@ class BlockDynamics(nn.Module):
         n_past: context frames.
         image_hw: frame size (H, W); pixel inputs and outputs scale with H / 64.
         hidden: units of the GRU and of the input layers.
+        gripper: also read, per frame, where the gripper is in the image relative to the
+            block's centroid in the last context frame that shows it (the image's centre where
+            none does): the end effector's x-y
+            (:data:`GRIP`) through a camera map the fit learns from the split's pushes
+            (:func:`vidpred.camera.fit_push_map`). A push is decided by that offset, which the
+            network would otherwise have to learn to compute from metres and pixels. Needs
+            D >= 6; off (as in checkpoints written before it existed) the inputs are as before.
 
     Shapes: context features (B, n_past, 7) (:func:`frame_features`) and visibility
     (B, n_past), the context frames' conditions (B, n_past, D) and those from the last context
@@ -113,19 +127,26 @@ class BlockDynamics(nn.Module):
     standardised with the training split's mean and spread (buffers set by :meth:`fit`).
     """
 
-    def __init__(self, cond_dim: int, n_past: int, image_hw: tuple[int, int], hidden: int = 64):
+    def __init__(self, cond_dim: int, n_past: int, image_hw: tuple[int, int], hidden: int = 64,
+                 gripper: bool = True):
         super().__init__()
         self.n_past, self.image_hw = n_past, tuple(image_hw)
         self.scale = image_hw[0] / 64
-        self.context = nn.Sequential(nn.Linear(n_past * (FRAME_FEATURES + cond_dim) + 2, hidden),
-                                     nn.ReLU(), nn.Linear(hidden, hidden))
-        self.steps = nn.Sequential(nn.Linear(2 * cond_dim, hidden), nn.ReLU())
+        self.gripper = gripper and cond_dim >= GRIP.stop
+        g = GRIP_FEATURES if self.gripper else 0
+        self.context = nn.Sequential(nn.Linear(n_past * (FRAME_FEATURES + cond_dim + g) + 2,
+                                               hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+        self.steps = nn.Sequential(nn.Linear(2 * cond_dim + g, hidden), nn.ReLU())
         self.gru = nn.GRU(hidden, hidden, batch_first=True)
         self.centre = nn.Linear(hidden, 2)
         self.side = nn.Linear(hidden, 1)
         self.register_buffer("cond_mean", torch.zeros(cond_dim))
         self.register_buffer("cond_std", torch.ones(cond_dim))
         self.register_buffer("fitted", torch.tensor(False))
+        if self.gripper:
+            # table metres -> pixels, and whether the fit found pushes enough to learn it
+            self.register_buffer("table", torch.eye(3))
+            self.register_buffer("mapped", torch.tensor(False))
 
     def forward(self, feats: Tensor, seen: Tensor, cond_ctx: Tensor,
                 cond: Tensor) -> tuple[Tensor, Tensor]:
@@ -138,12 +159,35 @@ class BlockDynamics(nn.Module):
         ctx_c = (cond_ctx - self.cond_mean) / self.cond_std
         c = (cond - self.cond_mean) / self.cond_std
         where = torch.stack([ref[:, 0] / W, ref[:, 1] / H], -1) * 2 - 1
-        per_frame = torch.cat([rel, ctx_c], -1).flatten(1)
+        per_frame, steps = [rel, ctx_c], [c, c - c[:, :1]]
+        if self.gripper:
+            per_frame.append(self._grip(cond_ctx, ref, px))
+            steps.append(self._grip(cond, ref, px))
+        per_frame = torch.cat(per_frame, -1).flatten(1)
         h0 = torch.tanh(self.context(torch.cat([per_frame, where], -1)))
-        out, _ = self.gru(self.steps(torch.cat([c, c - c[:, :1]], -1)), h0[None].contiguous())
+        out, _ = self.gru(self.steps(torch.cat(steps, -1)), h0[None].contiguous())
         centres = ref[:, None] + self.centre(out) * px
         side = F.softplus(self.side(h0)[:, 0] + 2.0) * px
         return centres, side
+
+    def _grip(self, cond: Tensor, ref: Tensor, px: float) -> Tensor:
+        """Conditions (B, n, D) -> the gripper's pixel relative to ``ref`` (B, 2), in ``px``
+        (B, n, 2); zeros without a camera map."""
+        g = (project(self.table, cond[..., GRIP]) - ref[:, None]) / px
+        return g.clamp(-GRIP_REACH, GRIP_REACH).nan_to_num(0.0) * self.mapped.to(g.dtype)
+
+    def _fit_map(self, cond: Tensor, centres: Tensor, visible: Tensor) -> str:
+        """Fit the camera map to the split's pushes; the log's words on it."""
+        try:
+            found = push_frames(cond[..., GRIP], centres, visible, self.scale)
+            h, _, rms = fit_push_map(*found)
+        except DataError as e:
+            self.mapped.fill_(False)
+            return f"; no camera map, the gripper not seen ({e})"
+        self.table.copy_(torch.from_numpy(h).to(self.table))
+        self.mapped.fill_(True)
+        return f"; the gripper seen through a camera map fitted to {len(found[0]):,} pushes " \
+               f"(residual {rms:.1f} px)"
 
     @torch.enable_grad()
     def fit(self, feats: Tensor, seen: Tensor, cond: Tensor, centres: Tensor, visible: Tensor,
@@ -154,11 +198,13 @@ class BlockDynamics(nn.Module):
         random (a generator seeded ``seed``: the fit does not touch the global random state).
         Huber loss on the centres of the frames where the block is visible, and on the side;
         :data:`FIT_EPOCHS` passes over the split's windows, within :data:`MIN_FIT_STEPS` ..
-        :data:`FIT_STEPS` steps of :data:`FIT_BATCH`. Returns the log's line."""
+        :data:`FIT_STEPS` steps of :data:`FIT_BATCH`. With ``gripper``, the camera map is
+        fitted first, to the pushes among the true centres. Returns the log's line."""
         start = time.perf_counter()
         S, L = cond.shape[:2]
         if L < window:
             raise ValueError(f"the block layer fits windows of {window} frames; the clips have {L}")
+        mapped = self._fit_map(cond, centres, visible) if self.gripper else ""
         n_steps = int(min(max(FIT_EPOCHS * S * (L - window + 1) // FIT_BATCH, MIN_FIT_STEPS),
                         FIT_STEPS))
         flat = cond.reshape(-1, cond.shape[-1]).float()
@@ -191,7 +237,7 @@ class BlockDynamics(nn.Module):
             p.requires_grad_(False)
         return (f"block layer: its dynamics fitted to {S:,} training clips in "
                 f"{time.perf_counter() - start:.1f} s (last Huber loss "
-                f"{float(loss.detach()):.3f} px)")
+                f"{float(loss.detach()):.3f} px){mapped}")
 
 
 def render(centres: Tensor, side: Tensor, hw: tuple[int, int]) -> Tensor:
@@ -233,6 +279,18 @@ class BlockLayer(nn.Module):
     def __init__(self, cond_dim: int, image_hw: tuple[int, int]):
         super().__init__()
         self.dynamics = BlockDynamics(cond_dim, CONTEXT, image_hw)
+
+    def adopt(self, state_dict: dict, prefix: str) -> None:
+        """Match a checkpoint's dynamics (its weights under ``prefix``): those written before the
+        dynamics saw the gripper (no camera map among them) are rebuilt without it, so they load
+        and predict as they did."""
+        old = self.dynamics
+        if old.gripper and prefix + "dynamics.fitted" in state_dict \
+                and prefix + "dynamics.table" not in state_dict:
+            self.dynamics = BlockDynamics(old.cond_mean.numel(), old.n_past, old.image_hw,
+                                          gripper=False).to(old.cond_mean.device)
+            # fitted dynamics are frozen: the training step never updates them
+            self.dynamics.requires_grad_(not bool(state_dict[prefix + "dynamics.fitted"]))
 
     @torch.no_grad()
     def fit(self, frames: Tensor, cond: Tensor, truth: tuple[Tensor, Tensor] | None,

@@ -419,8 +419,9 @@ class SVG(VideoModel):
 
     def prepare_load(self, state_dict: dict) -> None:
         """Rename the weights of checkpoints written before the output heads were parts of their
-        own (``retrieval_logits.*`` -> ``head.logits.*``, in place) and size the frame memory to
-        the checkpoint's (its frames are data).
+        own (``retrieval_logits.*`` -> ``head.logits.*``, in place), size the frame memory to
+        the checkpoint's (its frames are data) and match the block layer's dynamics to it
+        (:meth:`vidpred.models.block_layer.BlockLayer.adopt`).
 
         Raises:
             ValueError: the checkpoint's memory is empty.
@@ -429,6 +430,8 @@ class SVG(VideoModel):
             state_dict["head.logits." + name.split(".", 1)[1]] = state_dict.pop(name)
         if self.memory is not None:
             self.memory.adopt(state_dict, "memory.")
+        if self.block is not None:
+            self.block.adopt(state_dict, "block.")
 
     # ---- training -------------------------------------------------------------------------
     def forward(self, frames: Tensor, cond: Tensor | None, n_past: int, beta: float,

@@ -9,11 +9,7 @@ plans that bring the gripper there cost less, and once it is there the term is t
 plan and the model's predictions alone decide how to push.
 
 Lifting pixels to the table needs a camera model; none is assumed (real robot data has no
-calibration). :class:`TableMap` learns one from the clips: where the block moves between two
-frames (:func:`pushes`) the gripper touches it, so the block's centre is about a contact distance
-d ahead of the gripper along its motion u, and a plane-to-image homography H with
-H(gripper + d u) = the block's centroid in pixels is fitted by least squares (normalised direct
-linear transform, Hartley & Zisserman 2004, algorithm 4.2), d by the least residual.
+calibration). :class:`TableMap` learns one from the clips' pushes (:mod:`vidpred.camera`).
 """
 from __future__ import annotations
 
@@ -23,19 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..camera import apply_homography, fit_push_map, push_frames
 from ..data.bair import find_sequences, read_sequence, resolve_split
 from ..errors import ConfigError, DataError
 from ..vision import BlockLocator
 from .goals import to_float
 
-# pixels (at 64 x 64, scaled with the frame size) the block's centroid moves between two frames
-# when it is pushed
-PUSHED = 1.0
-MOVED = 0.005      # metres the gripper moves between the two frames of a push, at least
-CONTACTS = np.arange(0.0, 0.1201, 0.005)  # contact distances d TableMap.fit tries, metres
-TRIM = 0.8         # share of pushes (least residuals) the homography is refitted to
 CLEARANCE = 0.015  # metres added to the contact distance for the disc plans must not cross low
-MIN_SPREAD = 0.01  # metres: the pushes' positions must spread at least this across their least axis
 
 
 def pushes(split_dir: str | Path, sequences: int = 256, image_size: int = 64
@@ -45,9 +35,7 @@ def pushes(split_dir: str | Path, sequences: int = 256, image_size: int = 64
     position 3 in metres).
 
     The block is found by the block locator (:class:`vidpred.vision.BlockLocator`, its colour
-    read from each clip's frames). A frame t counts when the block's centroid moves more than
-    :data:`PUSHED` pixels to frame t + 1, the block is visible in both, and the gripper moves at
-    least :data:`MOVED` metres in x-y.
+    read from each clip's frames); the frames that count are :func:`vidpred.camera.push_frames`'.
 
     Returns:
         (gripper x-y at t (M, 2) metres, its unit direction of motion to t + 1 (M, 2), the
@@ -58,50 +46,18 @@ def pushes(split_dir: str | Path, sequences: int = 256, image_size: int = 64
             arm never moves the block).
     """
     grip, direction, block = [], [], []
-    scale = image_size / 64
     for folder in find_sequences(Path(split_dir))[:sequences]:
         frames, cond = read_sequence(folder, image_size)
         frames = torch.from_numpy(frames).float() / 255
         seen = BlockLocator.read(frames).locate(frames)
-        xy = seen.xy
-        step = cond[1:, 4:6] - cond[:-1, 4:6]
-        norm = np.linalg.norm(step, axis=1)
-        seen = seen.visible[1:] & seen.visible[:-1]
-        moved = ((xy[1:] - xy[:-1]).norm(dim=-1) > PUSHED * scale) & seen
-        idx = np.nonzero(moved.numpy() & (norm > MOVED))[0]
-        grip.append(cond[idx, 4:6])
-        direction.append(step[idx] / norm[idx, None])
-        block.append(xy[idx].numpy())
+        found = push_frames(torch.from_numpy(cond[None, :, 4:6]), seen.xy[None],
+                            seen.visible[None], image_size / 64)
+        for out, x in zip((grip, direction, block), found):
+            out.append(x)
     if not grip or not sum(len(g) for g in grip):
         raise DataError(f"{split_dir}: no clip in which the gripper pushes the block (the reach "
                         "cost learns the camera from them)")
     return tuple(np.concatenate(a).astype(np.float64) for a in (grip, direction, block))
-
-
-def fit_homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """The plane-to-plane homography (3, 3) taking points src (N, 2) to dst (N, 2), N >= 4, by
-    the normalised direct linear transform (Hartley & Zisserman, algorithm 4.2): both point sets
-    are shifted to their mean and scaled to mean distance sqrt(2) before the SVD."""
-    def normaliser(p):
-        m = p.mean(0)
-        s = np.sqrt(2) / max(float(np.linalg.norm(p - m, axis=1).mean()), 1e-12)
-        return np.array([[s, 0, -s * m[0]], [0, s, -s * m[1]], [0, 0, 1]])
-
-    ts, td = normaliser(src), normaliser(dst)
-    a, b = apply_homography(ts, src), apply_homography(td, dst)
-    x, y, u, v = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
-    one, zero = np.ones_like(x), np.zeros_like(x)
-    rows = np.concatenate([np.stack([x, y, one, zero, zero, zero, -u * x, -u * y, -u], 1),
-                           np.stack([zero, zero, zero, x, y, one, -v * x, -v * y, -v], 1)])
-    h = np.linalg.svd(rows)[2][-1].reshape(3, 3)
-    h = np.linalg.inv(td) @ h @ ts
-    return h / h[2, 2]
-
-
-def apply_homography(h: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """(3, 3) homography, points (..., 2) -> (..., 2)."""
-    q = np.asarray(p, np.float64) @ h[:, :2].T + h[:, 2]
-    return q[..., :2] / q[..., 2:]
 
 
 @dataclass(frozen=True)
@@ -121,38 +77,14 @@ class TableMap:
 
     @classmethod
     def fit(cls, grip: np.ndarray, direction: np.ndarray, block: np.ndarray) -> TableMap:
-        """Fit to :func:`pushes`' output: for each d in :data:`CONTACTS`, a homography from
-        grip + d direction to block, refitted to the :data:`TRIM` share with the least residuals
-        (pushes at the block's edge or corner put its centre off the line of motion); the d
-        with the least residual wins.
+        """Fit to :func:`pushes`' output (:func:`vidpred.camera.fit_push_map`).
 
         Raises:
-            DataError: fewer than 8 pushes, or pushes along one line (less than
-                :data:`MIN_SPREAD` across it), which leave the map undetermined.
+            DataError: too few pushes, or pushes along one line, which leave the map
+                undetermined.
         """
-        if len(grip) < 8:
-            raise DataError(f"{len(grip)} pushes found; the reach cost's table map needs at "
-                            "least 8 (more clips, or clips in which the arm pushes the block)")
-        spread = np.linalg.svd(grip - grip.mean(0), compute_uv=False)[-1] / np.sqrt(len(grip))
-        if not spread >= MIN_SPREAD:
-            raise DataError(f"the {len(grip)} pushes found lie along one line ({spread * 100:.1f} cm "
-                            "across it); the reach cost's table map needs pushes spread over "
-                            "the table (more clips)")
-        best = None
-        for d in CONTACTS:
-            src = grip + d * direction
-            h = fit_homography(src, block)
-            r = np.linalg.norm(apply_homography(h, src) - block, axis=1)
-            keep = r <= np.quantile(r, TRIM)
-            h = fit_homography(src[keep], block[keep])
-            rms = float(np.sqrt((np.linalg.norm(apply_homography(h, src[keep]) - block[keep],
-                                                axis=1) ** 2).mean()))
-            if best is None or rms < best.rms:
-                best = cls(h, float(d), rms, len(grip))
-        if best is None or not np.isfinite(best.homography).all():
-            raise DataError(f"the table map fitted to {len(grip)} pushes is degenerate (more "
-                            "clips, spread over the table)")
-        return best
+        h, contact, rms = fit_push_map(grip, direction, block)
+        return cls(h, contact, rms, len(grip))
 
     @classmethod
     def from_config(cls, cfg, log=print) -> TableMap:
@@ -280,4 +212,4 @@ class ReachCost:
                 + self.keep_out * (np.clip(depth, 0.0, None) * low).sum(-1))
 
 
-__all__ = ["ReachCost", "TableMap", "apply_homography", "fit_homography", "pushes"]
+__all__ = ["ReachCost", "TableMap", "pushes"]
