@@ -14,7 +14,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "vidpred"
 # lower layers know nothing of higher ones
 LAYERS = {
     "errors": 0,
-    "progress": 1, "device": 1, "schedules": 1, "losses": 1, "vision": 1, "viz": 1, "rundir": 1, "fields": 1,
+    "progress": 1, "device": 1, "schedules": 1, "losses": 1, "vision": 1, "camera": 1, "viz": 1,
+    "rundir": 1, "fields": 1,
     "data": 2, "models": 2,
     "config": 3,
     "checkpoint": 4,
