@@ -18,8 +18,8 @@ the clip's true frames):
 - ``kept_pushed``, ``window_psnr_pushed``: ``kept`` and ``window_psnr`` over the frames where the
   block has been pushed: its true centre (the simulator's, else the true mask's centroid)
   :data:`PUSHED_PX` pixels (at 64 x 64, scaled) or more from where the last context frame shows
-  it. Copy-last keeps a resting block perfectly, so the
-  frames a pushing video is about would otherwise be outvoted about nine to one;
+  it. Copy-last keeps a resting block perfectly, so the frames a pushing video is about would
+  otherwise be outvoted about nine to one;
 - ``arm_sharpness``: the prediction's gradient energy over the truth's in the arm's region (its
   true mask grown by :data:`ARM_MARGIN` pixels; 1 = as sharp, below 1 blurred);
 - ``arm_ghost``: the gradient energy the prediction has beyond the truth's outside the arm's
