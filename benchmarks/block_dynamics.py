@@ -12,14 +12,15 @@ frame where the block is visible there and in the last context frame:
 - *pushed*: frames where the true block has moved ``PUSHED_PX`` px or more (as the evaluation's
   pushed figures); how many of them the dynamics moves (a predicted displacement of at least
   the layer's ``STAY`` px; shorter ones the layer does not draw) and the median distance
-  between the moved and the true centre;
+  between the moved and the true centre, and how far along the true displacement the drawn
+  one goes (its projection on it, as a share; median);
 - *resting*: the others; how many of them the dynamics moves (a resting block moved is a
   sharp block in the wrong place);
 - frames whose predicted centre is more than 2 px off. Prints one block of figures; writes
   nothing.
 
     python benchmarks/block_dynamics.py [--data DIR] [--test-data DIR] [--seeds 0,1]
-        [--fit-steps 1000] [--n-past 2 --n-future 10]
+        [--fit-steps 1000] [--fit-epochs 20] [--n-past 2 --n-future 10]
 """
 from __future__ import annotations
 
@@ -66,9 +67,12 @@ def score(layer: BlockLayer, test: BairDataset, n_past: int) -> dict:
     resting = scored & ~pushed
     drawn = torch.where(moves[..., None], shift, torch.zeros_like(shift))
     error = (drawn - true_shift).norm(dim=-1)
+    # how far along the true push the drawn block goes, as a share of it (1 = all the way)
+    along = (drawn * true_shift).sum(-1) / true_shift.norm(dim=-1).square().clamp_min(1e-6)
     return {"frames": int(scored.sum()), "pushed": int(pushed.sum()),
             "pushed_moved": int((moves & pushed).sum()),
             "pushed_error": float(error[pushed].median()) if pushed.any() else float("nan"),
+            "pushed_along": float(along[pushed].median()) if pushed.any() else float("nan"),
             "resting": int(resting.sum()),
             "resting_moved": int((moves & resting).sum()),
             "off": int(((error > 2.0) & scored).sum())}
@@ -85,12 +89,15 @@ def main() -> None:
     p.add_argument("--fit-steps", type=int, default=block_layer.FIT_STEPS,
                    help=f"at most this many fitting steps (default {block_layer.FIT_STEPS}, "
                         "the layer's)")
+    p.add_argument("--fit-epochs", type=int, default=block_layer.FIT_EPOCHS,
+                   help=f"passes over the training windows, within the step cap (default "
+                        f"{block_layer.FIT_EPOCHS}, the layer's)")
     p.add_argument("--n-past", type=int, default=2, help="context frames (default 2)")
     p.add_argument("--n-future", type=int, default=10, help="predicted frames (default 10)")
     args = p.parse_args()
     if args.n_past < CONTEXT:
         p.error(f"--n-past must be at least {CONTEXT}: the dynamics read that many context frames")
-    block_layer.FIT_STEPS = args.fit_steps
+    block_layer.FIT_STEPS, block_layer.FIT_EPOCHS = args.fit_steps, args.fit_epochs
     args.data = args.data or str(cache_root() / "push-v2-seed0")
     seq_len = args.n_past + args.n_future
     train = BairDataset(args.data, "train", seq_len)
@@ -105,8 +112,9 @@ def main() -> None:
             name = "gripper seen" if gripper else "without the gripper"
             print(f"{name}, seed {seed}: {line}")
             print(f"  pushed {s['pushed']} frames: moved in {s['pushed_moved']}, median "
-                  f"{s['pushed_error']:.2f} px off; resting {s['resting']}: moved in "
-                  f"{s['resting_moved']}; more than 2 px off: {s['off']} of {s['frames']}")
+                  f"{s['pushed_error']:.2f} px off, {s['pushed_along']:.0%} of the way; "
+                  f"resting {s['resting']}: moved in {s['resting_moved']}; more than 2 px off: "
+                  f"{s['off']} of {s['frames']}")
 
 
 if __name__ == "__main__":

@@ -239,3 +239,30 @@ def test_training_fits_the_layer_to_the_simulators_centres_and_the_checkpoint_ca
     frames, cond = test.batch([0, 1])
     out = model.eval().rollout(frames[:, :2], cond, 4, samples=2)
     assert out.shape == (2, 2, 4, 3, 64, 64) and torch.isfinite(out).all()
+
+
+def test_a_resumed_run_loads_the_fitted_layer_instead_of_refitting_it_and_continues_exactly(
+        push_root, tmp_path):
+    from vidpred.checkpoint import load_checkpoint, load_trained_model
+    from vidpred.training.loop import train
+
+    from ..conftest import tiny_config
+
+    cfg = tiny_config(push_root, iterations=4, iters_per_epoch=2, precise_bn_batches=0)
+    cfg.model.retrieval, cfg.model.retrieval_paste, cfg.model.block_layer = 3, "arm", True
+    train(cfg, tmp_path / "a", progress=False, log=lambda *a: None)
+    run = tmp_path / "b"
+    train(cfg, run, progress=False, log=lambda *a: None)
+    (run / "epoch_0000.ckpt").replace(run / "last.ckpt")    # as if it had stopped there
+    lines = []
+    train(cfg, run, resume=True, progress=False, log=lines.append)
+    assert not any("block layer" in x for x in lines)        # loaded, not fitted again
+    assert any("frame memory" in x for x in lines)           # the memory's index is rebuilt
+    a = load_checkpoint(tmp_path / "a" / "last.ckpt")["model"]
+    b = load_checkpoint(run / "last.ckpt")["model"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    model, _, _ = load_trained_model(run / "last.ckpt")
+    assert bool(model.block.dynamics.fitted)
+    assert not any(p.requires_grad for p in model.block.dynamics.parameters())

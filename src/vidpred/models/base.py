@@ -71,10 +71,11 @@ class VideoModel(nn.Module):
         that split would copy the answers. False by default."""
         return False
 
-    def prepare(self, train_set) -> str | None:
+    def prepare(self, train_set, resuming: bool = False) -> str | None:
         """Before training: take what the model keeps of the training split (a
         :class:`vidpred.data.base.VideoDataset`) and return a line for the log saying what;
-        nothing by default."""
+        nothing by default. ``resuming``: a checkpoint will be loaded next, so what it holds in
+        full need not be computed."""
 
     def prepare_load(self, state_dict: dict) -> None:
         """Before ``load_state_dict``: size data buffers to a checkpoint's; nothing by default.

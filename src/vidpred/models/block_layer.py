@@ -58,7 +58,7 @@ WEIGHT_IN = 0.5      # a pixel belongs to the block's visible part where its wei
 CONTEXT = 2          # context frames the dynamics read: the last two (with n_past 1, the one twice)
 FIT_STEPS = 3000     # at most; at least MIN_FIT_STEPS, else FIT_EPOCHS passes over the windows
 MIN_FIT_STEPS = 100
-FIT_EPOCHS = 20
+FIT_EPOCHS = 40     # 20 leave long pushes half-way; 80 overfit 1,000 clips (docs/push-demo.md)
 FIT_BATCH = 256
 FIT_LR = 3e-3
 
@@ -283,14 +283,17 @@ class BlockLayer(nn.Module):
     def adopt(self, state_dict: dict, prefix: str) -> None:
         """Match a checkpoint's dynamics (its weights under ``prefix``): those written before the
         dynamics saw the gripper (no camera map among them) are rebuilt without it, so they load
-        and predict as they did."""
+        and predict as they did; fitted ones are frozen, as :meth:`fit` leaves them (a resumed
+        run loads them instead of fitting)."""
         old = self.dynamics
-        if old.gripper and prefix + "dynamics.fitted" in state_dict \
-                and prefix + "dynamics.table" not in state_dict:
+        fitted = prefix + "dynamics.fitted"
+        if fitted not in state_dict:
+            return
+        if old.gripper and prefix + "dynamics.table" not in state_dict:
             self.dynamics = BlockDynamics(old.cond_mean.numel(), old.n_past, old.image_hw,
                                           gripper=False).to(old.cond_mean.device)
-            # fitted dynamics are frozen: the training step never updates them
-            self.dynamics.requires_grad_(not bool(state_dict[prefix + "dynamics.fitted"]))
+        # fitted dynamics are frozen: the training step never updates them
+        self.dynamics.requires_grad_(not bool(state_dict[fitted]))
 
     @torch.no_grad()
     def fit(self, frames: Tensor, cond: Tensor, truth: tuple[Tensor, Tensor] | None,

@@ -378,20 +378,21 @@ class SVG(VideoModel):
         return g, mu_p, logvar_p, (pred_state, prior_state)
 
     # ---- hooks ----------------------------------------------------------------------------
-    def prepare(self, train_set) -> str | None:
+    def prepare(self, train_set, resuming: bool = False) -> str | None:
         """Fill the frame memory from the training split (with ``retrieval``; the split's frames
         and conditions as held by a BAIR-layout dataset, at most ``retrieval_frames`` of them,
         and for the pasted arm the arm's masks it has, else estimated:
         :func:`vidpred.models.memory.moving_masks`), and fit the block layer's dynamics to it
         (with ``block_layer``: :meth:`vidpred.models.block_layer.BlockLayer.fit`, to the true
-        block centres the dataset records, else to the block locator's). Returns the log's
-        lines: frames kept, their bytes in a checkpoint, seconds taken; the fit's seconds.
+        block centres the dataset records, else to the block locator's; not when ``resuming``:
+        the checkpoint holds the fitted dynamics). Returns the log's lines: frames kept, their
+        bytes in a checkpoint, seconds taken; the fit's seconds.
 
         Raises:
             ConfigError: a memory larger than :data:`MEMORY_BYTES` of frames.
         """
         lines = [self._fill_memory(train_set) if self.memory is not None else None]
-        if self.block is not None:
+        if self.block is not None and not resuming:
             lines.append(self.block.fit(train_set.seqs.frames, train_set.seqs.cond,
                                         _block_centres(train_set), train_set.seq_len,
                                         seed=int(torch.initial_seed()) % 2**31))

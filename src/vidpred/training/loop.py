@@ -213,7 +213,9 @@ def _setup(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
     train_set, val_set = _open_datasets(cfg, ctx, progress)
     torch.manual_seed(t.seed)
     model = build_model(cfg).to(dev)
-    kept = model.prepare(train_set)  # e.g. a frame memory of the training split
+    # e.g. a frame memory of the training split; what a checkpoint holds in full (the block
+    # layer's fitted dynamics) is not refitted for a run that resumes from one
+    kept = model.prepare(train_set, resuming=resume and (run_dir / LAST_CHECKPOINT).exists())
     if kept and ctx.is_main:
         log(kept)
     if ctx.is_main:
