@@ -20,7 +20,7 @@ frame where the block is visible there and in the last context frame:
   nothing.
 
     python benchmarks/block_dynamics.py [--data DIR] [--test-data DIR] [--seeds 0,1]
-        [--fit-steps 1000] [--fit-epochs 20] [--n-past 2 --n-future 10]
+        [--fit-steps N] [--fit-epochs N] [--n-past 2 --n-future 10]
 """
 from __future__ import annotations
 

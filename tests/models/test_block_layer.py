@@ -256,7 +256,8 @@ def test_a_resumed_run_loads_the_fitted_layer_instead_of_refitting_it_and_contin
     (run / "epoch_0000.ckpt").replace(run / "last.ckpt")    # as if it had stopped there
     lines = []
     train(cfg, run, resume=True, progress=False, log=lines.append)
-    assert not any("block layer" in x for x in lines)        # loaded, not fitted again
+    assert not any("dynamics fitted" in x for x in lines)    # loaded, not fitted again
+    assert any("fitted dynamics come from the checkpoint" in x for x in lines)
     assert any("frame memory" in x for x in lines)           # the memory's index is rebuilt
     a = load_checkpoint(tmp_path / "a" / "last.ckpt")["model"]
     b = load_checkpoint(run / "last.ckpt")["model"]

@@ -58,7 +58,9 @@ WEIGHT_IN = 0.5      # a pixel belongs to the block's visible part where its wei
 CONTEXT = 2          # context frames the dynamics read: the last two (with n_past 1, the one twice)
 FIT_STEPS = 3000     # at most; at least MIN_FIT_STEPS, else FIT_EPOCHS passes over the windows
 MIN_FIT_STEPS = 100
-FIT_EPOCHS = 40     # 20 leave long pushes half-way; 80 overfit 1,000 clips (docs/push-demo.md)
+# passes over the split's windows: fewer leave long pushes short, twice as many overfit a split
+# of ~1,000 clips (docs/push-demo.md)
+FIT_EPOCHS = 40
 FIT_BATCH = 256
 FIT_LR = 3e-3
 

@@ -386,13 +386,16 @@ class SVG(VideoModel):
         (with ``block_layer``: :meth:`vidpred.models.block_layer.BlockLayer.fit`, to the true
         block centres the dataset records, else to the block locator's; not when ``resuming``:
         the checkpoint holds the fitted dynamics). Returns the log's lines: frames kept, their
-        bytes in a checkpoint, seconds taken; the fit's seconds.
+        bytes in a checkpoint, seconds taken; the fit's seconds (resuming: that the fitted
+        dynamics come from the checkpoint).
 
         Raises:
             ConfigError: a memory larger than :data:`MEMORY_BYTES` of frames.
         """
         lines = [self._fill_memory(train_set) if self.memory is not None else None]
-        if self.block is not None and not resuming:
+        if self.block is not None and resuming:
+            lines.append("block layer: its fitted dynamics come from the checkpoint")
+        elif self.block is not None:
             lines.append(self.block.fit(train_set.seqs.frames, train_set.seqs.cond,
                                         _block_centres(train_set), train_set.seq_len,
                                         seed=int(torch.initial_seed()) % 2**31))

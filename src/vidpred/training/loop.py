@@ -35,6 +35,7 @@ from .runs import (
     RunLog,
     prepare_run_dir,
     resume_run,
+    resumes,
     start_fresh,
 )
 from .step import IterationSampler, NonFiniteLoss, make_optimizer, train_step
@@ -215,7 +216,7 @@ def _setup(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
     model = build_model(cfg).to(dev)
     # e.g. a frame memory of the training split; what a checkpoint holds in full (the block
     # layer's fitted dynamics) is not refitted for a run that resumes from one
-    kept = model.prepare(train_set, resuming=resume and (run_dir / LAST_CHECKPOINT).exists())
+    kept = model.prepare(train_set, resuming=resumes(run_dir, resume))
     if kept and ctx.is_main:
         log(kept)
     if ctx.is_main:

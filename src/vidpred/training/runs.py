@@ -72,6 +72,12 @@ class ResumePoint:
     seconds: float = 0.0
 
 
+def resumes(run_dir: Path, resume: bool) -> bool:
+    """Whether a run started with ``resume`` loads ``run_dir/last.ckpt`` (:func:`resume_run`),
+    rather than starting afresh."""
+    return resume and (run_dir / LAST_CHECKPOINT).exists()
+
+
 def resume_run(run_dir: Path, cfg: Config, model, optimizer, ctx, log) -> ResumePoint:
     """Load ``run_dir/last.ckpt`` into the model and optimizer and restore this rank's RNG; a
     directory without one (a run stopped before its first checkpoint) starts afresh, with a note.
@@ -81,7 +87,7 @@ def resume_run(run_dir: Path, cfg: Config, model, optimizer, ctx, log) -> Resume
             or one without the optimizer's state (a ``best.ckpt`` put in its place).
     """
     path = run_dir / LAST_CHECKPOINT
-    if not path.exists():
+    if not resumes(run_dir, True):
         log(f"note: {run_dir} holds no checkpoint (a run stopped before its first epoch end, or "
             "none): starting afresh")
         return start_fresh(run_dir, cfg.train.seed, ctx)
