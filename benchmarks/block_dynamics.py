@@ -35,10 +35,17 @@ from vidpred.models.block_layer import CONTEXT, STAY, BlockDynamics, BlockLayer,
 from vidpred.vision import BlockLocator
 
 
-def fit(train: BairDataset, gripper: bool, seed: int) -> tuple[BlockLayer, str]:
-    truth = train.block_centres()
+def centres(split: BairDataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """The split's true block centres (S, L, 2) pixels and visibility (S, L); exits naming the
+    split where it has none."""
+    truth = split.block_centres()
     if truth is None:
-        raise SystemExit(f"{train.split_dir}: no block centres (generate with vidpred data push)")
+        raise SystemExit(f"{split.split_dir}: no block centres (generate with vidpred data push)")
+    return truth
+
+
+def fit(train: BairDataset, gripper: bool, seed: int) -> tuple[BlockLayer, str]:
+    truth = centres(train)
     H, W = train.seqs.frames.shape[-2:]
     torch.manual_seed(seed)
     layer = BlockLayer(train.seqs.cond.shape[-1], (H, W))
@@ -50,18 +57,15 @@ def fit(train: BairDataset, gripper: bool, seed: int) -> tuple[BlockLayer, str]:
 def score(layer: BlockLayer, test: BairDataset, n_past: int) -> dict:
     frames = test.seqs.frames[:, :test.seq_len].float() / 255
     cond = test.seqs.cond[:, :test.seq_len].float()
-    truth = test.block_centres()
-    if truth is None:
-        raise SystemExit(f"{test.split_dir}: no block centres (generate with vidpred data push)")
-    centres, seen = truth
-    centres, seen = centres[:, :test.seq_len], seen[:, :test.seq_len]
+    true_xy, seen = centres(test)
+    true_xy, seen = true_xy[:, :test.seq_len], seen[:, :test.seq_len]
     context = frames[:, n_past - CONTEXT:n_past]
     feats, vis = frame_features(BlockLocator.read(context).weights(context))
     pred, _ = layer.dynamics(feats, vis, cond[:, n_past - CONTEXT:n_past], cond[:, n_past - 1:])
     shift = pred[:, 1:] - pred[:, :1]                               # (S, n_future, 2)
     moves = shift.norm(dim=-1) >= STAY                             # as the layer draws them
-    ref = centres[:, n_past - 1:n_past]
-    true_shift = centres[:, n_past:] - ref
+    ref = true_xy[:, n_past - 1:n_past]
+    true_shift = true_xy[:, n_past:] - ref
     scored = seen[:, n_past:] & seen[:, n_past - 1:n_past]
     pushed = (true_shift.norm(dim=-1) >= PUSHED_PX * frames.shape[-2] / 64) & scored
     resting = scored & ~pushed

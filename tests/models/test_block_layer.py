@@ -59,19 +59,26 @@ def _pushed(N, L, seed, contact=0.05, pushing=True, side=8):
     return frames.mul(255).round().to(torch.uint8), cond, centres
 
 
+def _fitted(frames: torch.Tensor, cond: torch.Tensor, centres: torch.Tensor,
+            seed: int | None = 0) -> tuple[BlockLayer, str]:
+    """A layer fitted to clips whose block is visible throughout (window: the whole clip);
+    the global seed set first unless ``seed`` is None. Returns it and the fit's log line."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    layer = BlockLayer(cond.shape[-1], tuple(frames.shape[-2:]))
+    seen = torch.ones(centres.shape[:2], dtype=torch.bool)
+    return layer, layer.fit(frames, cond, (centres, seen), window=frames.shape[1])
+
+
 def test_the_fit_learns_where_the_gripper_is_in_the_image_from_the_pushes():
-    frames, cond, centres = _pushed(48, 8, seed=0)
-    torch.manual_seed(0)
-    layer = BlockLayer(7, (64, 64))
-    line = layer.fit(frames, cond, (centres, torch.ones(48, 8, dtype=torch.bool)), window=8)
+    layer, line = _fitted(*_pushed(48, 8, seed=0))
     assert "camera map fitted to" in line and bool(layer.dynamics.mapped)
     xy = torch.rand(100, 2) * torch.tensor([0.4, 0.5]) + torch.tensor([1.1, 0.5])
     assert (project(layer.dynamics.table, xy) - project(CAMERA, xy)).abs().max() < 0.5
     # where the block never moves there is no push to learn the camera from: the gripper's
     # inputs stay zero
     frames, cond, centres = _pushed(48, 8, seed=0, pushing=False)
-    layer = BlockLayer(7, (64, 64))
-    line = layer.fit(frames, cond, (centres, torch.ones(48, 8, dtype=torch.bool)), window=8)
+    layer, line = _fitted(frames, cond, centres, seed=None)
     assert "no camera map, the gripper not seen (0 pushes found" in line
     assert not bool(layer.dynamics.mapped)
     ref = torch.full((2, 2), 32.0)
@@ -141,10 +148,7 @@ def test_translate_moves_whole_pixels_with_their_values_and_zeros_move_in():
 
 
 def test_the_fitted_layer_moves_the_block_where_the_actions_push_it():
-    frames, cond, centres = _clips(64, 8, seed=0)
-    torch.manual_seed(0)
-    layer = BlockLayer(4, (64, 64))
-    line = layer.fit(frames, cond, (centres, torch.ones(64, 8, dtype=torch.bool)), window=8)
+    layer, line = _fitted(*_clips(64, 8, seed=0))
     assert "fitted to 64 training clips" in line and bool(layer.dynamics.fitted)
     test, tcond, tcentres = _clips(16, 8, seed=1)
     rgb, alpha, erase = layer(test[:, :2].float() / 255, tcond, 8, torch.full((3, 64, 64), 0.5))
@@ -165,10 +169,7 @@ def test_the_fitted_layer_moves_the_block_where_the_actions_push_it():
 def test_one_context_repeated_over_the_batch_gives_the_layer_of_each_copy():
     """A planner's candidates share one context (an expanded view, read once) and differ in
     their actions: the layer equals that of the context copied out for every candidate."""
-    frames, cond, centres = _clips(32, 8, seed=0)
-    torch.manual_seed(0)
-    layer = BlockLayer(4, (64, 64))
-    layer.fit(frames, cond, (centres, torch.ones(32, 8, dtype=torch.bool)), window=8)
+    layer, _ = _fitted(*_clips(32, 8, seed=0))
     test, tcond, _ = _clips(1, 8, seed=1)
     actions = tcond.expand(6, -1, -1).clone()
     actions[:, :, 0] = torch.linspace(-1.5, 1.5, 6)[:, None]
