@@ -90,3 +90,22 @@ def test_centroid_of_one_pixel_is_its_centre():
     xy, mass = centroid(w)
     assert xy[0].tolist() == [5.5, 2.5] and mass.tolist() == [1.0, 0.0]
     assert xy[1].tolist() == [5.0, 4.0]  # no weight: the image's centre
+
+
+def test_the_locator_in_small_pieces_gives_what_it_gives_at_once(monkeypatch):
+    # five clips of blocks of different colours in different places, and one clip with none:
+    # each clip's colour comes from its own frames whatever the pieces the math is split into
+    clips = torch.stack([torch.stack([scene(rgb, rows=slice(10 + 2 * t, 18 + 2 * t))
+                                      for t in range(4)]) for rgb in COLOURS + [None]])
+    whole_colour, whole_found = read_colour(clips)
+    whole = BlockLocator.read(clips).weights(clips)
+    monkeypatch.setattr("vidpred.vision.CHUNK_PIXELS", 64 * 64 * 3)  # pieces across clips
+    colour, found = read_colour(clips)
+    assert torch.equal(found, whole_found) and found.tolist() == [True] * 5 + [False]
+    assert torch.allclose(colour, whole_colour, atol=1e-6)
+    weights = BlockLocator.read(clips).weights(clips)
+    assert torch.equal(weights, whole)
+    assert weights[:5].sum((-2, -1)).eq(64).all() and weights[5].sum() == 0
+    # one colour for every frame of a batch broadcasts as before
+    one = BlockLocator.of_rgb(COLOURS[0]).weights(clips)
+    assert torch.equal(one[0], whole[0]) and one[1:5].sum() == 0

@@ -47,6 +47,9 @@ MIN_SEPARATION = 0.2     # chroma distance a block colour keeps from the scene's
 MIN_BLOCK_PIXELS = 20.0  # weight (about pixels) of a visible block at 64 x 64
 BINS = 20                # histogram bins per chroma axis when reading the colour
 PIXEL_CENTRE = 0.5       # the centre of pixel j is at x = j + PIXEL_CENTRE
+# pixels per piece of the per-pixel math: its temporaries then stay in a CPU's cache, where the
+# same math over a whole split or a planner's candidates at once waits on memory
+CHUNK_PIXELS = 1 << 18
 
 
 def chroma(frames: Tensor) -> Tensor:
@@ -55,24 +58,45 @@ def chroma(frames: Tensor) -> Tensor:
     return frames / frames.sum(-3, keepdim=True).clamp_min(1e-3)
 
 
-def scene_distance(c: Tensor, scene=PUSH_SCENE) -> Tensor:
-    """Chroma distance to the scene's colours: (..., 3) chromas -> (...) the least Euclidean
-    distance to any segment between two of ``scene``'s chromas (the blends of two surfaces)."""
-    pts = torch.tensor(scene, dtype=c.dtype, device=c.device)
-    best = torch.full(c.shape[:-1], float("inf"), dtype=c.dtype, device=c.device)
-    for i in range(len(pts)):
-        for j in range(i + 1, len(pts)):
-            a, ab = pts[i], pts[j] - pts[i]
-            t = (((c - a) * ab).sum(-1) / (ab @ ab)).clamp(0.0, 1.0)
-            d = _length(c - a - t[..., None] * ab)
-            best = torch.minimum(best, d)
+# The per-pixel math below works on the three chroma channels as separate (..., H, W) planes:
+# elementwise operations on whole planes, where a (..., H, W, 3) layout would reduce over a
+# strided last dimension of 3 in every step (several times slower on a CPU, the same values),
+# and on pieces of CHUNK_PIXELS pixels.
+
+
+def _pieces(n: int, per_item: int) -> list[slice]:
+    """Slices of ``n`` items of ``per_item`` pixels each, about :data:`CHUNK_PIXELS` per slice."""
+    step = max(1, CHUNK_PIXELS // max(per_item, 1))
+    return [slice(i, i + step) for i in range(0, n, step)]
+
+
+def _segment_distance(planes, scene) -> Tensor:
+    """Chroma planes (r, g, b), each (...), -> (...) the least Euclidean distance to any segment
+    between two of ``scene``'s chromas."""
+    best = None
+    for i in range(len(scene)):
+        for j in range(i + 1, len(scene)):
+            a = scene[i]
+            ab = [scene[j][k] - a[k] for k in range(3)]
+            rel = [planes[k] - a[k] for k in range(3)]
+            t = ((rel[0] * ab[0] + rel[1] * ab[1] + rel[2] * ab[2])
+                 / sum(v * v for v in ab)).clamp_(0.0, 1.0)
+            d = _length([rel[k] - t * ab[k] for k in range(3)])
+            best = d if best is None else torch.minimum(best, d)
+    if best is None:  # no scene colours: every pixel is infinitely far from them
+        best = torch.full_like(planes[0], float("inf"))
     return best
 
 
-def _length(x: Tensor) -> Tensor:
-    """Euclidean length over the last dimension (3 chroma channels), by elementwise products:
-    ``norm(dim=-1)`` over a strided last dimension of 3 is far slower on a CPU."""
-    return (x * x).sum(-1).sqrt()
+def scene_distance(c: Tensor, scene=PUSH_SCENE) -> Tensor:
+    """Chroma distance to the scene's colours: (..., 3) chromas -> (...) the least Euclidean
+    distance to any segment between two of ``scene``'s chromas (the blends of two surfaces)."""
+    return _segment_distance(c.unbind(-1), [tuple(float(v) for v in p) for p in scene])
+
+
+def _length(planes) -> Tensor:
+    """Euclidean length of 3-vectors given as three planes of equal shape."""
+    return (planes[0] * planes[0] + planes[1] * planes[1] + planes[2] * planes[2]).sqrt_()
 
 
 def _ramp(x: Tensor, lo: float, hi: float) -> Tensor:
@@ -84,11 +108,16 @@ def _brightness(frames: Tensor) -> Tensor:
     return (frames.sum(-3) / BRIGHT).clamp(max=1.0)
 
 
+def _foreign(planes, brightness: Tensor, scene) -> Tensor:
+    """Foreignness from chroma planes and the pixels' brightness, all of one shape
+    (:func:`foreignness`)."""
+    return _ramp(_segment_distance(planes, scene), *FOREIGN) * brightness
+
+
 def foreignness(frames: Tensor, scene=PUSH_SCENE) -> Tensor:
     """(..., 3, H, W) -> (..., H, W) in [0, 1]: how surely a pixel shows none of the scene's
     colours (:data:`FOREIGN`), times its brightness."""
-    c = chroma(frames).movedim(-3, -1)
-    return _ramp(scene_distance(c, scene), *FOREIGN) * _brightness(frames)
+    return _foreign(chroma(frames).unbind(-3), _brightness(frames), scene)
 
 
 def colour_weights(frames: Tensor, colour: Tensor, scene=PUSH_SCENE) -> Tensor:
@@ -96,10 +125,21 @@ def colour_weights(frames: Tensor, colour: Tensor, scene=PUSH_SCENE) -> Tensor:
     (..., 3) colours (broadcast over the frames' leading dimensions) -> (..., H, W) in [0, 1]:
     1 within chroma distance :data:`NEAR`, 0 beyond :data:`FAR`, linear between, times
     :func:`foreignness`."""
-    c = chroma(frames).movedim(-3, -1)
-    d = _length(c - colour[..., None, None, :])
-    return (1.0 - _ramp(d, NEAR, FAR)) * _ramp(scene_distance(c, scene), *FOREIGN) \
-        * _brightness(frames)
+    H, W = frames.shape[-2:]
+    lead = torch.broadcast_shapes(frames.shape[:-3], colour.shape[:-1])
+    flat = frames.expand(*lead, *frames.shape[-3:]).reshape(-1, 3, H, W)
+    colours = colour.expand(*lead, 3).reshape(-1, 3)
+    if flat.shape[0] == 0:
+        return flat.new_zeros(*lead, H, W)
+    return torch.cat([_colour_weights(flat[p], colours[p], scene)
+                      for p in _pieces(flat.shape[0], H * W)]).reshape(*lead, H, W)
+
+
+def _colour_weights(frames: Tensor, colour: Tensor, scene) -> Tensor:
+    """:func:`colour_weights` of (n, 3, H, W) frames and (n, 3) colours -> (n, H, W)."""
+    planes = chroma(frames).unbind(-3)
+    d = _length([planes[k] - colour[:, k, None, None] for k in range(3)])
+    return (1.0 - _ramp(d, NEAR, FAR)) * _foreign(planes, _brightness(frames), scene)
 
 
 def read_colour(frames: Tensor, scene=PUSH_SCENE) -> tuple[Tensor, Tensor]:
@@ -116,22 +156,32 @@ def read_colour(frames: Tensor, scene=PUSH_SCENE) -> tuple[Tensor, Tensor]:
         :func:`min_mass` over the N frames together, a block's worth).
     """
     frames = frames.float()
+    if frames.shape[0] == 0:
+        return frames.new_zeros(0, 3), torch.zeros(0, dtype=torch.bool, device=frames.device)
+    pieces = [_read_colour(frames[p], scene)
+              for p in _pieces(frames.shape[0], frames[0].numel() // 3)]
+    return torch.cat([c for c, _ in pieces]), torch.cat([f for _, f in pieces])
+
+
+def _read_colour(frames: Tensor, scene) -> tuple[Tensor, Tensor]:
+    """:func:`read_colour` of (B, N, 3, H, W) float frames."""
     B = frames.shape[0]
-    c = chroma(frames).movedim(-3, -1).reshape(B, -1, 3)            # (B, P, 3)
-    f = (_ramp(scene_distance(c, scene), *FOREIGN)
-         * _brightness(frames).reshape(B, -1))                        # (B, P)
-    ij = (c[..., :2] * BINS).long().clamp(0, BINS - 1)
+    planes = [p.reshape(B, -1) for p in chroma(frames).unbind(-3)]      # 3 x (B, P)
+    f = _foreign(planes, _brightness(frames).reshape(B, -1), scene)    # (B, P)
+    i = (planes[0] * BINS).long().clamp_(0, BINS - 1)
+    j = (planes[1] * BINS).long().clamp_(0, BINS - 1)
     hist = torch.zeros(B, BINS * BINS, dtype=f.dtype, device=f.device)
-    hist.scatter_add_(1, ij[..., 0] * BINS + ij[..., 1], f)
+    hist.scatter_add_(1, i * BINS + j, f)
     # a bin's score: its 3 x 3 neighbourhood, itself counted twice (ties go to the fuller bin)
     score = F.avg_pool2d(hist.view(B, 1, BINS, BINS), 3, 1, 1).flatten(1) * 9 + hist
     peak = score.argmax(1)
-    rg = torch.stack([peak // BINS, peak % BINS], 1).to(c.dtype).add(0.5).div(BINS)
+    rg = torch.stack([peak // BINS, peak % BINS], 1).to(f.dtype).add(0.5).div(BINS)
     colour = torch.cat([rg, 1.0 - rg.sum(1, keepdim=True)], 1)
     for scale in (2.0, 1.0):
-        d = _length(c - colour[:, None])
+        d = _length([planes[k] - colour[:, k, None] for k in range(3)])
         w = f * (1.0 - _ramp(d, NEAR * scale, FAR * scale))
-        colour = (w[..., None] * c).sum(1) / w.sum(1, keepdim=True).clamp_min(1e-6)
+        colour = torch.stack([(w * planes[k]).sum(1) for k in range(3)], 1) \
+            / w.sum(1, keepdim=True).clamp_min(1e-6)
     return colour, w.sum(1) >= min_mass(*frames.shape[-2:])
 
 

@@ -107,9 +107,11 @@ def test_a_checkpoint_whose_dynamics_do_not_see_the_gripper_loads_and_predicts_a
     assert not any(p.requires_grad for p in new.block.dynamics.parameters())
     frames, cond, _ = _pushed(2, 6, seed=1)
     feats, seen = frame_features(frames[:, :2, 0].float() / 255)
+    # equal weights; a CPU's matrix kernels may sum in another order for another allocation
+    # (seen on AVX2 CPUs), hence a tolerance far below a pixel
     for a, b in zip(old.block.dynamics(feats, seen, cond[:, :2], cond[:, 1:]),
                     new.block.dynamics(feats, seen, cond[:, :2], cond[:, 1:])):
-        assert torch.equal(a, b)
+        assert torch.allclose(a, b, rtol=0.0, atol=1e-4)
 
 
 def test_frame_features_give_the_visible_pixels_centroid_weight_and_box():
