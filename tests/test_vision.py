@@ -99,7 +99,8 @@ def test_the_locator_in_small_pieces_gives_what_it_gives_at_once(monkeypatch):
                                       for t in range(4)]) for rgb in COLOURS + [None]])
     whole_colour, whole_found = read_colour(clips)
     whole = BlockLocator.read(clips).weights(clips)
-    monkeypatch.setattr("vidpred.vision.CHUNK_PIXELS", 64 * 64 * 3)  # pieces across clips
+    # pieces of 4 + 2 clips for the colours, 16 + 8 frames (across clips) for the weights
+    monkeypatch.setattr("vidpred.vision.CHUNK_PIXELS", 16 * 64 * 64)
     colour, found = read_colour(clips)
     assert torch.equal(found, whole_found) and found.tolist() == [True] * 5 + [False]
     assert torch.allclose(colour, whole_colour, atol=1e-6)

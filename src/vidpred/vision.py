@@ -73,6 +73,7 @@ def _pieces(n: int, per_item: int) -> list[slice]:
 def _segment_distance(planes, scene) -> Tensor:
     """Chroma planes (r, g, b), each (...), -> (...) the least Euclidean distance to any segment
     between two of ``scene``'s chromas."""
+    scene = [tuple(float(v) for v in colour) for colour in scene]  # Python scalars: any device
     best = None
     for i in range(len(scene)):
         for j in range(i + 1, len(scene)):
@@ -91,7 +92,7 @@ def _segment_distance(planes, scene) -> Tensor:
 def scene_distance(c: Tensor, scene=PUSH_SCENE) -> Tensor:
     """Chroma distance to the scene's colours: (..., 3) chromas -> (...) the least Euclidean
     distance to any segment between two of ``scene``'s chromas (the blends of two surfaces)."""
-    return _segment_distance(c.unbind(-1), [tuple(float(v) for v in p) for p in scene])
+    return _segment_distance(c.unbind(-1), scene)
 
 
 def _length(planes) -> Tensor:
