@@ -60,7 +60,7 @@ def chroma(frames: Tensor) -> Tensor:
 
 # The per-pixel math below works on the three chroma channels as separate (..., H, W) planes:
 # elementwise operations on whole planes, where a (..., H, W, 3) layout would reduce over a
-# strided last dimension of 3 in every step (several times slower on a CPU, the same values),
+# strided last dimension of 3 in every step (several times slower on a CPU; equal to rounding),
 # and on pieces of CHUNK_PIXELS pixels.
 
 

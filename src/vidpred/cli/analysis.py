@@ -93,8 +93,9 @@ def _demo_parser(sub) -> None:
                        "FILE: your own footage)")
     m.add_argument("--task", choices=["push", "dance", "video"],
                    help="push (default): robot pushing + SVG-LP (8 min of training; on 2 "
-                   "cores about 9 min in all with bf16, 11 without); dance: dancing humanoid + pose CVAE + 630-frame rollouts; "
-                   "video (with --video): your footage + action-free SVG-LP")
+                   "cores about 9 min in all with bf16, 11 without); dance: dancing humanoid + "
+                   "pose CVAE + 630-frame rollouts; video (with --video): your footage + "
+                   "action-free SVG-LP")
     m.add_argument("--video", nargs="+", metavar="FILE", help="train and evaluate on your own "
                    "footage (converted once into the cache, docs/video.md); the task is then video")
     m.add_argument("--n-past", type=int, help="context frames of the evaluation (default: the "
