@@ -270,3 +270,50 @@ def test_a_resumed_run_loads_the_fitted_layer_instead_of_refitting_it_and_contin
     model, _, _ = load_trained_model(run / "last.ckpt")
     assert bool(model.block.dynamics.fitted)
     assert not any(p.requires_grad for p in model.block.dynamics.parameters())
+
+
+
+
+class _Known(torch.nn.Module):
+    """Block dynamics that answer with given centres (B, S, 2) and sides (B,), pixels."""
+
+    def __init__(self, centres: torch.Tensor, side: torch.Tensor):
+        super().__init__()
+        self.centres, self.side = centres, side
+
+    def forward(self, feats, seen, cond_ctx, cond):
+        return self.centres[:, :cond.shape[1]], self.side
+
+
+def test_the_part_of_the_block_under_an_arm_that_looks_like_the_table_is_filled_given_its_mask():
+    """The gripper's light grey over a white table differs from the empty scene by less than
+    the layer's threshold: only the context's arm mask tells that it hides the block there.
+    The dynamics are given the true centres, so the layer's drawing alone is tested."""
+    test, tcond, tcentres = _clips(4, 8, seed=1)
+    context = test[:, :2].float() / 255
+    scene = torch.full((3, 64, 64), 0.5)
+    block = (context - 0.5).abs().amax(2, keepdim=True) > 0.2          # (4, 2, 1, H, W)
+    layer = BlockLayer(4, (64, 64))
+    layer.dynamics = _Known(tcentres[:, 1:], block[:, 1].sum((-3, -2, -1)).float().sqrt())
+    arm = torch.zeros(4, 2, 1, 64, 64)
+    for i in range(4):                      # the block's right three columns, in both frames
+        for t in range(2):
+            x1 = int(block[i, t, 0].any(0).nonzero().max())
+            arm[i, t, 0, :, x1 - 2:x1 + 6] = 1
+    context = torch.where(arm.bool(), torch.full_like(context, 0.52), context)
+    hidden = (block & arm.bool())[:, 1, 0]                             # (4, H, W)
+    without = layer(context, tcond, 8, scene)
+    given = layer(context, tcond, 8, scene, arm)
+
+    # the step whose target is the last context frame: the layer where the block stood; the
+    # hidden pixels it shows in the block's colour (the square's edge pixels in part: the
+    # centres are not on pixel borders)
+    def red(layer):
+        rgb, alpha = layer[0][:, 0], layer[1][:, 0, 0]
+        return ((rgb - RED[:, None, None]).abs().amax(1) < 0.05) & (alpha > 0.4) & hidden
+
+    assert red(without).sum() == 0                           # a notch (its edge the arm's grey)
+    assert (red(given).sum((-2, -1)) >= hidden.sum((-2, -1)) * 2 / 3).all()
+    # what the context shows of the block is the same either way
+    shown = block[:, 1, 0] & ~arm[:, 1, 0].bool()
+    assert torch.equal(without[0][:, 0].mul(shown[:, None]), given[0][:, 0].mul(shown[:, None]))

@@ -13,6 +13,8 @@ last context frame on, and the side of its square.
 The layer is the block's region in the last context frame that shows it: its visible pixels
 grown by one into what shows the table (never into the arm), with their own colours, and the
 part of the predicted square that something (the arm) hides there, in the block's mean colour.
+What hides it is told by the frame differing from the empty scene and, since the gripper's light
+grey hardly differs from the white table, by the frame memory's arm mask of that context frame.
 It moves by the predicted displacement in whole pixels (none below :data:`STAY`), so a block
 that stays is copied exactly and a pushed one keeps sharp edges. The head
 (:class:`vidpred.models.heads.ArmPasteHead`) erases the region from the frame it composites over
@@ -328,8 +330,8 @@ class BlockLayer(nn.Module):
         return f"{line}; the clips' blocks located first ({located:.1f} s)"
 
     @torch.no_grad()
-    def forward(self, context: Tensor, cond: Tensor, T: int,
-                scene: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, context: Tensor, cond: Tensor, T: int, scene: Tensor,
+                arm: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """The layer of a clip's T - 1 steps.
 
         Args:
@@ -337,6 +339,10 @@ class BlockLayer(nn.Module):
             scene: (3, H, W) in [0, 1], the empty scene (the frame memory's): where the context
                 frame differs from it inside the block's predicted square but the block's colour
                 is not seen, something (the arm) hides the block.
+            arm: (B, n_past, 1, H, W) in [0, 1], the context frames' arm masks (the frame
+                memory's nearest frames'), or None: inside the predicted square the arm hides
+                the block also where it looks like the table (the gripper's light grey over
+                the white table), so those pixels are hidden too.
 
         Returns:
             (rgb (B, T-1, 3, H, W) and alpha (B, T-1, 1, H, W) in [0, 1], step i's layer for its
@@ -352,13 +358,16 @@ class BlockLayer(nn.Module):
         """
         # positions to a fraction of a pixel: float32 even where the step runs under autocast
         with torch.autocast(context.device.type, enabled=False):
-            return self._layer(context.float(), cond.float(), T, scene.float())
+            return self._layer(context.float(), cond.float(), T, scene.float(),
+                               None if arm is None else arm.float())
 
-    def _layer(self, context: Tensor, cond: Tensor, T: int,
-               scene: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _layer(self, context: Tensor, cond: Tensor, T: int, scene: Tensor,
+               arm: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
         """:meth:`forward`'s work, in float32."""
         B, n_past = context.shape[:2]
         H, W = context.shape[-2:]
+        if arm is not None:
+            arm = _last_context(arm, cond, T)[0]
         context, cond = _last_context(context, cond, T)
         k = CONTEXT
         # one clip's context repeated over the batch (an expanded view: a planner's candidate
@@ -375,6 +384,8 @@ class BlockLayer(nn.Module):
         colour = (frame * w).sum((-2, -1)) / w.sum((-2, -1)).clamp_min(1e-6)   # (b, 3)
         differs = ((frame - scene.to(frame.dtype)).abs().amax(1, keepdim=True)
                    > HIDDEN_DIFF).to(frame.dtype)
+        if arm is not None:
+            differs = torch.maximum(differs, arm[:len(read)][pick, j])
         # the block's pixels grown by one into what shows the table, never into the arm
         region = torch.maximum(w, F.max_pool2d(w, 3, 1, 1) * (1 - differs))
         feats, seen = feats.expand(B, *feats.shape[1:]), seen.expand(B, *seen.shape[1:])
@@ -396,7 +407,8 @@ class BlockLayer(nn.Module):
 
 def _last_context(context: Tensor, cond: Tensor, T: int) -> tuple[Tensor, Tensor]:
     """The last :data:`CONTEXT` context frames (the one, repeated, with n_past 1) and the
-    conditions (B, T', D) counted from the first of them."""
+    conditions (B, T', D) counted from the first of them (frames (B, n_past, c, H, W) of any
+    channels c: the context's, or its arm masks)."""
     n_past = context.shape[1]
     context = context[:, -CONTEXT:].float()
     if context.shape[1] < CONTEXT:

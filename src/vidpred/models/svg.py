@@ -335,8 +335,10 @@ class SVG(VideoModel):
         extras = self.retrieve(cond, T, n_past)
         extras.points = self.step_points(cond, T, n_past)
         if self.block is not None:
+            # the context frames' arms: step i's source is context frame min(i, n_past - 1)
+            arm = extras.source_mask[:, :n_past]
             extras.block_rgb, extras.block_alpha, extras.block_erase = self.block(
-                context, cond, T, self.memory.scene)
+                context, cond, T, self.memory.scene, arm)
         return extras
 
     def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
