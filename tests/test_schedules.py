@@ -66,6 +66,18 @@ def test_schedule_step_follows_the_larger_of_the_iteration_and_time_shares():
     assert schedule_step(100, 900.0, t) == 100  # no limit: the iteration
 
 
+def test_the_schedules_share_of_a_time_limit_leaves_out_the_models_preparation():
+    from vidpred.config import TrainConfig
+    from vidpred.schedules import schedule_step
+
+    t = TrainConfig(iterations=1000, max_minutes=10.0)
+    # 60 s of the 600 went to preparing the model: the steps have 540
+    assert schedule_step(0, 60.0, t, prepared=60.0) == 0      # the schedules start at 0
+    assert schedule_step(100, 330.0, t, prepared=60.0) == 500  # half of the steps' 540 s
+    assert schedule_step(100, 600.0, t, prepared=60.0) == 1000
+    assert schedule_step(1, 700.0, t, prepared=700.0) == 1000  # preparing took it all
+
+
 def test_schedules_read_a_runs_training_settings():
     from vidpred.config import TrainConfig
     from vidpred.schedules import Schedules

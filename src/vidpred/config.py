@@ -101,10 +101,12 @@ class TrainConfig:
 
     Attributes:
         iterations: total optimiser steps.
-        max_minutes: also stop after this much training time, in minutes (validation excluded;
-            0 = no limit). The learning-rate, KL and teacher-forcing schedules then run on the
-            larger of the iteration's and the time's share of the run
-            (:func:`vidpred.training.loop.schedule_step`), so they reach their ends on time on any
+        max_minutes: also stop after this much training time, in minutes: the steps and the
+            model's preparation before them (filling a frame memory, fitting a block layer);
+            validation, checkpoints and the final BatchNorm pass excluded; 0 = no limit. The
+            learning-rate, KL and teacher-forcing schedules then run on the larger of the
+            iteration's and the time's share of the steps' part of it
+            (:func:`vidpred.schedules.schedule_step`), so they reach their ends on time on any
             machine.
         iters_per_epoch: iterations per epoch; at each epoch end vidpred validates, logs an
             epoch line and writes checkpoints. The teacher-forcing schedule counts epochs.

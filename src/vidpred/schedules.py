@@ -179,16 +179,22 @@ class Schedules:
         return self.beta(step), self.tfr(step // self.iters_per_epoch), self.lr(step)
 
 
-def schedule_step(iteration: int, seconds: float, t) -> int:
+def schedule_step(iteration: int, seconds: float, t, prepared: float = 0.0) -> int:
     """The step the schedules (KL annealing, learning rate, and the teacher-forcing ratio at
     epoch ``step // train.iters_per_epoch``) are read at.
 
     Without a time limit it is the iteration. With ``train.max_minutes`` it is the larger of the
-    iteration and the same fraction of ``train.iterations`` as ``seconds`` is of the limit, so a
-    run that stops on time has still annealed its learning rate, beta and teacher forcing to
-    their ends; on a faster machine the same run trains more iterations. ``t``: the run's
+    iteration and the same fraction of ``train.iterations`` as the steps' ``seconds - prepared``
+    is of the limit less ``prepared`` (the seconds the model took to prepare before the first
+    step, which the limit counts), so a run that stops on time has still annealed its learning
+    rate, beta and teacher forcing to their ends, and starts them at their beginnings; on a
+    faster machine the same run trains more iterations. ``t``: the run's
     :class:`vidpred.config.TrainConfig`.
     """
     if t.max_minutes <= 0:
         return iteration
-    return max(iteration, min(t.iterations, int(seconds / (60.0 * t.max_minutes) * t.iterations)))
+    budget = 60.0 * t.max_minutes - prepared
+    if budget <= 0:  # the preparation took the whole limit: the first step is the last
+        return t.iterations
+    share = max(seconds - prepared, 0.0) / budget
+    return max(iteration, min(t.iterations, int(share * t.iterations)))

@@ -189,6 +189,43 @@ def test_a_time_limit_stops_training_validated_and_checkpointed(tmp_path, monkey
     assert iters[0]["tfr"] == 1.0 and iters[-1]["tfr"] == 0.0
 
 
+def test_the_models_preparation_counts_against_the_time_limit(tmp_path, monkeypatch):
+    """A model that prepares before its first step (a frame memory, a block layer's fit) spends
+    part of train.max_minutes on it: the steps get the rest, the schedules still start at
+    their beginnings and end on time, and the checkpoint records it for a resumed run."""
+    import vidpred.training.loop
+    from vidpred.models.factory import build_model
+
+    now = [0.0]
+
+    def clock():  # every reading of the training clock: one more second
+        now[0] += 1.0
+        return now[0]
+
+    def slow(cfg):
+        model = build_model(cfg)
+
+        def prepare(train_set, resuming=False):
+            now[0] += 6.0
+            return "prepared in 6 s"
+        model.prepare = prepare
+        return model
+
+    monkeypatch.setattr(vidpred.training.loop.time, "perf_counter", clock)
+    monkeypatch.setattr(vidpred.training.loop, "build_model", slow)
+    lines = []
+    cfg = synthetic_config(iterations=1000, iters_per_epoch=100, max_minutes=0.2)
+    result = train(cfg, tmp_path / "run", progress=False, log=lines.append)
+    assert any("took 7 s of it; 5 s remain for the steps" in line for line in lines)
+    assert 2 <= result.iteration <= 6 and result.seconds >= 12.0
+    iters, _ = read_log(tmp_path / "run" / "metrics.jsonl")
+    assert iters[0]["time"] >= 7.0
+    # the cosine learning rate starts at lr and is near its end at the last of the few steps
+    assert iters[0]["lr"] == cfg.train.lr and iters[-1]["lr"] < 0.2 * cfg.train.lr
+    extra = load_checkpoint(tmp_path / "run" / "last.ckpt")["extra"]
+    assert extra["prepare_seconds"] == 7.0 and extra["train_seconds"] == result.seconds
+
+
 def test_block_weight_changes_the_step_loss_not_the_logged_mse():
     """With a red block in the clip, ``train.block_weight`` raises the step's loss by weighing
     the block's pixels, while the MSE the step logs (and validation reads) stays the plain one."""

@@ -140,7 +140,8 @@ class _LoopState:
     Attributes:
         iteration: steps done. point: the resume point (best validation PSNR, training seconds
             so far on this rank, validation excluded). clock: what the schedules and the time
-            limit read, the same on every rank (rank 0's training seconds under torchrun).
+            limit read, the same on every rank (the ranks' mean training seconds under
+            torchrun); prepared: the part of it before the first step, likewise.
         tick: ``time.perf_counter()`` when the iteration's training time started counting.
         epoch_mse, epoch_start: the epoch's MSE per iteration and its start in training seconds.
         epoch_data: seconds of the epoch's steps spent reading, moving and augmenting batches.
@@ -149,6 +150,7 @@ class _LoopState:
     iteration: int
     point: ResumePoint
     clock: float
+    prepared: float
     tick: float = field(default_factory=lambda: time.perf_counter())
     epoch_mse: list[float] = field(default_factory=list)
     epoch_start: float = 0.0
@@ -216,7 +218,9 @@ def _setup(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
     model = build_model(cfg).to(dev)
     # e.g. a frame memory of the training split; what a checkpoint holds in full (the block
     # layer's fitted dynamics) is not refitted for a run that resumes from one
+    start = time.perf_counter()
     kept = model.prepare(train_set, resuming=resumes(run_dir, resume))
+    prepared = time.perf_counter() - start
     if kept and ctx.is_main:
         log(kept)
     if ctx.is_main:
@@ -225,6 +229,13 @@ def _setup(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
     optimizer = make_optimizer(model.parameters(), t.lr)
     point = resume_run(run_dir, cfg, model, optimizer, ctx, log) if resume \
         else start_fresh(run_dir, t.seed, ctx)
+    if point.iteration == 0 and kept:
+        # preparing the model is training too: it counts against train.max_minutes (on a slow
+        # CPU the block layer's fit takes longer, and the steps get less of the budget)
+        point.seconds = point.prepared = prepared
+        if t.max_minutes and ctx.is_main:
+            log(f"train.max_minutes={t.max_minutes:g}: preparing the model took {prepared:.0f} s "
+                f"of it; {max(60 * t.max_minutes - prepared, 0):.0f} s remain for the steps")
     if ctx.is_main:
         cfg.save(run_dir / CONFIG_FILE)
     parts = _Parts(
@@ -236,7 +247,8 @@ def _setup(cfg: Config, run_dir: Path, resume: bool, overwrite: bool, progress: 
         progress_bar(total=t.iterations, initial=point.iteration, desc="training", unit="it",
                      disable=not progress),
         _precision(t.precision, dev, log if ctx.is_main else lambda _: None), log)
-    return parts, _LoopState(point.iteration, point, point.seconds, epoch_start=point.seconds)
+    return parts, _LoopState(point.iteration, point, point.seconds, point.prepared,
+                             epoch_start=point.seconds)
 
 
 def _iteration(parts: _Parts, state: _LoopState, stop: GracefulStop) -> bool:
@@ -245,7 +257,7 @@ def _iteration(parts: _Parts, state: _LoopState, stop: GracefulStop) -> bool:
     cfg, ctx, t = parts.cfg, parts.ctx, parts.cfg.train
     it = state.iteration
     epoch = it // t.iters_per_epoch
-    beta, tfr, lr = parts.schedules.at(schedule_step(it, state.clock, t))
+    beta, tfr, lr = parts.schedules.at(schedule_step(it, state.clock, t, state.prepared))
     for group in parts.optimizer.param_groups:
         group["lr"] = lr
     indices, u = parts.sampler.draw(it)
@@ -259,7 +271,8 @@ def _iteration(parts: _Parts, state: _LoopState, stop: GracefulStop) -> bool:
         # the figures are the global batch's; any rank's stop request stops all
         figs = train_step(parts.trainer, parts.optimizer, frames, cond, cfg.data.n_past, beta,
                           teacher_forcing=u < tfr, grad_clip=t.grad_clip, reduce=ctx.mean,
-                          extra=[stop.requested is not None, state.point.seconds],
+                          extra=[stop.requested is not None, state.point.seconds,
+                                 state.point.prepared],
                           parameters=parts.model.parameters(), bf16=parts.bf16,
                           block_weight=t.block_weight)
     except NonFiniteLoss as e:
@@ -268,7 +281,8 @@ def _iteration(parts: _Parts, state: _LoopState, stop: GracefulStop) -> bool:
     synchronize(ctx.device)
     now = time.perf_counter()
     state.point.seconds, state.tick = state.point.seconds + now - state.tick, now
-    state.clock = figs.extra[1] if ctx.world_size > 1 else state.point.seconds  # ranks agree
+    state.clock, state.prepared = (figs.extra[1], figs.extra[2]) if ctx.world_size > 1 \
+        else (state.point.seconds, state.point.prepared)  # ranks agree
     out_of_time = 0 < t.max_minutes * 60.0 <= state.clock
     _log_iteration(parts.runlog, parts.bar, it, epoch, figs, (beta, tfr, lr), u < tfr,
                    state.point.seconds)

@@ -65,11 +65,15 @@ def resumable(run_dir: str | Path) -> bool:
 @dataclass
 class ResumePoint:
     """Where training continues: iteration, best validation PSNR (dB) and training seconds so
-    far (0, -inf, 0 for a fresh run)."""
+    far (0, -inf, 0 for a fresh run); ``prepared``: of those, the seconds the model took to
+    prepare before the first step (filling a frame memory, fitting a block layer), which count
+    against ``train.max_minutes`` but not in the schedules' share of it
+    (:func:`vidpred.schedules.schedule_step`)."""
 
     iteration: int = 0
     best_psnr: float = float("-inf")
     seconds: float = 0.0
+    prepared: float = 0.0
 
 
 def resumes(run_dir: Path, resume: bool) -> bool:
@@ -106,7 +110,8 @@ def resume_run(run_dir: Path, cfg: Config, model, optimizer, ctx, log) -> Resume
         _trim_log(run_dir / METRICS_FILE, state["iteration"], log)
     log(f"resuming {run_dir} at iteration {state['iteration']}")
     return ResumePoint(state["iteration"], state["best_psnr"],
-                       state["extra"].get("train_seconds", 0.0))
+                       state["extra"].get("train_seconds", 0.0),
+                       state["extra"].get("prepare_seconds", 0.0))
 
 
 def start_fresh(run_dir: Path, seed: int, ctx) -> ResumePoint:
@@ -116,6 +121,11 @@ def start_fresh(run_dir: Path, seed: int, ctx) -> ResumePoint:
     if ctx.rank:
         torch.manual_seed(rank_seed(seed, ctx.rank))
     return ResumePoint()
+
+
+def _extra(point: ResumePoint) -> dict:
+    """What a checkpoint records of the resume point besides iteration and best PSNR."""
+    return {"train_seconds": point.seconds, "prepare_seconds": point.prepared}
 
 
 def rank_seed(seed: int, rank: int) -> int:
@@ -224,11 +234,11 @@ class Checkpoints:
         last = self.run_dir / LAST_CHECKPOINT
         save_checkpoint(last, config=self.cfg, model=self.model, optimizer=self.optimizer,
                         iteration=iteration, best_psnr=point.best_psnr,
-                        extra={"train_seconds": point.seconds}, rng_ranks=rng_ranks)
+                        extra=_extra(point), rng_ranks=rng_ranks)
         if best:  # for evaluating, not resuming: without Adam's moments, a third of the weights
             save_checkpoint(self.run_dir / BEST_CHECKPOINT, config=self.cfg, model=self.model,
                             iteration=iteration, best_psnr=point.best_psnr,
-                            extra={"train_seconds": point.seconds})
+                            extra=_extra(point))
         keep = self.cfg.train.keep_checkpoints
         if epoch is not None and keep > 0:
             name, record = f"epoch_{epoch:04d}.ckpt", OutputDir.of(self.run_dir)
