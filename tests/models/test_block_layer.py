@@ -317,3 +317,28 @@ def test_the_part_of_the_block_under_an_arm_that_looks_like_the_table_is_filled_
     # what the context shows of the block is the same either way
     shown = block[:, 1, 0] & ~arm[:, 1, 0].bool()
     assert torch.equal(without[0][:, 0].mul(shown[:, None]), given[0][:, 0].mul(shown[:, None]))
+
+
+def test_the_layer_says_where_it_puts_the_block_also_where_it_is_hidden():
+    """centres() is the drawn block's place: the predicted centre of the last context frame
+    moved as the layer moves the block (whole pixels, none below STAY); NaN with no block."""
+    test, tcond, tcentres = _clips(4, 8, seed=1)
+    context = test[:, :2].float() / 255
+    block = (context - 0.5).abs().amax(2) > 0.2                        # (4, 2, H, W)
+    layer = BlockLayer(4, (64, 64))
+    layer.dynamics = _Known(tcentres[:, 1:], block[:, 1].sum((-2, -1)).float().sqrt())
+    placed = layer.centres(context, tcond, 8)
+    assert placed.shape == (4, 6, 2)
+    moved = tcentres[:, 2:] - tcentres[:, 1:2]
+    want = tcentres[:, 1:2] + torch.where(moved.norm(dim=-1, keepdim=True) < 2.0,
+                                          torch.zeros_like(moved), moved).round()
+    assert torch.allclose(placed, want)
+    # the drawn layer's square sits there: its centroid within half a pixel of it
+    _, alpha, _ = layer(context, tcond, 8, torch.full((3, 64, 64), 0.5))
+    a = alpha[:, 1:, 0]                                                # frames 2 .. 7
+    xs = torch.arange(64) + 0.5
+    cx = (a.sum(-2) * xs).sum(-1) / a.sum((-2, -1))
+    cy = (a.sum(-1) * xs).sum(-1) / a.sum((-2, -1))
+    assert (torch.stack([cx, cy], -1) - placed).abs().max() < 0.75
+    empty = torch.full_like(context, 0.5)
+    assert layer.centres(empty, tcond, 8).isnan().all()

@@ -242,3 +242,52 @@ def test_a_file_written_before_a_setting_existed_resumes_as_if_it_had_the_defaul
     other = plan_module.PlanSettings(episodes=2, planners=("random",), steps=2, behind=0.1)
     with pytest.raises(ConfigError, match="behind"):
         plan_module.plan(None, 2, other, tmp_path, progress=False, gifs=False, resume=True)
+
+
+def test_the_model_planner_draws_a_hidden_block_where_it_was_last_seen(scene):
+    """While the gripper hides the block, the context the model gets shows it where the last
+    executed frame that showed it had it; a frame that shows it is left as it is."""
+    from vidpred.planning.goals import sample_task
+    from vidpred.planning.goals import to_float as _to_float
+    from vidpred.planning.planners import ModelCEMPlanner
+
+    task = sample_task(scene, np.random.default_rng(0))
+    planner = ModelCEMPlanner(torch.nn.Linear(1, 1), 2)
+    planner.reset(task, scene, 5, np.random.default_rng(0))
+    start, background = _to_float(task.start_image), _to_float(task.background)
+    weights = planner.cost.weights(start)
+    assert planner.recall(background, torch.stack([background, background])).equal(
+        torch.stack([background, background]))            # never seen: nothing to draw
+    shown = planner.recall(start, torch.stack([start, start]))
+    assert shown.equal(torch.stack([start, start]))        # seen: unchanged
+    # the block hidden now (the empty scene stands for the arm over it), seen one frame ago
+    context = planner.recall(background, torch.stack([start, background]))
+    assert context[0].equal(start)
+    block = weights == 1
+    assert block.sum() > 20 and context[1][:, block].equal(start[:, block])
+    assert context[1][:, weights == 0].equal(background[:, weights == 0])
+    located = planner.cost.locator.locate(context)
+    assert bool(located.visible.all())
+    assert (located.xy[1] - located.xy[0]).norm() < 0.5
+
+
+def test_block_centroid_cost_counts_a_placed_block_at_full_weight(scene):
+    from vidpred.planning.goals import sample_task
+    from vidpred.planning.goals import to_float as _to_float
+    from vidpred.planning.planners import BlockCentroidCost
+
+    task = sample_task(scene, np.random.default_rng(0))
+    cost = BlockCentroidCost(task)
+    xy = torch.stack([cost.goal_xy, cost.goal_xy + torch.tensor([3.0, 4.0]),
+                      torch.full((2,), float("nan"))])
+    distance, weight = cost.placed_terms(xy)
+    assert distance.tolist() == pytest.approx([0.0, 5.0, 0.0], abs=1e-5)
+    assert weight.tolist() == [1.0, 1.0, 0.0]
+    # a frame that shows the block counts by its pixels; one that hides it, by the place
+    start, background = _to_float(task.start_image), _to_float(task.background)
+    frames = torch.stack([start, background])
+    placed = torch.stack([cost.goal_xy, cost.goal_xy + torch.tensor([3.0, 4.0])])
+    weighted, weight = cost.hidden_terms(frames, placed)
+    pixels = cost.terms(start)
+    assert weighted[0] == pytest.approx(float(pixels[0])) and weight[0] == pytest.approx(float(pixels[1]))
+    assert weighted[1] == pytest.approx(5.0, abs=1e-5) and weight[1] == 1.0

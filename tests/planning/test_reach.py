@@ -111,6 +111,15 @@ def test_the_reach_cost_keeps_the_block_where_it_last_saw_it(scene):
     assert np.allclose(reach.block, table.table_position(start.numpy()))  # placed from the start
     reach.see(frame(task.background), scene.grip())  # the block hidden: kept where it was
     assert np.allclose(reach.block, table.table_position(start.numpy()))
+    # and the gripper that hides it is judged against that place: behind it, it pushes
+    away = (reach.block - reach.goal) / np.linalg.norm(reach.block - reach.goal)
+    behind = np.r_[reach.block + 0.07 * away, 0.42]
+    assert not reach.pushing
+    reach.see(frame(task.background), behind)
+    assert reach.pushing and np.allclose(reach.block, table.table_position(start.numpy()))
+    assert (reach(np.stack([np.stack([behind, behind - 0.02 * np.r_[away, 0]])])) == 0).all()
+    reach.see(frame(task.background), behind + 0.05 * np.r_[-away[1], away[0], 0.0])
+    assert not reach.pushing                                # 5 cm off the line: no longer
 
 
 def test_the_model_planner_adds_the_reach_term_to_its_block_cost(scene):

@@ -369,14 +369,8 @@ class BlockLayer(nn.Module):
         if arm is not None:
             arm = _last_context(arm, cond, T)[0]
         context, cond = _last_context(context, cond, T)
-        k = CONTEXT
-        # one clip's context repeated over the batch (an expanded view: a planner's candidate
-        # actions) is read once
-        read = context[:1] if B > 1 and context.stride(0) == 0 else context
-        locator = BlockLocator.read(read)
-        weights = locator.weights(read)                              # (b, k, H, W)
-        feats, seen = frame_features(weights)
-        known = (seen.any(1) & locator.found).to(read.dtype)[:, None, None, None]
+        read, weights, seen, known, centres, side = self._predict(context, cond)
+        known = known.to(read.dtype)[:, None, None, None]
         # the last context frame that shows the block: its pixels and region
         j = last_seen(seen)
         pick = torch.arange(len(read), device=read.device)
@@ -388,21 +382,61 @@ class BlockLayer(nn.Module):
             differs = torch.maximum(differs, arm[:len(read)][pick, j])
         # the block's pixels grown by one into what shows the table, never into the arm
         region = torch.maximum(w, F.max_pool2d(w, 3, 1, 1) * (1 - differs))
-        feats, seen = feats.expand(B, *feats.shape[1:]), seen.expand(B, *seen.shape[1:])
-        centres, side = self.dynamics(feats, seen, cond[:, :k], cond[:, k - 1:])
         hidden = render(centres[:, :1], side, (H, W))[:, 0] * differs * (1 - region)
         alpha0 = torch.maximum(region, hidden) * known
         rgb0 = frame * region + colour[..., None, None] * hidden     # premultiplied by alpha0
         # un-premultiplied before the move (pixels move with their values: the same colours
         # as dividing after it)
         rgb0 = (rgb0 / alpha0.clamp_min(1e-6)).clamp(0, 1)
-        shift = centres - centres[:, :1]
-        # the fit's error is a fraction of a pixel: a block predicted to move less than STAY
-        # stays, copied exactly
-        shift = torch.where(shift.norm(dim=-1, keepdim=True) < STAY, torch.zeros_like(shift), shift)
-        rgb, alpha = translate(torch.cat([rgb0, alpha0], 1), shift).split([3, 1], 2)
+        rgb, alpha = translate(torch.cat([rgb0, alpha0], 1), _moved(centres)).split([3, 1], 2)
         erase = (region * known).expand(B, -1, -1, -1)[:, None]
         return _per_step(rgb, n_past, T), _per_step(alpha, n_past, T), erase
+
+    def _predict(self, context: Tensor, cond: Tensor) -> tuple[Tensor, ...]:
+        """The last :data:`CONTEXT` context frames (B, k, 3, H, W) and the conditions from the
+        first of them (:func:`_last_context`) -> (the frames read (b, k, 3, H, W), their block
+        weights (b, k, H, W), visibility (b, k), whether the block is known (b,), the predicted
+        centres (B, S, 2) pixels of the last context frame and those after it, side (B,)
+        pixels); b is 1 where the batch repeats one context (an expanded view: a planner's
+        candidate actions), which is read once, else B."""
+        B, k = context.shape[0], CONTEXT
+        read = context[:1] if B > 1 and context.stride(0) == 0 else context
+        locator = BlockLocator.read(read)
+        weights = locator.weights(read)                              # (b, k, H, W)
+        feats, seen = frame_features(weights)
+        known = seen.any(1) & locator.found
+        centres, side = self.dynamics(feats.expand(B, *feats.shape[1:]),
+                                      seen.expand(B, *seen.shape[1:]), cond[:, :k], cond[:, k - 1:])
+        return read, weights, seen, known, centres, side
+
+    @torch.no_grad()
+    def centres(self, context: Tensor, cond: Tensor, T: int) -> Tensor:
+        """Where the layer puts the block's centre in the frames it predicts.
+
+        Args:
+            context: (B, n_past, 3, H, W) in [0, 1]. cond: (B, >= T, D). T: frames of the clip.
+
+        Returns:
+            (B, T - n_past, 2) pixels, float32, for frames n_past .. T-1: the centre the
+            dynamics predict for the last context frame, moved as the layer moves the block
+            (whole pixels, none below :data:`STAY`); NaN where the context shows no block. The
+            arm the head pastes over the layer may hide the block there; this is where it is.
+        """
+        with torch.autocast(context.device.type, enabled=False):
+            last, c = _last_context(context.float(), cond.float(), T)
+            _, _, _, known, centres, _ = self._predict(last, c)
+        placed = centres[:, :1] + _moved(centres)
+        known = known.expand(len(placed))[:, None, None]
+        return torch.where(known, placed, torch.full_like(placed, float("nan")))[:, 1:]
+
+
+def _moved(centres: Tensor) -> Tensor:
+    """Predicted centres (B, S, 2) pixels -> the displacement (B, S, 2) the layer applies from
+    the first: the fit's error is a fraction of a pixel, so a block predicted to move less than
+    :data:`STAY` stays, copied exactly; :func:`translate` rounds the rest to whole pixels."""
+    shift = centres - centres[:, :1]
+    shift = torch.where(shift.norm(dim=-1, keepdim=True) < STAY, torch.zeros_like(shift), shift)
+    return shift.round()
 
 
 def _last_context(context: Tensor, cond: Tensor, T: int) -> tuple[Tensor, Tensor]:

@@ -341,6 +341,16 @@ class SVG(VideoModel):
                 context, cond, T, self.memory.scene, arm)
         return extras
 
+    def block_centres(self, context: Tensor, cond: Tensor, n_future: int) -> Tensor | None:
+        """Where the block layer puts the block in each of ``n_future`` predicted frames, as
+        :meth:`rollout_steps` draws them from ``context`` (B, n_past, C, H, W) and ``cond``
+        (B, >= n_past + n_future, D), whether or not the pasted arm hides it there: (B,
+        n_future, 2) pixels, NaN where the context shows no block
+        (:meth:`vidpred.models.block_layer.BlockLayer.centres`); None without a block layer."""
+        if self.block is None:
+            return None
+        return self.block.centres(context, cond, context.shape[1] + n_future)
+
     def step_conditions(self, cond: Tensor | None, B: int, T: int, device) -> Tensor:
         """Per-frame conditions (B, T, D) or (B, T, C, H, W) -> step conditions c_t
         (B, T-1, 2D'); empty if the model is unconditional."""

@@ -25,7 +25,7 @@ from ..data.sim_push import (
 )
 from ..device import autocast
 from ..errors import ConfigError, check_ranges
-from ..vision import centroid
+from ..vision import centroid, visible
 from .goals import PushTask, block_goal_distance, to_float
 from .reach import ReachCost, TableMap
 
@@ -173,9 +173,30 @@ class BlockCentroidCost:
     def terms(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(..., 3, H, W) -> (weight x centroid distance in pixels, weight), each (...): one
         frame's share of :meth:`__call__`'s weighted mean, to add up over a rollout."""
-        xy, mass = self.centroid(frames)
+        return self._terms(*self.centroid(frames))
+
+    def _terms(self, xy: torch.Tensor, mass: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         weight = (mass / self.goal_mass) ** 2
         return weight * (xy - self.goal_xy.to(xy.device)).norm(dim=-1), weight
+
+    def placed_terms(self, xy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Block centres (..., 2) pixels that a model places, seen or not -> :meth:`terms`'
+        pair, each frame at full weight (it is known where the block is); NaN centres (no
+        block placed) at weight 0."""
+        known = ~xy.isnan().any(-1)
+        distance = (xy - self.goal_xy.to(xy.device)).norm(dim=-1)
+        return torch.where(known, distance, 0.0), known.to(xy.dtype)
+
+    def hidden_terms(self, frames: torch.Tensor,
+                     placed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`terms` of frames (..., 3, H, W), those that do not show the block (the
+        locator's visibility) counted by :meth:`placed_terms` of the centres (..., 2) a model
+        placed it at instead: where the arm hides it, the place, not the pixels, says whether
+        it moved."""
+        xy, mass = self.centroid(frames)
+        seen = visible(mass, *frames.shape[-2:])
+        return tuple(torch.where(seen, a, b)
+                     for a, b in zip(self._terms(xy, mass), self.placed_terms(placed)))
 
     def combine(self, weighted: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Sums of :meth:`terms` over a plan's frames -> its cost in pixels."""
@@ -242,7 +263,13 @@ class ModelCEMPlanner(Planner):
     a zero action, before there are that many) and, as conditions of the frames to come, each
     candidate's actions with the gripper positions :func:`integrate_grip` predicts from them;
     the action after the horizon's last frame, which the model also reads, repeats the last one.
-    One prior sample per candidate. Cost: :class:`BlockCentroidCost` over the horizon's frames
+    One prior sample per candidate. Where the arm hides the block in a context frame, the block
+    is drawn into it where the last executed frame that showed it had it (:meth:`recall`).
+    Cost: :class:`BlockCentroidCost` over the horizon's frames (for a model with a block layer,
+    a frame that does not show the block counts at the place the layer put it,
+    :meth:`vidpred.models.SVG.block_centres`, hidden under the arm drawn over it: pushed away
+    from the camera, the block stays behind the gripper, and its pixels would say it never
+    moved)
     (a weighted mean, so a plan that gets the block there sooner is preferred), plus, with
     ``reach`` > 0, ``reach`` pixels per metre of :class:`vidpred.planning.reach.ReachCost` (until the
     gripper is in pushing position, its least distance to a point ``behind`` metres behind the
@@ -272,6 +299,7 @@ class ModelCEMPlanner(Planner):
         super().reset(task, scene, steps, rng)
         self.cost = BlockCentroidCost(task)
         self.seed = int(rng.integers(2 ** 31))
+        self.last_seen = None
         self.reach_cost = None
         if self.reach > 0:
             self.reach_cost = ReachCost.for_task(self.table, task, self.behind,
@@ -289,8 +317,35 @@ class ModelCEMPlanner(Planner):
                          else np.r_[np.zeros(4), obs.grip] for i in steps]).astype(np.float32)
         return context, past
 
+    def recall(self, frame: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Object permanence for the model: ``frame`` (3, H, W) is the latest executed frame;
+        the context (n_past, 3, H, W) with the block drawn, where the block locator does not
+        see it, over the frame at its place in the last executed frame that showed it (its
+        pixels weighted by the locator's weights).
+
+        Why: while the gripper stands between the camera and the block, as it does behind a
+        block to be pushed away from the camera, the context shows no block; the model's block
+        layer then has nothing to move, the decoder paints a blur, and no plan seems to move
+        the block. Drawn in, the block is moved by the layer and hidden under the pasted arm
+        where the arm covers it. It may have been pushed while hidden: the frames show the
+        truth again once it is seen.
+        """
+        w = self.cost.weights(frame)
+        if bool(visible(w.sum(), *w.shape)):
+            self.last_seen = (frame, w)
+        if self.last_seen is None:
+            return context
+        weights = self.cost.weights(context)
+        hidden = ~visible(weights.sum((-2, -1)), *weights.shape[-2:])
+        if not bool(hidden.any()):
+            return context
+        seen, w = (x.to(context.device) for x in self.last_seen)
+        drawn = torch.lerp(context, seen.expand_as(context), w)
+        return torch.where(hidden[:, None, None, None], drawn, context)
+
     def act(self, obs):
         context, past = self.context(obs)
+        context = self.recall(obs.frames[-1], context)
         if self.reach_cost is not None:
             self.reach_cost.see(obs.frames[-1], obs.grip)
         imagined = {}
@@ -319,6 +374,7 @@ class ModelCEMPlanner(Planner):
         weighted = torch.zeros(K, device=self.device)
         weight = torch.zeros(K, device=self.device)
         last = None
+        context, cond = context.expand(K, *context.shape), torch.from_numpy(cond).to(self.device)
         # the rollout's z draws come from the planner's own seed; the caller's random state
         # is left as it was
         devices = [self.device] if self.device.type == "cuda" else []
@@ -326,10 +382,13 @@ class ModelCEMPlanner(Planner):
                 autocast(self.device, self.bf16):
             torch.manual_seed(self.seed)
             self.seed += 1
-            for frame in self.model.rollout_steps(context.expand(K, *context.shape),
-                                                  torch.from_numpy(cond).to(self.device), H, 1):
+            # a model with a block layer says where it puts the block, also where the arm it
+            # draws hides it: a frame that does not show the block counts by that place
+            placed = getattr(self.model, "block_centres", lambda *a: None)(context, cond, H)
+            for i, frame in enumerate(self.model.rollout_steps(context, cond, H, 1)):
                 last = frame[:, 0].float()
-                terms = self.cost.terms(last)
+                terms = self.cost.terms(last) if placed is None \
+                    else self.cost.hidden_terms(last, placed[:, i].float())
                 weighted += terms[0]
                 weight += terms[1]
         costs = self.cost.combine(weighted, weight).cpu().numpy()

@@ -163,7 +163,7 @@ class ReachCost:
         self.table, self.behind, self.height, self.locator = table, behind, height, locator
         self.keep_out, self.radius, self.over = keep_out, table.contact + clearance, over
         self.goal = table.table_position(np.asarray(goal_pixel, np.float64))
-        self.block = self.target = None
+        self.block = self.target = self.pixel = None
         self.pushing = False
 
     @classmethod
@@ -179,17 +179,20 @@ class ReachCost:
         return cost
 
     def see(self, frame: torch.Tensor, grip: np.ndarray) -> None:
-        """:meth:`update` from the latest frame ((3, H, W) in [0, 1]); a frame in which the arm
-        hides most of the block (the locator does not see it) changes nothing: the last block
-        position and pushing state stay."""
+        """:meth:`update` from the latest frame ((3, H, W) in [0, 1]); in a frame in which the
+        arm hides most of the block (the locator does not see it) the block stays where it was
+        last seen, and whether the gripper is in pushing position is judged against that: the
+        gripper that hides the block is most often the one standing behind it to push it away
+        from the camera, and a pushing state frozen at the last frame that showed the block
+        would hold it there, the reach term pulling it back to its target instead of pushing."""
         block = self.locator.locate(frame)
-        if bool(block.visible):
-            self.update(block.xy.numpy(), grip)
+        self.update(block.xy.numpy() if bool(block.visible) else self.pixel, grip)
 
     def update(self, block_pixel, grip: np.ndarray | None = None) -> None:
         """Place the block (its centroid now, (2,) pixels) and the target; ``grip``: (3,) the
         gripper now, metres (None: not in pushing position)."""
-        self.block = self.table.table_position(np.asarray(block_pixel, np.float64))
+        self.pixel = np.asarray(block_pixel, np.float64)
+        self.block = self.table.table_position(self.pixel)
         away = self.block - self.goal
         away = away / max(float(np.linalg.norm(away)), 1e-6)
         self.target = np.r_[self.block + self.behind * away, self.height]
