@@ -265,12 +265,12 @@ class ModelCEMPlanner(Planner):
     the action after the horizon's last frame, which the model also reads, repeats the last one.
     One prior sample per candidate. Where the arm hides the block in a context frame, the block
     is drawn into it where the last executed frame that showed it had it (:meth:`recall`).
-    Cost: :class:`BlockCentroidCost` over the horizon's frames (for a model with a block layer,
-    a frame that does not show the block counts at the place the layer put it,
+    Cost: :class:`BlockCentroidCost` over the horizon's frames (a weighted mean, so a plan that
+    gets the block there sooner is preferred; for a model with a block layer, a frame that does
+    not show the block counts at the place the layer put it,
     :meth:`vidpred.models.SVG.block_centres`, hidden under the arm drawn over it: pushed away
     from the camera, the block stays behind the gripper, and its pixels would say it never
-    moved)
-    (a weighted mean, so a plan that gets the block there sooner is preferred), plus, with
+    moved), plus, with
     ``reach`` > 0, ``reach`` pixels per metre of :class:`vidpred.planning.reach.ReachCost` (until the
     gripper is in pushing position, its least distance to a point ``behind`` metres behind the
     block, lifted from pixels by ``table``, a :class:`vidpred.planning.reach.TableMap` fitted to the
