@@ -84,6 +84,13 @@ class VideoModel(nn.Module):
             ValueError: the checkpoint cannot fill the model's data (named in the message).
         """
 
+    def block_centres(self, context: Tensor, cond: Tensor | None,
+                      n_future: int) -> Tensor | None:
+        """Where the model places the pushed block in each of ``n_future`` predicted frames,
+        (B, n_future, 2) pixels, seen or hidden; None for a model that keeps no such place
+        (the default)."""
+        return None
+
     def rollout_steps(self, context: Tensor, cond: Tensor | None, n_future: int,
                       samples: int = 1) -> Iterator[Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError

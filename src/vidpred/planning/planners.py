@@ -384,7 +384,7 @@ class ModelCEMPlanner(Planner):
             self.seed += 1
             # a model with a block layer says where it puts the block, also where the arm it
             # draws hides it: a frame that does not show the block counts by that place
-            placed = getattr(self.model, "block_centres", lambda *a: None)(context, cond, H)
+            placed = self.model.block_centres(context, cond, H)
             for i, frame in enumerate(self.model.rollout_steps(context, cond, H, 1)):
                 last = frame[:, 0].float()
                 terms = self.cost.terms(last) if placed is None \
