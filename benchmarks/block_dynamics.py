@@ -16,8 +16,10 @@ frame where the block is visible there and in the last context frame:
   one goes (its projection on it, as a share; median);
 - *resting*: the others; how many of them the dynamics moves (a resting block moved is a
   sharp block in the wrong place);
-- frames whose predicted centre is more than 2 px off. Prints one block of figures; writes
-  nothing.
+- frames whose predicted centre is more than 2 px off;
+- *glimpsed*: clips whose context shows the block only in part (at least the layer's
+  ``GLIMPSE``, less than a visible block): the predicted centre against the true one at every
+  predicted frame where the block is visible. Prints one block of figures; writes nothing.
 
     python benchmarks/block_dynamics.py [--data DIR] [--test-data DIR] [--seeds 0,1]
         [--fit-steps N] [--fit-epochs N] [--n-past 2 --n-future 10]
@@ -32,7 +34,7 @@ from vidpred.data import cache_root
 from vidpred.evaluation.objects import PUSHED_PX
 from vidpred.models import block_layer
 from vidpred.models.block_layer import CONTEXT, STAY, BlockDynamics, BlockLayer, frame_features
-from vidpred.vision import BlockLocator
+from vidpred.vision import BlockLocator, visible
 
 
 def centres(split: BairDataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,7 +62,8 @@ def score(layer: BlockLayer, test: BairDataset, n_past: int) -> dict:
     true_xy, seen = centres(test)
     true_xy, seen = true_xy[:, :test.seq_len], seen[:, :test.seq_len]
     context = frames[:, n_past - CONTEXT:n_past]
-    feats, vis = frame_features(BlockLocator.read(context).weights(context))
+    least = float(layer.dynamics.least)
+    feats, vis = frame_features(BlockLocator.read(context, least=least).weights(context), least)
     pred, _ = layer.dynamics(feats, vis, cond[:, n_past - CONTEXT:n_past], cond[:, n_past - 1:])
     shift = pred[:, 1:] - pred[:, :1]                               # (S, n_future, 2)
     moves = shift.norm(dim=-1) >= STAY                             # as the layer draws them
@@ -73,7 +76,15 @@ def score(layer: BlockLayer, test: BairDataset, n_past: int) -> dict:
     error = (drawn - true_shift).norm(dim=-1)
     # how far along the true push the drawn block goes, as a share of it (1 = all the way)
     along = (drawn * true_shift).sum(-1) / true_shift.norm(dim=-1).square().clamp_min(1e-6)
-    return {"frames": int(scored.sum()), "pushed": int(pushed.sum()),
+    # clips whose context glimpses the block but never shows it whole: the predicted centre
+    # against the true one wherever the block is visible
+    glimpsed = vis.any(1) & ~visible(feats[..., 0], *frames.shape[-2:]).any(1)
+    where = glimpsed[:, None] & seen[:, n_past:]
+    off = (pred[:, 1:] - true_xy[:, n_past:]).norm(dim=-1)[where]
+    return {"glimpsed": int(glimpsed.sum()), "glimpsed_frames": int(where.sum()),
+            "glimpsed_error": float(off.median()) if len(off) else float("nan"),
+            "glimpsed_off": int((off > 3.0).sum()),
+            "frames": int(scored.sum()), "pushed": int(pushed.sum()),
             "pushed_moved": int((moves & pushed).sum()),
             "pushed_error": float(error[pushed].median()) if pushed.any() else float("nan"),
             "pushed_along": float(along[pushed].median()) if pushed.any() else float("nan"),
@@ -119,6 +130,9 @@ def main() -> None:
                   f"{s['pushed_error']:.2f} px off, {s['pushed_along']:.0%} of the way; "
                   f"resting {s['resting']}: moved in {s['resting_moved']}; more than 2 px off: "
                   f"{s['off']} of {s['frames']}")
+            print(f"  context glimpses the block in {s['glimpsed']} clips: centre median "
+                  f"{s['glimpsed_error']:.2f} px off over their {s['glimpsed_frames']} frames "
+                  f"that show it, more than 3 px off in {s['glimpsed_off']}")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,20 @@ def test_visibility_needs_a_blocks_worth_of_pixels_scaled_with_the_image():
     assert bool(visible(torch.tensor(5.0), 32, 32)) and not bool(visible(torch.tensor(4.9), 32, 32))
 
 
+def test_a_glimpse_of_two_pixels_tells_the_colour_where_a_lower_weight_counts_as_found():
+    """The block layer reads a block the arm hides but for a few pixels: its colour is right,
+    found only with a lower ``least``; a frame without the block finds nothing at any."""
+    rgb = (0.7, 0.1, 1.0)
+    glimpse = scene(rgb, rows=slice(20, 21), cols=slice(30, 32))               # 2 pixels
+    assert not bool(BlockLocator.read(glimpse).found)
+    loc = BlockLocator.read(glimpse, least=1.0)
+    assert bool(loc.found)
+    assert torch.allclose(loc.colour, torch.tensor(rgb) / sum(rgb), atol=0.01)
+    assert float(loc.weights(glimpse).sum()) == 2
+    assert not bool(BlockLocator.read(scene(None), least=1.0).found)
+    assert min_mass(32, 32, least=1.0) == 0.25 and not bool(visible(torch.tensor(2.0), 64, 64))
+
+
 def test_each_clip_of_a_batch_gets_its_own_colour_read_from_its_frames():
     red, yellow = scene(COLOURS[0]), scene(COLOURS[1], rows=slice(40, 48), cols=slice(10, 18))
     hidden = scene(None)

@@ -143,7 +143,8 @@ def _colour_weights(frames: Tensor, colour: Tensor, scene) -> Tensor:
     return (1.0 - _ramp(d, NEAR, FAR)) * _foreign(planes, _brightness(frames), scene)
 
 
-def read_colour(frames: Tensor, scene=PUSH_SCENE) -> tuple[Tensor, Tensor]:
+def read_colour(frames: Tensor, scene=PUSH_SCENE,
+                least: float = MIN_BLOCK_PIXELS) -> tuple[Tensor, Tensor]:
     """The block's colour read from frames known to show it (step 1 of the module doc): the
     peak of the foreign pixels' chroma histogram (:data:`BINS` per axis, smoothed over 3 x 3
     bins), then the weighted mean chroma of the foreign pixels near it, twice (within twice
@@ -151,20 +152,23 @@ def read_colour(frames: Tensor, scene=PUSH_SCENE) -> tuple[Tensor, Tensor]:
 
     Args:
         frames: (B, N, 3, H, W) in [0, 1]: N frames per block (e.g. a clip's frames), pooled.
+        least: the weight (about pixels at 64 x 64, scaled with the image area) the block's
+            colour needs over the N frames together to count as found: by default a visible
+            block's (:data:`MIN_BLOCK_PIXELS`); less for a block glimpsed past an occluder.
 
     Returns:
         (chroma (B, 3) float32; found (B,) bool: the pixels of that colour weigh at least
-        :func:`min_mass` over the N frames together, a block's worth).
+        ``least``).
     """
     frames = frames.float()
     if frames.shape[0] == 0:
         return frames.new_zeros(0, 3), torch.zeros(0, dtype=torch.bool, device=frames.device)
-    pieces = [_read_colour(frames[p], scene)
+    pieces = [_read_colour(frames[p], scene, least)
               for p in _pieces(frames.shape[0], frames[0].numel() // 3)]
     return torch.cat([c for c, _ in pieces]), torch.cat([f for _, f in pieces])
 
 
-def _read_colour(frames: Tensor, scene) -> tuple[Tensor, Tensor]:
+def _read_colour(frames: Tensor, scene, least: float) -> tuple[Tensor, Tensor]:
     """:func:`read_colour` of (B, N, 3, H, W) float frames."""
     B = frames.shape[0]
     planes = [p.reshape(B, -1) for p in chroma(frames).unbind(-3)]      # 3 x (B, P)
@@ -183,17 +187,19 @@ def _read_colour(frames: Tensor, scene) -> tuple[Tensor, Tensor]:
         w = f * (1.0 - _ramp(d, NEAR * scale, FAR * scale))
         colour = torch.stack([(w * planes[k]).sum(1) for k in range(3)], 1) \
             / w.sum(1, keepdim=True).clamp_min(1e-6)
-    return colour, w.sum(1) >= min_mass(*frames.shape[-2:])
+    return colour, w.sum(1) >= min_mass(*frames.shape[-2:], least)
 
 
-def min_mass(height: int, width: int) -> float:
-    """:data:`MIN_BLOCK_PIXELS` scaled from 64 x 64 to a ``height`` x ``width`` image."""
-    return MIN_BLOCK_PIXELS * height * width / 64 ** 2
+def min_mass(height: int, width: int, least: float = MIN_BLOCK_PIXELS) -> float:
+    """``least`` (by default :data:`MIN_BLOCK_PIXELS`) pixels at 64 x 64 scaled to a
+    ``height`` x ``width`` image."""
+    return least * height * width / 64 ** 2
 
 
-def visible(mass: Tensor, height: int, width: int) -> Tensor:
-    """Mass of the block's weights (or its pixel count) -> whether it counts as visible."""
-    return mass >= min_mass(height, width)
+def visible(mass: Tensor, height: int, width: int, least: float = MIN_BLOCK_PIXELS) -> Tensor:
+    """Mass of the block's weights (or its pixel count) -> whether it counts as visible (at
+    least ``least`` pixels at 64 x 64, scaled)."""
+    return mass >= min_mass(height, width, least)
 
 
 def centroid(weights: Tensor) -> tuple[Tensor, Tensor]:
@@ -236,15 +242,17 @@ class BlockLocator:
     scene: tuple = PUSH_SCENE
 
     @classmethod
-    def read(cls, frames: Tensor, scene=PUSH_SCENE) -> BlockLocator:
+    def read(cls, frames: Tensor, scene=PUSH_SCENE,
+             least: float = MIN_BLOCK_PIXELS) -> BlockLocator:
         """From frames known to show the block: (B, N, 3, H, W) -> B locators (their colours
-        pooled over the N frames), or (N, 3, H, W) / (3, H, W) -> one locator."""
+        pooled over the N frames), or (N, 3, H, W) / (3, H, W) -> one locator; ``least``: the
+        weight that counts as found (:func:`read_colour`)."""
         if frames.dim() == 3:
             frames = frames[None]
         if frames.dim() == 4:
-            colour, found = read_colour(frames[None], scene)
+            colour, found = read_colour(frames[None], scene, least)
             return cls(colour[0], found[0], scene)
-        colour, found = read_colour(frames, scene)
+        colour, found = read_colour(frames, scene, least)
         return cls(colour, found, scene)
 
     @classmethod

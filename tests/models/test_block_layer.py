@@ -4,7 +4,8 @@ import torch
 
 from vidpred.camera import project
 from vidpred.models import SVG
-from vidpred.models.block_layer import BlockLayer, frame_features, render, translate
+from vidpred.models.block_layer import GLIMPSE, BlockLayer, frame_features, render, translate
+from vidpred.vision import MIN_BLOCK_PIXELS
 from vidpred.models.heads import ArmPasteHead, StepExtras
 
 RED = torch.tensor([0.8, 0.1, 0.1])
@@ -73,6 +74,8 @@ def _fitted(frames: torch.Tensor, cond: torch.Tensor, centres: torch.Tensor,
 def test_the_fit_learns_where_the_gripper_is_in_the_image_from_the_pushes():
     layer, line = _fitted(*_pushed(48, 8, seed=0))
     assert "camera map fitted to" in line and bool(layer.dynamics.mapped)
+    # a visible block's brightest channel: RED's 0.8, what a glimpsed block is drawn at
+    assert abs(float(layer.brightness) - 0.8) < 0.01
     xy = torch.rand(100, 2) * torch.tensor([0.4, 0.5]) + torch.tensor([1.1, 0.5])
     assert (project(layer.dynamics.table, xy) - project(CAMERA, xy)).abs().max() < 0.5
     # where the block never moves there is no push to learn the camera from: the gripper's
@@ -99,11 +102,15 @@ def test_a_checkpoint_whose_dynamics_do_not_see_the_gripper_loads_and_predicts_a
     old.block.dynamics.fitted.fill_(True)
     state = old.state_dict()
     assert not any(k.startswith("block.dynamics.table") for k in state)
+    del state["block.dynamics.least"], state["block.brightness"]  # from before glimpses counted
     new = model()
     new.block.adopt(state, "block.")          # what SVG.prepare_load does for the layer
     new.block.load_state_dict({k[len("block."):]: v for k, v in state.items()
                                if k.startswith("block.")})
     assert not new.block.dynamics.gripper
+    # such dynamics read only visible blocks, as they were fitted to
+    assert float(new.block.dynamics.least) == MIN_BLOCK_PIXELS and float(new.block.brightness) == 0
+    assert float(model().block.dynamics.least) == GLIMPSE
     assert not any(p.requires_grad for p in new.block.dynamics.parameters())
     frames, cond, _ = _pushed(2, 6, seed=1)
     feats, seen = frame_features(frames[:, :2, 0].float() / 255)
@@ -277,9 +284,10 @@ def test_a_resumed_run_loads_the_fitted_layer_instead_of_refitting_it_and_contin
 class _Known(torch.nn.Module):
     """Block dynamics that answer with given centres (B, S, 2) and sides (B,), pixels."""
 
-    def __init__(self, centres: torch.Tensor, side: torch.Tensor):
+    def __init__(self, centres: torch.Tensor, side: torch.Tensor, least: float = GLIMPSE):
         super().__init__()
         self.centres, self.side = centres, side
+        self.register_buffer("least", torch.tensor(least))
 
     def forward(self, feats, seen, cond_ctx, cond):
         return self.centres[:, :cond.shape[1]], self.side
@@ -342,3 +350,37 @@ def test_the_layer_says_where_it_puts_the_block_also_where_it_is_hidden():
     assert (torch.stack([cx, cy], -1) - placed).abs().max() < 0.75
     empty = torch.full_like(context, 0.5)
     assert layer.centres(empty, tcond, 8).isnan().all()
+
+
+def test_a_block_the_arm_hides_but_for_a_glimpse_is_drawn_whole_in_its_colour():
+    """The arm covers all of the block but two pixels in both context frames, and those are in
+    its shade (half as bright): the layer reads the colour from them and draws the whole square
+    where the dynamics put it, at a visible block's brightness. Without that brightness (0) the
+    hidden part takes the glimpse's own; dynamics fitted before glimpses counted (``least`` a
+    visible block's weight) draw nothing there."""
+    test, tcond, tcentres = _clips(4, 8, seed=1)
+    context = test[:, :2].float() / 255
+    block = (context - 0.5).abs().amax(2, keepdim=True) > 0.2          # (4, 2, 1, H, W)
+    side = block[:, 1].sum((-3, -2, -1)).float().sqrt()
+    arm = block.clone()
+    for i in range(4):                      # the block's top-left pixel and its right neighbour
+        y, x = (int(v) for v in block[i, 1, 0].nonzero()[0])
+        arm[i, :, 0, y, x:x + 2] = False
+    context = torch.where(arm, torch.full_like(context, 0.52),
+                          torch.where(block, context / 2, context))
+    arm = arm.float()
+    scene = torch.full((3, 64, 64), 0.5)
+
+    def drawn(least, brightness, colour):
+        layer = BlockLayer(4, (64, 64))
+        layer.dynamics = _Known(tcentres[:, 1:], side, least)
+        layer.brightness.fill_(brightness)
+        rgb, alpha, _ = layer(context, tcond, 8, scene, arm)
+        # the step whose target is the last context frame: the block where it stood
+        return ((rgb[:, 0] - colour[:, None, None]).abs().amax(1) < 0.05) & (alpha[:, 0, 0] > 0.4)
+
+    whole = block[:, 1, 0]
+    for brightness, colour in ((0.8, RED), (0.0, RED / 2)):
+        assert ((drawn(GLIMPSE, brightness, colour) & whole).sum((-2, -1))
+                >= whole.sum((-2, -1)) * 0.9).all()
+    assert drawn(MIN_BLOCK_PIXELS, 0.8, RED).sum() == 0

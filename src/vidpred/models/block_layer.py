@@ -13,6 +13,9 @@ last context frame on, and the side of its square.
 The layer is the block's region in the last context frame that shows it: its visible pixels
 grown by one into what shows the table (never into the arm), with their own colours, and the
 part of the predicted square that something (the arm) hides there, in the block's mean colour.
+A block the arm hides but for a glimpse (:data:`GLIMPSE`: a pixel or two of its colour) is
+known too: those pixels tell its colour, and the dynamics, fitted to such contexts as well,
+where the rest of it lies under the arm.
 What hides it is told by the frame differing from the empty scene and, since the gripper's light
 grey hardly differs from the white table, by the frame memory's arm mask of that context frame.
 It moves by the predicted displacement in whole pixels (none below :data:`STAY`), so a block
@@ -40,7 +43,7 @@ from torch import Tensor, nn
 
 from ..camera import fit_push_map, project, push_frames
 from ..errors import DataError
-from ..vision import PIXEL_CENTRE, BlockLocator, centroid, visible
+from ..vision import MIN_BLOCK_PIXELS, PIXEL_CENTRE, BlockLocator, centroid, visible
 
 # per context frame: visible flag, weight (/ SCALE_MASS), centroid (2) and bounding box (4)
 # relative to the last context frame's centroid (/ SCALE_PX pixels at 64 x 64)
@@ -65,17 +68,25 @@ MIN_FIT_STEPS = 100
 FIT_EPOCHS = 40
 FIT_BATCH = 256
 FIT_LR = 3e-3
+# weight (about pixels at 64 x 64) of the block's colour that tells the layer the block is there
+# and its colour, though the arm hides the rest: far below a visible block's MIN_BLOCK_PIXELS.
+# The arm's start pose hides most of about one block in seven in both context frames; a
+# glimpse of a pixel or two reads its colour within the locator's NEAR, and the push scene
+# shows no foreign pixel elsewhere (docs/push-demo.md)
+GLIMPSE = 1.0
 
 
-def frame_features(weights: Tensor) -> tuple[Tensor, Tensor]:
+def frame_features(weights: Tensor,
+                   least: float = MIN_BLOCK_PIXELS) -> tuple[Tensor, Tensor]:
     """Block weights (..., H, W) in [0, 1] -> (features (..., 7): the weights' sum, their
     centroid (x, y) and the bounding box (x0, x1, y0, y1) of the pixels weighing at least
-    :data:`WEIGHT_IN`, in pixels (centres at +0.5), zeros where the block is not visible;
-    visible (...) bool, :func:`vidpred.vision.visible`'s threshold)."""
+    :data:`WEIGHT_IN`, in pixels (centres at +0.5), zeros where the block is not seen;
+    seen (...) bool: the weights sum to at least ``least`` pixels at 64 x 64, scaled
+    (:func:`vidpred.vision.visible`))."""
     H, W = weights.shape[-2:]
     xy, mass = centroid(weights)
     cx, cy = xy.unbind(-1)
-    seen = visible(mass, H, W)
+    seen = visible(mass, H, W, least)
     inside = weights >= WEIGHT_IN
     xs = torch.arange(W, dtype=weights.dtype, device=weights.device) + PIXEL_CENTRE
     ys = torch.arange(H, dtype=weights.dtype, device=weights.device) + PIXEL_CENTRE
@@ -100,11 +111,21 @@ def last_seen(seen: Tensor) -> Tensor:
     return torch.where(seen, order, -1).amax(1).where(seen.any(1), n - 1)
 
 
+def source_frame(feats: Tensor, seen: Tensor, hw: tuple[int, int]) -> Tensor:
+    """The context frame the layer takes the block from: features (B, n, 7) and whether each
+    frame is seen (B, n) -> (B,) long, the last frame whose block is visible
+    (:func:`vidpred.vision.visible`), else the last that gives a glimpse of it (the last frame,
+    where none does). A glimpse's few pixels place the block and tell its colour less well."""
+    shown = seen & visible(feats[..., 0], *hw)
+    return torch.where(shown.any(1), last_seen(shown), last_seen(seen))
+
+
 def reference(feats: Tensor, seen: Tensor, hw: tuple[int, int]) -> Tensor:
-    """The centroid (B, 2) pixels of the last context frame that shows the block (features
-    (B, n, 7), visibility (B, n)); the image's centre where none does."""
+    """The centroid (B, 2) pixels of the block in the context frame the layer takes it from
+    (:func:`source_frame`; features (B, n, 7), seen (B, n)); the image's centre where no
+    frame shows it."""
     pick = torch.arange(feats.shape[0], device=feats.device)
-    ref = feats[pick, last_seen(seen), 1:3]
+    ref = feats[pick, source_frame(feats, seen, hw), 1:3]
     centre = torch.tensor([hw[1] / 2, hw[0] / 2], dtype=feats.dtype, device=feats.device)
     return torch.where(seen.any(1)[:, None], ref, centre)
 
@@ -118,17 +139,19 @@ class BlockDynamics(nn.Module):
         image_hw: frame size (H, W); pixel inputs and outputs scale with H / 64.
         hidden: units of the GRU and of the input layers.
         gripper: also read, per frame, where the gripper is in the image relative to the
-            block's centroid in the last context frame that shows it (the image's centre where
-            none does): the end effector's x-y
+            block's centroid in the context frame the layer takes it from (:func:`reference`;
+            the image's centre where none shows it): the end effector's x-y
             (:data:`GRIP`) through a camera map the fit learns from the split's pushes
             (:func:`vidpred.camera.fit_push_map`). A push is decided by that offset, which the
             network would otherwise have to learn to compute from metres and pixels. Needs
             D >= 6; off (as in checkpoints written before it existed) the inputs are as before.
 
-    Shapes: context features (B, n_past, 7) (:func:`frame_features`) and visibility
-    (B, n_past), the context frames' conditions (B, n_past, D) and those from the last context
-    frame on (B, S, D) -> (centres (B, S, 2) in pixels, side (B,) pixels). The conditions are
-    standardised with the training split's mean and spread (buffers set by :meth:`fit`).
+    Shapes: context features (B, n_past, 7) (:func:`frame_features`, seen from the weight in
+    the buffer ``least``: :data:`GLIMPSE`, or for dynamics fitted before glimpses counted a
+    visible block's) and whether each frame is seen (B, n_past), the context frames'
+    conditions (B, n_past, D) and those from the last context frame on (B, S, D) -> (centres
+    (B, S, 2) in pixels, side (B,) pixels). The conditions are standardised with the training
+    split's mean and spread (buffers set by :meth:`fit`).
     """
 
     def __init__(self, cond_dim: int, n_past: int, image_hw: tuple[int, int], hidden: int = 64,
@@ -147,6 +170,8 @@ class BlockDynamics(nn.Module):
         self.register_buffer("cond_mean", torch.zeros(cond_dim))
         self.register_buffer("cond_std", torch.ones(cond_dim))
         self.register_buffer("fitted", torch.tensor(False))
+        # the least weight of a context frame's block that its features count as seen
+        self.register_buffer("least", torch.tensor(GLIMPSE))
         if self.gripper:
             # table metres -> pixels, and whether the fit found pushes enough to learn it
             self.register_buffer("table", torch.eye(3))
@@ -200,7 +225,8 @@ class BlockDynamics(nn.Module):
         conditions (S, L, D), true centres (S, L, 2) pixels and visibility (S, L), the block's
         side per clip (S,) pixels; windows of ``window`` frames (n_past + n_future) drawn at
         random (a generator seeded ``seed``: the fit does not touch the global random state).
-        Huber loss on the centres of the frames where the block is visible, and on the side;
+        Huber loss on the centres of the frames where the block is visible, in the windows whose
+        context shows at least a glimpse of it (``least``, as the layer reads it), and on the side;
         :data:`FIT_EPOCHS` passes over the split's windows, within :data:`MIN_FIT_STEPS` ..
         :data:`FIT_STEPS` steps of :data:`FIT_BATCH`. With ``gripper``, the camera map is
         fitted first, to the pushes among the true centres. Returns the log's line."""
@@ -228,7 +254,8 @@ class BlockDynamics(nn.Module):
             f, v, c = feats[s[:, None], t[:, :k]], seen[s[:, None], t[:, :k]], cond[s[:, None], t]
             pred, sd = self(f, v, c[:, :k], c[:, k - 1:])
             target, keep = centres[s[:, None], t[:, k - 1:]], visible[s[:, None], t[:, k - 1:]]
-            keep = keep & v[:, -1:]
+            # the windows whose context shows the block at all: the layer draws it there
+            keep = keep & v.any(1, keepdim=True)
             loss = F.smooth_l1_loss(sd, side[s]) + (F.smooth_l1_loss(pred[keep], target[keep])
                                                      if keep.any() else 0.0)
             opt.zero_grad(set_to_none=True)
@@ -283,6 +310,9 @@ class BlockLayer(nn.Module):
     def __init__(self, cond_dim: int, image_hw: tuple[int, int]):
         super().__init__()
         self.dynamics = BlockDynamics(cond_dim, CONTEXT, image_hw)
+        # the brightest channel of a visible block's pixels, their mean, the split's median
+        # (set by fit; 0: a glimpsed block keeps the glimpse's own brightness)
+        self.register_buffer("brightness", torch.tensor(0.0))
 
     def adopt(self, state_dict: dict, prefix: str) -> None:
         """Match a checkpoint's dynamics (its weights under ``prefix``): those written before the
@@ -293,6 +323,9 @@ class BlockLayer(nn.Module):
         fitted = prefix + "dynamics.fitted"
         if fitted not in state_dict:
             return
+        # dynamics fitted before glimpses counted read only visible blocks
+        state_dict.setdefault(prefix + "dynamics.least", torch.tensor(MIN_BLOCK_PIXELS))
+        state_dict.setdefault(prefix + "brightness", torch.tensor(0.0))
         if old.gripper and prefix + "dynamics.table" not in state_dict:
             self.dynamics = BlockDynamics(old.cond_mean.numel(), old.n_past, old.image_hw,
                                           gripper=False).to(old.cond_mean.device)
@@ -304,28 +337,38 @@ class BlockLayer(nn.Module):
             window: int, seed: int = 0) -> str:
         """Fit the dynamics to a split: frames (S, L, 3, H, W) uint8, conditions (S, L, D) and
         the block's true centres (S, L, 2) pixels and visibility (S, L), or None to take the
-        locator's centroids on the frames for the truth; windows of ``window`` frames, the
-        first :data:`CONTEXT` of them the context. Returns the log's line.
+        locator's centroids on the frames where it sees the block whole enough to count as
+        visible for the truth; windows of ``window`` frames, the first :data:`CONTEXT` of them
+        the context. Also sets ``brightness``, what a glimpsed block's hidden part is drawn at.
+        Returns the log's line.
 
         Raises:
             ValueError: clips shorter than such a window.
         """
         start = time.perf_counter()
-        feats, seen, sides = [], [], []
+        least = float(self.dynamics.least)
+        feats, seen, sides, shown, bright = [], [], [], [], []
         for part in frames.split(64):
             x = part.float().div_(255.0)
-            w = BlockLocator.read(x).weights(x)                      # (s, L, H, W)
-            f, v = frame_features(w)
+            w = BlockLocator.read(x, least=least).weights(x)        # (s, L, H, W)
+            f, v = frame_features(w, least)
             feats.append(f)
             seen.append(v)
-            sides.append((w >= WEIGHT_IN).sum((-2, -1)).amax(1).float().sqrt())
+            inside = (w >= WEIGHT_IN).float()
+            sides.append(inside.sum((-2, -1)).amax(1).sqrt())
+            peak = (x.amax(2) * inside).sum((-2, -1)) / inside.sum((-2, -1)).clamp_min(1)
+            shown.append(visible(f[..., 0], *w.shape[-2:]))
+            bright.append(peak[shown[-1]])
         feats, seen, side = torch.cat(feats), torch.cat(seen), torch.cat(sides)
-        centres, visible = (feats[..., 1:3], seen) if truth is None else truth
+        shown, bright = torch.cat(shown), torch.cat(bright)
+        self.brightness.fill_(float(bright.median()) if len(bright) else 0.0)
+        # the locator's centroid is the block's centre only where it shows the block whole
+        centres, target = (feats[..., 1:3], shown) if truth is None else truth
         # the split is read on the CPU; the fit runs where the model is
         dev = self.dynamics.cond_mean.device
         located = time.perf_counter() - start
         line = self.dynamics.fit(feats.to(dev), seen.to(dev), cond.float().to(dev),
-                                 centres.float().to(dev), visible.to(dev), side.to(dev), window,
+                                 centres.float().to(dev), target.to(dev), side.to(dev), window,
                                  seed)
         return f"{line}; the clips' blocks located first ({located:.1f} s)"
 
@@ -352,9 +395,9 @@ class BlockLayer(nn.Module):
 
         The region is the block's visible pixels grown by a pixel into the table, with their
         own colours, plus the part of the square that something hides, in the block's mean
-        colour. It moves by the predicted centre's whole-pixel displacement (none below
-        :data:`STAY`), so a block that stays is copied exactly and a moved one keeps sharp
-        edges.
+        colour (for a block only glimpsed, at ``brightness`` where the glimpse is darker). It
+        moves by the predicted centre's whole-pixel displacement (none below :data:`STAY`), so
+        a block that stays is copied exactly and a moved one keeps sharp edges.
         """
         # positions to a fraction of a pixel: float32 even where the step runs under autocast
         with torch.autocast(context.device.type, enabled=False):
@@ -369,13 +412,20 @@ class BlockLayer(nn.Module):
         if arm is not None:
             arm = _last_context(arm, cond, T)[0]
         context, cond = _last_context(context, cond, T)
-        read, weights, seen, known, centres, side = self._predict(context, cond)
+        read, weights, feats, seen, known, centres, side = self._predict(context, cond)
         known = known.to(read.dtype)[:, None, None, None]
-        # the last context frame that shows the block: its pixels and region
-        j = last_seen(seen)
+        # the last context frame that shows the block whole enough to count as visible, else
+        # the last that gives a glimpse of it: its pixels and region
+        j = source_frame(feats, seen, (H, W))
         pick = torch.arange(len(read), device=read.device)
         frame, w = read[pick, j], weights[pick, j][:, None]          # (b, 3|1, H, W)
         colour = (frame * w).sum((-2, -1)) / w.sum((-2, -1)).clamp_min(1e-6)   # (b, 3)
+        # a glimpse is mostly the block's shaded edge under the arm: the hidden part gets its
+        # chroma at a visible block's usual brightness (the brighter of the two)
+        glimpsed = ~visible(feats[pick, j, 0], H, W)[:, None]
+        peak = colour.amax(1, keepdim=True).clamp_min(1e-6)
+        lift = torch.where(glimpsed, (self.brightness / peak).clamp_min(1.0), torch.ones_like(peak))
+        colour = (colour * lift).clamp(0.0, 1.0)
         differs = ((frame - scene.to(frame.dtype)).abs().amax(1, keepdim=True)
                    > HIDDEN_DIFF).to(frame.dtype)
         if arm is not None:
@@ -395,19 +445,21 @@ class BlockLayer(nn.Module):
     def _predict(self, context: Tensor, cond: Tensor) -> tuple[Tensor, ...]:
         """The last :data:`CONTEXT` context frames (B, k, 3, H, W) and the conditions from the
         first of them (:func:`_last_context`) -> (the frames read (b, k, 3, H, W), their block
-        weights (b, k, H, W), visibility (b, k), whether the block is known (b,), the predicted
-        centres (B, S, 2) pixels of the last context frame and those after it, side (B,)
+        weights (b, k, H, W), features (b, k, 7) (:func:`frame_features`), whether each frame
+        shows at least a glimpse of the block (b, k), whether the block is known (b,), the
+        predicted centres (B, S, 2) pixels of the last context frame and those after it, side (B,)
         pixels); b is 1 where the batch repeats one context (an expanded view: a planner's
         candidate actions), which is read once, else B."""
         B, k = context.shape[0], CONTEXT
         read = context[:1] if B > 1 and context.stride(0) == 0 else context
-        locator = BlockLocator.read(read)
+        least = float(self.dynamics.least)
+        locator = BlockLocator.read(read, least=least)
         weights = locator.weights(read)                              # (b, k, H, W)
-        feats, seen = frame_features(weights)
+        feats, seen = frame_features(weights, least)
         known = seen.any(1) & locator.found
         centres, side = self.dynamics(feats.expand(B, *feats.shape[1:]),
                                       seen.expand(B, *seen.shape[1:]), cond[:, :k], cond[:, k - 1:])
-        return read, weights, seen, known, centres, side
+        return read, weights, feats, seen, known, centres, side
 
     @torch.no_grad()
     def centres(self, context: Tensor, cond: Tensor, T: int) -> Tensor:
@@ -424,7 +476,7 @@ class BlockLayer(nn.Module):
         """
         with torch.autocast(context.device.type, enabled=False):
             last, c = _last_context(context.float(), cond.float(), T)
-            _, _, _, known, centres, _ = self._predict(last, c)
+            _, _, _, _, known, centres, _ = self._predict(last, c)
         placed = centres[:, :1] + _moved(centres)
         known = known.expand(len(placed))[:, None, None]
         return torch.where(known, placed, torch.full_like(placed, float("nan")))[:, 1:]
