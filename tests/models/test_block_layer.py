@@ -5,8 +5,8 @@ import torch
 from vidpred.camera import project
 from vidpred.models import SVG
 from vidpred.models.block_layer import GLIMPSE, BlockLayer, frame_features, render, translate
-from vidpred.vision import MIN_BLOCK_PIXELS
 from vidpred.models.heads import ArmPasteHead, StepExtras
+from vidpred.vision import MIN_BLOCK_PIXELS
 
 RED = torch.tensor([0.8, 0.1, 0.1])
 
@@ -384,3 +384,32 @@ def test_a_block_the_arm_hides_but_for_a_glimpse_is_drawn_whole_in_its_colour():
         assert ((drawn(GLIMPSE, brightness, colour) & whole).sum((-2, -1))
                 >= whole.sum((-2, -1)) * 0.9).all()
     assert drawn(MIN_BLOCK_PIXELS, 0.8, RED).sum() == 0
+
+
+def test_a_checkpoint_without_the_glimpse_buffers_loads_and_draws_its_layer_as_before():
+    """A fitted layer whose checkpoint lacks ``dynamics.least`` and ``brightness`` (the camera
+    map among its weights) reads visible blocks only: on a context whose block shows 16 pixels,
+    its layer equals that of the same weights with those values, and is empty."""
+    frames, cond, centres = _pushed(4, 8, seed=2)
+    context = frames[:, :2].float() / 255
+    block = (context - 0.5).abs().amax(2, keepdim=True) > 0.2          # (4, 2, 1, H, W)
+    left = block.any(-2, keepdim=True).int().cumsum(-1) <= 2           # its first two columns
+    context = torch.where(block & ~left, torch.full_like(context, 0.5), context)
+    assert (block & left).sum((-3, -2, -1)).max() < MIN_BLOCK_PIXELS
+    torch.manual_seed(0)
+    old = BlockLayer(7, (64, 64))
+    old.dynamics.fitted.fill_(True)
+    old.dynamics.least.fill_(MIN_BLOCK_PIXELS)
+    state = old.state_dict()
+    assert "dynamics.table" in state
+    del state["dynamics.least"], state["brightness"]
+    new = BlockLayer(7, (64, 64))
+    new.adopt(state, "")
+    new.load_state_dict(state)
+    assert float(new.dynamics.least) == MIN_BLOCK_PIXELS and float(new.brightness) == 0
+    scene = torch.full((3, 64, 64), 0.5)
+    for a, b in zip(old(context, cond, 8, scene), new(context, cond, 8, scene)):
+        assert torch.equal(a, b)
+    assert float(new(context, cond, 8, scene)[1].sum()) == 0
+    new.dynamics.least.fill_(GLIMPSE)                  # the same weights reading glimpses
+    assert float(new(context, cond, 8, scene)[1].sum()) > 0

@@ -8,8 +8,9 @@ the clip's true frames):
 
 - ``kept``: the prediction shows the block's colour (locator weight >= 0.5) over at least half
   of the block's true pixels; ``kept_seen`` is the same over the clips whose context frames show
-  the block (visible in at least one of them): where the arm hides it in every context frame no
-  prediction can know its colour, so ``kept`` has a ceiling below 1 that ``kept_seen`` does not;
+  the block (visible in at least one of them): where the arm hides all of it in every context
+  frame no prediction can know its colour, so ``kept`` has a ceiling below 1 that ``kept_seen``
+  does not;
 - ``position_error``: pixels between the locator's centroid on the prediction and the centroid
   of the true mask; a prediction in which the locator sees no block is ``missing`` (it has no
   error: neither 0 nor infinity);

@@ -10,12 +10,14 @@ reads them with the conditions (the action and the end effector's position, fram
 and predicts the centre of the whole block, occluded parts included, in every frame from the
 last context frame on, and the side of its square.
 
-The layer is the block's region in the last context frame that shows it: its visible pixels
-grown by one into what shows the table (never into the arm), with their own colours, and the
-part of the predicted square that something (the arm) hides there, in the block's mean colour.
-A block the arm hides but for a glimpse (:data:`GLIMPSE`: a pixel or two of its colour) is
-known too: those pixels tell its colour, and the dynamics, fitted to such contexts as well,
-where the rest of it lies under the arm.
+The layer is the block's region in the last context frame where it is visible (else the last
+that gives a glimpse of it, :func:`source_frame`): its visible pixels grown by one into what
+shows the table (never into the arm), with their own colours, and the part of the predicted
+square that something (the arm) hides there, in the block's mean colour. A block the arm hides
+but for a glimpse (:data:`GLIMPSE`: a pixel or two of its colour in a context frame) is known
+too: those pixels tell its colour, and the dynamics, fitted to such contexts as well, where the
+rest of it lies under the arm; its hidden part is drawn at a visible block's usual brightness
+(``BlockLayer.brightness``), a glimpse being mostly its shaded edge.
 What hides it is told by the frame differing from the empty scene and, since the gripper's light
 grey hardly differs from the white table, by the frame memory's arm mask of that context frame.
 It moves by the predicted displacement in whole pixels (none below :data:`STAY`), so a block
@@ -45,7 +47,7 @@ from ..camera import fit_push_map, project, push_frames
 from ..errors import DataError
 from ..vision import MIN_BLOCK_PIXELS, PIXEL_CENTRE, BlockLocator, centroid, visible
 
-# per context frame: visible flag, weight (/ SCALE_MASS), centroid (2) and bounding box (4)
+# per context frame: seen flag, weight (/ SCALE_MASS), centroid (2) and bounding box (4)
 # relative to the last context frame's centroid (/ SCALE_PX pixels at 64 x 64)
 FRAME_FEATURES = 8
 # the condition's end-effector x-y, metres (BAIR: action 4, then position 3): with a camera map,
@@ -68,8 +70,9 @@ MIN_FIT_STEPS = 100
 FIT_EPOCHS = 40
 FIT_BATCH = 256
 FIT_LR = 3e-3
-# weight (about pixels at 64 x 64) of the block's colour that tells the layer the block is there
-# and its colour, though the arm hides the rest: far below a visible block's MIN_BLOCK_PIXELS.
+# weight (about pixels at 64 x 64) of the block's colour in one context frame that tells the
+# layer the block is there and its colour, though the arm hides the rest: far below a visible
+# block's MIN_BLOCK_PIXELS.
 # The arm's start pose hides most of about one block in seven in both context frames; a
 # glimpse of a pixel or two reads its colour within the locator's NEAR, and the push scene
 # shows no foreign pixel elsewhere (docs/push-demo.md)
@@ -113,9 +116,10 @@ def last_seen(seen: Tensor) -> Tensor:
 
 def source_frame(feats: Tensor, seen: Tensor, hw: tuple[int, int]) -> Tensor:
     """The context frame the layer takes the block from: features (B, n, 7) and whether each
-    frame is seen (B, n) -> (B,) long, the last frame whose block is visible
-    (:func:`vidpred.vision.visible`), else the last that gives a glimpse of it (the last frame,
-    where none does). A glimpse's few pixels place the block and tell its colour less well."""
+    frame is seen (B, n) -> (B,) long, the last frame whose block is visible (at least
+    :data:`vidpred.vision.MIN_BLOCK_PIXELS`, :func:`vidpred.vision.visible`), else the last
+    that is seen (the last frame, where none is). A glimpse's few pixels place the block and
+    tell its colour less well."""
     shown = seen & visible(feats[..., 0], *hw)
     return torch.where(shown.any(1), last_seen(shown), last_seen(seen))
 
@@ -147,8 +151,8 @@ class BlockDynamics(nn.Module):
             D >= 6; off (as in checkpoints written before it existed) the inputs are as before.
 
     Shapes: context features (B, n_past, 7) (:func:`frame_features`, seen from the weight in
-    the buffer ``least``: :data:`GLIMPSE`, or for dynamics fitted before glimpses counted a
-    visible block's) and whether each frame is seen (B, n_past), the context frames'
+    the buffer ``least``: :data:`GLIMPSE`; :data:`vidpred.vision.MIN_BLOCK_PIXELS` where a
+    checkpoint has no ``least``) and whether each frame is seen (B, n_past), the context frames'
     conditions (B, n_past, D) and those from the last context frame on (B, S, D) -> (centres
     (B, S, 2) in pixels, side (B,) pixels). The conditions are standardised with the training
     split's mean and spread (buffers set by :meth:`fit`).
@@ -170,7 +174,8 @@ class BlockDynamics(nn.Module):
         self.register_buffer("cond_mean", torch.zeros(cond_dim))
         self.register_buffer("cond_std", torch.ones(cond_dim))
         self.register_buffer("fitted", torch.tensor(False))
-        # the least weight of a context frame's block that its features count as seen
+        # the least weight of a context frame's block that its features count as seen (a
+        # checkpoint without it: MIN_BLOCK_PIXELS, BlockLayer.adopt)
         self.register_buffer("least", torch.tensor(GLIMPSE))
         if self.gripper:
             # table metres -> pixels, and whether the fit found pushes enough to learn it
@@ -221,10 +226,11 @@ class BlockDynamics(nn.Module):
     @torch.enable_grad()
     def fit(self, feats: Tensor, seen: Tensor, cond: Tensor, centres: Tensor, visible: Tensor,
             side: Tensor, window: int, seed: int = 0) -> str:
-        """Fit to a split's clips: per frame locator features (S, L, 7) and visibility (S, L),
-        conditions (S, L, D), true centres (S, L, 2) pixels and visibility (S, L), the block's
-        side per clip (S,) pixels; windows of ``window`` frames (n_past + n_future) drawn at
-        random (a generator seeded ``seed``: the fit does not touch the global random state).
+        """Fit to a split's clips: per frame locator features (S, L, 7) and whether each frame is
+        seen at ``least`` (S, L), conditions (S, L, D), true centres (S, L, 2) pixels and
+        visibility (S, L), the block's side per clip (S,) pixels; windows of ``window`` frames
+        (n_past + n_future) drawn at random (a generator seeded ``seed``: the fit does not
+        touch the global random state).
         Huber loss on the centres of the frames where the block is visible, in the windows whose
         context shows at least a glimpse of it (``least``, as the layer reads it), and on the side;
         :data:`FIT_EPOCHS` passes over the split's windows, within :data:`MIN_FIT_STEPS` ..
@@ -311,19 +317,24 @@ class BlockLayer(nn.Module):
         super().__init__()
         self.dynamics = BlockDynamics(cond_dim, CONTEXT, image_hw)
         # the brightest channel of a visible block's pixels, their mean, the split's median
-        # (set by fit; 0: a glimpsed block keeps the glimpse's own brightness)
+        # (set by fit; 0, as for a checkpoint without it: a glimpsed block keeps the glimpse's
+        # own brightness)
         self.register_buffer("brightness", torch.tensor(0.0))
 
     def adopt(self, state_dict: dict, prefix: str) -> None:
         """Match a checkpoint's dynamics (its weights under ``prefix``): those written before the
         dynamics saw the gripper (no camera map among them) are rebuilt without it, so they load
         and predict as they did; fitted ones are frozen, as :meth:`fit` leaves them (a resumed
-        run loads them instead of fitting)."""
+        run loads them instead of fitting). A fitted checkpoint without ``dynamics.least`` or
+        ``brightness`` gets them added to ``state_dict`` in place: :data:`MIN_BLOCK_PIXELS`
+        (its dynamics read visible blocks only, as they were fitted) and 0 (no brightness
+        lift), so it predicts as it did."""
         old = self.dynamics
         fitted = prefix + "dynamics.fitted"
         if fitted not in state_dict:
             return
-        # dynamics fitted before glimpses counted read only visible blocks
+        # a checkpoint without least and brightness: dynamics that read visible blocks only,
+        # the hidden part at the colour read
         state_dict.setdefault(prefix + "dynamics.least", torch.tensor(MIN_BLOCK_PIXELS))
         state_dict.setdefault(prefix + "brightness", torch.tensor(0.0))
         if old.gripper and prefix + "dynamics.table" not in state_dict:
@@ -337,10 +348,10 @@ class BlockLayer(nn.Module):
             window: int, seed: int = 0) -> str:
         """Fit the dynamics to a split: frames (S, L, 3, H, W) uint8, conditions (S, L, D) and
         the block's true centres (S, L, 2) pixels and visibility (S, L), or None to take the
-        locator's centroids on the frames where it sees the block whole enough to count as
-        visible for the truth; windows of ``window`` frames, the first :data:`CONTEXT` of them
-        the context. Also sets ``brightness``, what a glimpsed block's hidden part is drawn at.
-        Returns the log's line.
+        locator's centroids on the frames where the block is visible (at least
+        :data:`vidpred.vision.MIN_BLOCK_PIXELS`) for the truth; windows of ``window`` frames,
+        the first :data:`CONTEXT` of them the context. Also sets ``brightness``, what a
+        glimpsed block's hidden part is drawn at. Returns the log's line.
 
         Raises:
             ValueError: clips shorter than such a window.
@@ -362,7 +373,7 @@ class BlockLayer(nn.Module):
         feats, seen, side = torch.cat(feats), torch.cat(seen), torch.cat(sides)
         shown, bright = torch.cat(shown), torch.cat(bright)
         self.brightness.fill_(float(bright.median()) if len(bright) else 0.0)
-        # the locator's centroid is the block's centre only where it shows the block whole
+        # a glimpse's centroid is not the block's centre: the truth only where it is visible
         centres, target = (feats[..., 1:3], shown) if truth is None else truth
         # the split is read on the CPU; the fit runs where the model is
         dev = self.dynamics.cond_mean.device
@@ -389,9 +400,10 @@ class BlockLayer(nn.Module):
 
         Returns:
             (rgb (B, T-1, 3, H, W) and alpha (B, T-1, 1, H, W) in [0, 1], step i's layer for its
-            target frame i + 1 (alpha 0 for targets before the last context frame and where the
-            context shows no block); erase (B, 1, 1, H, W) in [0, 1]: the block's region in the
-            context frame, to be erased from the frame the step composites over).
+            target frame i + 1 (alpha 0 for targets before the last context frame and where no
+            context frame shows the block's colour at the dynamics' ``least``); erase (B, 1, 1,
+            H, W) in [0, 1]: the block's region in the context frame, to be erased from the
+            frame the step composites over).
 
         The region is the block's visible pixels grown by a pixel into the table, with their
         own colours, plus the part of the square that something hides, in the block's mean
@@ -414,8 +426,8 @@ class BlockLayer(nn.Module):
         context, cond = _last_context(context, cond, T)
         read, weights, feats, seen, known, centres, side = self._predict(context, cond)
         known = known.to(read.dtype)[:, None, None, None]
-        # the last context frame that shows the block whole enough to count as visible, else
-        # the last that gives a glimpse of it: its pixels and region
+        # the last context frame where the block is visible, else the last that gives a glimpse
+        # of it: its pixels and region
         j = source_frame(feats, seen, (H, W))
         pick = torch.arange(len(read), device=read.device)
         frame, w = read[pick, j], weights[pick, j][:, None]          # (b, 3|1, H, W)
@@ -446,7 +458,7 @@ class BlockLayer(nn.Module):
         """The last :data:`CONTEXT` context frames (B, k, 3, H, W) and the conditions from the
         first of them (:func:`_last_context`) -> (the frames read (b, k, 3, H, W), their block
         weights (b, k, H, W), features (b, k, 7) (:func:`frame_features`), whether each frame
-        shows at least a glimpse of the block (b, k), whether the block is known (b,), the
+        is seen at the dynamics' ``least`` (b, k), whether the block is known (b,), the
         predicted centres (B, S, 2) pixels of the last context frame and those after it, side (B,)
         pixels); b is 1 where the batch repeats one context (an expanded view: a planner's
         candidate actions), which is read once, else B."""
@@ -471,7 +483,8 @@ class BlockLayer(nn.Module):
         Returns:
             (B, T - n_past, 2) pixels, float32, for frames n_past .. T-1: the centre the
             dynamics predict for the last context frame, moved as the layer moves the block
-            (whole pixels, none below :data:`STAY`); NaN where the context shows no block. The
+            (whole pixels, none below :data:`STAY`); NaN where no context frame shows the
+            block's colour at the dynamics' ``least``. The
             arm the head pastes over the layer may hide the block there; this is where it is.
         """
         with torch.autocast(context.device.type, enabled=False):

@@ -345,7 +345,7 @@ class SVG(VideoModel):
         """Where the block layer puts the block in each of ``n_future`` predicted frames, as
         :meth:`rollout_steps` draws them from ``context`` (B, n_past, C, H, W) and ``cond``
         (B, >= n_past + n_future, D), whether or not the pasted arm hides it there: (B,
-        n_future, 2) pixels, NaN where the context shows no block
+        n_future, 2) pixels, NaN where the context shows not even a glimpse of the block
         (:meth:`vidpred.models.block_layer.BlockLayer.centres`); None without a block layer."""
         if self.block is None:
             return None
