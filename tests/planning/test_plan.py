@@ -289,5 +289,6 @@ def test_block_centroid_cost_counts_a_placed_block_at_full_weight(scene):
     placed = torch.stack([cost.goal_xy, cost.goal_xy + torch.tensor([3.0, 4.0])])
     weighted, weight = cost.hidden_terms(frames, placed)
     pixels = cost.terms(start)
-    assert weighted[0] == pytest.approx(float(pixels[0])) and weight[0] == pytest.approx(float(pixels[1]))
+    assert weighted[0] == pytest.approx(float(pixels[0]))
+    assert weight[0] == pytest.approx(float(pixels[1]))
     assert weighted[1] == pytest.approx(5.0, abs=1e-5) and weight[1] == 1.0

@@ -120,6 +120,10 @@ def test_the_reach_cost_keeps_the_block_where_it_last_saw_it(scene):
     assert (reach(np.stack([np.stack([behind, behind - 0.02 * np.r_[away, 0]])])) == 0).all()
     reach.see(frame(task.background), behind + 0.05 * np.r_[-away[1], away[0], 0.0])
     assert not reach.pushing                                # 5 cm off the line: no longer
+    # a cost that has never seen the block stays without one while it is hidden
+    blind = ReachCost(table, goal.numpy(), 0.08, 0.42, locator=task.locator())
+    blind.see(frame(task.background), behind)
+    assert blind.block is None and blind.target is None and not blind.pushing
 
 
 def test_the_model_planner_adds_the_reach_term_to_its_block_cost(scene):

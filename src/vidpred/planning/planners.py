@@ -326,8 +326,8 @@ class ModelCEMPlanner(Planner):
         Why: while the gripper stands between the camera and the block, as it does behind a
         block to be pushed away from the camera, the context may show none of the block; the
         model's block layer then has nothing to move, the decoder paints a blur, and no plan
-        seems to move the block. Drawn in, the block is moved by the layer and hidden under the pasted arm
-        where the arm covers it. It may have been pushed while hidden: the frames show the
+        seems to move the block. Drawn in, the block is moved by the layer and hidden under the
+        pasted arm where the arm covers it. It may have been pushed while hidden: the frames show the
         truth again once it is seen.
         """
         w = self.cost.weights(frame)

@@ -186,7 +186,10 @@ class ReachCost:
         from the camera, and a pushing state frozen at the last frame that showed the block
         would hold it there, the reach term pulling it back to its target instead of pushing."""
         block = self.locator.locate(frame)
-        self.update(block.xy.numpy() if bool(block.visible) else self.pixel, grip)
+        if bool(block.visible):
+            self.update(block.xy.numpy(), grip)
+        elif self.pixel is not None:   # never seen yet: nothing to judge against
+            self.update(self.pixel, grip)
 
     def update(self, block_pixel, grip: np.ndarray | None = None) -> None:
         """Place the block (its centroid now, (2,) pixels) and the target; ``grip``: (3,) the
