@@ -85,6 +85,28 @@ def test_time_chunk_one_gives_the_templates_train_mode_loss():
     assert ours == pytest.approx(ref.loss.item(), rel=1e-5)
 
 
+def test_both_memory_layouts_train_alike():
+    """train.channels_last must change the speed only: the train-mode loss and gradients of every
+    sub-network agree in both layouts (float64, so that rounding, which train-mode BatchNorm
+    amplifies in float32, cannot hide a real difference; the composite outputs mix in float32
+    frames, so the sigmoid output)."""
+    import copy
+    torch.manual_seed(1)
+    nchw = _small(output="sigmoid").double()
+    nhwc = copy.deepcopy(nchw).to(memory_format=torch.channels_last)
+    frames = torch.rand(B, T, 3, H, W, dtype=torch.float64)
+    labels = torch.rand(B, T, 3, H, W, dtype=torch.float64)
+    losses, grads = [], []
+    for model in (nchw, nhwc):
+        torch.manual_seed(2)
+        out = model(frames, labels, 1, beta=0.5)
+        out.loss.backward()
+        losses.append(out.loss.item())
+        grads.append(torch.cat([q.grad.flatten() for q in model.parameters()]))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-10)
+    assert float((grads[0] - grads[1]).norm() / grads[0].norm()) < 1e-9
+
+
 def test_rollout_steps_stream_frames_without_graph():
     model = _small().eval()
     frames, labels = torch.rand(1, 40, 3, H, W), torch.rand(1, 40, 3, H, W)
