@@ -7,8 +7,9 @@ BatchNorm alone.
   precision on this machine) is timed on batches of the built-in data, teacher-forced and
   free-running (the model's own previous prediction read back after the context, as training
   does once the teacher-forcing ratio has decayed). The two layouts take turns in rounds in one
-  process, so both see the same machine state; the median step of each layout and kind, and
-  the channels_last / NCHW ratio of every round, are printed.
+  process (which goes first alternates), so both see the same machine state; printed per kind
+  of step: the median over the rounds of each layout's mean step, and the range of the rounds'
+  channels_last / NCHW ratios.
 - ``--batchnorm``: one ``F.batch_norm`` forward and backward in training mode over a
   (16, C, 32, 64) activation (the dance demo's batch x time chunk, 32 x 64 frames) for several
   channel counts C, in both layouts, bf16 and float32: PyTorch's channels_last kernel runs its
@@ -22,28 +23,31 @@ Figures from this script are in docs/speed.md (the dance step in NCHW).
 from __future__ import annotations
 
 import argparse
-import sys
+import statistics
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from train_speed import CONFIGS, NAMES, built_in_data  # same folder
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from train_speed import CONFIGS, NAMES, built_in_data  # noqa: E402
-
-from vidpred.config import Config  # noqa: E402
-from vidpred.data import make_dataset  # noqa: E402
-from vidpred.device import configure_process, use_bf16  # noqa: E402
-from vidpred.models import build_model  # noqa: E402
-from vidpred.training.step import IterationSampler, make_optimizer, train_step  # noqa: E402
+from vidpred.config import Config
+from vidpred.data import make_dataset
+from vidpred.device import configure_process, use_bf16
+from vidpred.models import build_model
+from vidpred.training.step import IterationSampler, make_optimizer, train_step
 
 LAYOUTS = {"channels_last": True, "NCHW": False}
 
 
 def step_times(key: str, rounds: int, per_round: int) -> dict:
-    """Interleaved step times (s) of both layouts, per (layout, teacher_forcing)."""
+    """Time ``rounds`` interleaved rounds of ``per_round`` training steps per layout and kind.
+
+    Returns:
+        ``{"times": {(layout, teacher_forcing): [mean s per step, one per round]},
+        "ratios": {teacher_forcing: [channels_last s / NCHW s, one per round]},
+        "bf16": whether the steps ran under bf16 autocast}``; layouts are the keys of
+        ``LAYOUTS``.
+    """
     runs, dataset, cfg = {}, None, None
     for name, channels_last in LAYOUTS.items():
         cfg = Config.load(CONFIGS / f"{NAMES[key]}.yaml")
@@ -77,10 +81,11 @@ def step_times(key: str, rounds: int, per_round: int) -> dict:
     times = {(name, tf): [] for name in runs for tf in (True, False)}
     ratios = {True: [], False: []}
     it = 2
-    for _ in range(rounds):
+    for r in range(rounds):
+        order = list(runs) if r % 2 == 0 else list(runs)[::-1]
         for tf in (True, False):
             spent = {}
-            for name in runs:
+            for name in order:
                 spent[name] = sum(step(name, it + k, tf) for k in range(per_round))
                 times[(name, tf)] += [spent[name] / per_round]
             ratios[tf].append(spent["channels_last"] / spent["NCHW"])
@@ -90,7 +95,9 @@ def step_times(key: str, rounds: int, per_round: int) -> dict:
 
 def batchnorm_ms(shape: tuple[int, ...], dtype: torch.dtype, channels_last: bool,
                  reps: int = 20) -> float:
-    """Mean ms of one training-mode batch_norm forward + backward."""
+    """Mean ms of one training-mode ``F.batch_norm`` forward + backward (input, weight and bias
+    gradients) over a random (N, C, H, W) activation of ``shape`` in ``dtype``, float32 weight
+    and bias, in the channels_last or the NCHW layout."""
     x = torch.randn(shape, dtype=dtype)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -100,7 +107,7 @@ def batchnorm_ms(shape: tuple[int, ...], dtype: torch.dtype, channels_last: bool
     grad = torch.randn_like(x)
 
     def once():
-        F.batch_norm(x, None, None, w, b, True, 0.1, 1e-5).backward(grad)
+        torch.autograd.grad(F.batch_norm(x, None, None, w, b, True, 0.1, 1e-5), (x, w, b), grad)
 
     for _ in range(3):
         once()
@@ -136,8 +143,7 @@ def main() -> None:
     print(f"{NAMES[args.config]}: ours in both layouts, {'bf16' if res['bf16'] else 'float32'}, "
           f"{args.rounds} interleaved rounds of {args.steps_per_round} steps")
     for tf in (True, False):
-        # median over the rounds of each round's mean step
-        med = {name: sorted(res["times"][(name, tf)])[args.rounds // 2] for name in LAYOUTS}
+        med = {name: statistics.median(res["times"][(name, tf)]) for name in LAYOUTS}
         r = res["ratios"][tf]
         print(f"  {'teacher-forced' if tf else 'free-running':15s} channels_last "
               f"{med['channels_last'] * 1000:7.1f} ms/step  "

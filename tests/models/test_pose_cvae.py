@@ -2,11 +2,14 @@
 teacher-forced pass against a per-step reference, streamed rollouts."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from tests.reference import draw_noise, pose_cvae_reference_forward
 from vidpred.models import SVG, PoseCVAE
+from vidpred.models.base import memory_format_of
 
 B, T, H, W = 2, 5, 32, 64
 
@@ -86,14 +89,16 @@ def test_time_chunk_one_gives_the_templates_train_mode_loss():
 
 
 def test_both_memory_layouts_train_alike():
-    """train.channels_last must change the speed only: the train-mode loss and gradients of every
-    sub-network agree in both layouts (float64, so that rounding, which train-mode BatchNorm
-    amplifies in float32, cannot hide a real difference; the composite outputs mix in float32
-    frames, so the sigmoid output)."""
-    import copy
+    """train.channels_last must change the speed only: the train-mode loss and the gradients of
+    every weight agree in both layouts. The networks run in float64, so that rounding, which
+    train-mode BatchNorm amplifies in float32, cannot hide a real difference (the model returns
+    its frames and KL in float32 by design, which both layouts share; the sigmoid output,
+    because the composites mix those float32 frames with the float64 input)."""
     torch.manual_seed(1)
     nchw = _small(output="sigmoid").double()
     nhwc = copy.deepcopy(nchw).to(memory_format=torch.channels_last)
+    assert memory_format_of(nhwc) == torch.channels_last
+    assert memory_format_of(nchw) == torch.contiguous_format
     frames = torch.rand(B, T, 3, H, W, dtype=torch.float64)
     labels = torch.rand(B, T, 3, H, W, dtype=torch.float64)
     losses, grads = [], []
