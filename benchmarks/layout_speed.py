@@ -12,8 +12,8 @@ BatchNorm alone.
   channels_last / NCHW ratios.
 - ``--batchnorm``: one ``F.batch_norm`` forward and backward in training mode over a
   (16, C, 32, 64) activation (the dance demo's batch x time chunk, 32 x 64 frames) for several
-  channel counts C, in both layouts, bf16 and float32: PyTorch's channels_last kernel runs its
-  vector loops over the channels.
+  channel counts C, in both layouts, bf16 and float32 (the dance demo's layers have 4 to 68
+  channels; channels_last is far slower where the count is not a multiple of 16).
 
     python benchmarks/layout_speed.py [--config d] [--rounds 6] [--steps-per-round 3]
         [--batchnorm] [--threads 0]
